@@ -1,0 +1,30 @@
+"""Close a run: release the model's lock and start the drop that queued behind it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.contracts import FinalizeInput
+from conveyor_core.locks import ModelLock
+from conveyor_core.runs import close_run
+from conveyor_core.settings import FinalizeSettings, load
+
+logger = Logger()
+tracer = Tracer()
+dynamodb = boto3.client("dynamodb")
+sfn = boto3.client("stepfunctions")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_parser(model=FinalizeInput)
+def lambda_handler(event: FinalizeInput, context: LambdaContext) -> dict[str, Any]:
+    settings = load(FinalizeSettings)
+    result = close_run(event.run_id, ModelLock(dynamodb, settings.lock_table, event.model), sfn, settings.state_machine_arn)
+    logger.info("run closed", extra=result)
+    return result

@@ -1,0 +1,38 @@
+"""Turn a run outcome into the one notification schema: Subject, JSON body and MessageAttributes."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.contracts import NotificationInput
+from conveyor_core.notifications import Notification, describe_failure, execution_console_link
+from conveyor_core.settings import NotificationSettings, load
+
+logger = Logger()
+
+
+def build(event: NotificationInput, region: str) -> Notification:
+    reason = event.reason or (describe_failure(event.error, event.cause) if event.error else "")
+    metrics = {name: value for name, value in event.metrics.items() if value is not None and math.isfinite(value)}
+    return Notification(
+        event=event.event,
+        model=event.model,
+        execution=event.execution,
+        reason=reason,
+        metrics=metrics,
+        details=event.details,
+        console_link=execution_console_link(region, event.execution) if event.execution else None,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@event_parser(model=NotificationInput)
+def lambda_handler(event: NotificationInput, context: LambdaContext) -> dict[str, Any]:
+    notification = build(event, load(NotificationSettings).region)
+    logger.info("notification formatted", extra={"event": notification.event.value})
+    return notification.publish_request()

@@ -1,0 +1,114 @@
+"""S3 "Object Created" (via EventBridge) -> start or queue a retrain run, once per dataset drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core import ingest, notifications, s3_io
+from conveyor_core.drops import (
+    DropKind,
+    InvalidDropError,
+    KeyDecision,
+    classify_key,
+    execution_name,
+    idempotency_key,
+    validate_key,
+)
+from conveyor_core.locks import ModelLock
+from conveyor_core.notifications import EventType, Notification
+from conveyor_core.settings import IngestSettings, load
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+settings = load(IngestSettings)
+s3 = boto3.client("s3")
+sfn = boto3.client("stepfunctions")
+dynamodb = boto3.client("dynamodb")
+sns = boto3.client("sns")
+
+idempotency_config = IdempotencyConfig(
+    event_key_jmespath="identity", expires_after_seconds=settings.idempotency_ttl_seconds
+)
+persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+
+
+@idempotent_function(data_keyword_argument="drop", config=idempotency_config, persistence_store=persistence)
+def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
+    """Runs at most once per S3 object version, however often the event is delivered."""
+    arrival = ingest.Drop(**{**drop, "kind": DropKind(drop["kind"])})
+    try:
+        dataset = ingest.resolve_dataset(s3, arrival, settings.max_object_bytes)
+    except InvalidDropError as error:
+        return quarantine_drop(arrival.bucket, [arrival.key], error)
+    lock = ModelLock(dynamodb, settings.lock_table, settings.model_name)
+    admission = ingest.admit(arrival, dataset, settings.model_name, settings.state_machine_arn, sfn, lock)
+    metrics.add_metric(name=f"Drops{admission.action.capitalize()}", unit=MetricUnit.Count, value=1)
+    logger.info("drop admitted", extra=admission.as_output())
+    return admission.as_output()
+
+
+def quarantine_drop(bucket: str, keys: list[str], error: InvalidDropError) -> dict[str, Any]:
+    reason = {"reason": error.reason, "detail": error.detail, "stage": "ingest"}
+    target = f"quarantine/ingest/{ingest_identity_suffix(keys)}/"
+    uri = s3_io.quarantine(s3, bucket, keys, target, reason)
+    notifications.publish(
+        sns,
+        settings.topic_arn,
+        Notification(
+            event=EventType.DATA_QUARANTINED,
+            model=settings.model_name,
+            reason=f"{error.reason}: {error.detail}",
+            details={"quarantine": uri, "sources": [f"s3://{bucket}/{key}" for key in keys]},
+        ),
+    )
+    metrics.add_metric(name="DropsQuarantined", unit=MetricUnit.Count, value=1)
+    logger.warning("drop quarantined", extra={"reason": error.reason, "detail": error.detail, "keys": keys})
+    return {"action": "quarantined", "reason": error.reason, "quarantine": uri}
+
+
+def ingest_identity_suffix(keys: list[str]) -> str:
+    # A short stable folder per quarantined input; the key itself may be unsafe to reuse as a path.
+    return execution_name("drop", "|".join(keys))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=S3EventNotificationEventBridgeModel)
+def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    idempotency_config.register_lambda_context(context)
+    bucket = event.detail.bucket.name
+    obj = event.detail.object
+    try:
+        validate_key(obj.key, settings.incoming_prefix)
+    except InvalidDropError as error:
+        return quarantine_drop(bucket, [obj.key], error)
+    classification = classify_key(obj.key, settings.incoming_prefix)
+    if classification.decision is not KeyDecision.START:
+        # Part files wait for their folder's marker; this is the cheap, common path in a burst.
+        return {"action": "ignored", "why": classification.decision.value}
+    assert classification.kind is not None
+    drop = {
+        "bucket": bucket,
+        "key": obj.key,
+        "kind": classification.kind,
+        "drop_prefix": classification.drop_prefix,
+        "size": int(obj.size or 0),
+        "version_id": obj.version_id,
+        "identity": idempotency_key(bucket, obj.key, obj.version_id, obj.etag, obj.sequencer),
+    }
+    return admit_drop(drop=drop)

@@ -1,0 +1,40 @@
+"""Decide how the new model reaches the endpoint: CreateEndpoint, or a guarded blue/green update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from conveyor_core.contracts import PlanDeploymentInput
+from conveyor_core.deployment import plan_deployment
+from conveyor_core.settings import DeploymentSettings, load
+
+logger = Logger()
+tracer = Tracer()
+sagemaker = boto3.client("sagemaker")
+
+
+def describe_endpoint(name: str) -> dict[str, Any] | None:
+    try:
+        endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
+    except ClientError as error:
+        # SageMaker answers a missing endpoint with ValidationException "Could not find endpoint".
+        if error.response.get("Error", {}).get("Code") == "ValidationException":
+            return None
+        raise
+    return endpoint
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_parser(model=PlanDeploymentInput)
+def lambda_handler(event: PlanDeploymentInput, context: LambdaContext) -> dict[str, Any]:
+    settings = load(DeploymentSettings)
+    plan = plan_deployment(settings, event.run_id, describe_endpoint(settings.endpoint_name))
+    logger.info("deployment planned", extra={"strategy": plan.strategy, "endpoint": plan.endpoint_name})
+    return plan.as_output()

@@ -1,0 +1,43 @@
+"""Validate, split and profile a dataset drop (constant memory), or quarantine it with a reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.contracts import PipelineInput
+from conveyor_core.preprocess import preprocess
+from conveyor_core.settings import PreprocessSettings, load
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+s3 = boto3.client("s3")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=PipelineInput)
+def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, Any]:
+    settings = load(PreprocessSettings)
+    logger.append_keys(run_id=event.run_id)
+    result = preprocess(
+        s3,
+        event,
+        settings.artifact_bucket,
+        settings.hyperparameters,
+        settings.validation_fraction,
+        settings.max_dataset_bytes,
+    )
+    if result.status == "quarantined":
+        logger.warning("dataset quarantined", extra={"reason": result.reason, "detail": result.detail})
+        metrics.add_metric(name="DatasetsQuarantined", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="RowsPreprocessed", unit=MetricUnit.Count, value=result.rows)
+    return result.model_dump()

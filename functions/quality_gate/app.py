@@ -1,0 +1,45 @@
+"""The quality gate: compare the new model's validation metric with the production model's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core import gate, production
+from conveyor_core.contracts import GateInput
+from conveyor_core.settings import GateSettings, load
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+dynamodb = boto3.client("dynamodb")
+sagemaker = boto3.client("sagemaker")
+
+
+def production_metric(settings: GateSettings) -> float | None:
+    current = production.current_production(dynamodb, settings.history_table, settings.model_name)
+    if current is None:
+        return None
+    registered = production.registered_metric(sagemaker, current.model_package_arn, settings.metric_name)
+    # The registry is the source of truth; the history copy covers a package whose metadata was lost.
+    return registered if registered is not None else current.metric_value
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=GateInput)
+def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
+    settings = load(GateSettings)
+    candidate = gate.metric_from_training_job(event.final_metrics, settings.metric_name)
+    decision = gate.decide(
+        candidate, production_metric(settings), settings.metric_direction, settings.min_improvement, settings.metric_name
+    )
+    logger.info("gate decision", extra=decision.as_output())
+    metrics.add_metric(name="ModelsPromoted" if decision.promote else "ModelsRejected", unit=MetricUnit.Count, value=1)
+    return {**decision.as_output(), "metric_name": settings.metric_name, "candidate_text": f"{candidate:.10g}"}

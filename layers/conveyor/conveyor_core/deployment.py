@@ -1,0 +1,145 @@
+"""Building SageMaker endpoint configs and blue/green ``DeploymentConfig`` for a rollout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor_core.settings import DeploymentSettings
+
+# Names of SageMaker models, endpoint configs and jobs: 1-63 characters, alphanumerics and hyphens.
+MAX_RESOURCE_NAME = 63
+
+# SageMaker caps a canary at half the fleet; a linear step may take up to the whole of it.
+MAX_CANARY_PERCENT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentPlan:
+    endpoint_name: str
+    endpoint_exists: bool
+    previous_endpoint_config: str
+    model_name: str
+    endpoint_config_name: str
+    production_variants: list[dict[str, Any]]
+    deployment_config: dict[str, Any]
+    strategy: str
+    poll_waits: list[int]
+
+    def as_output(self) -> dict[str, Any]:
+        return {
+            "endpoint_name": self.endpoint_name,
+            "endpoint_exists": self.endpoint_exists,
+            "previous_endpoint_config": self.previous_endpoint_config,
+            "model_name": self.model_name,
+            "endpoint_config_name": self.endpoint_config_name,
+            "production_variants": self.production_variants,
+            "deployment_config": self.deployment_config,
+            "strategy": self.strategy,
+            "poll_waits": self.poll_waits,
+            # The state machine reads poll_waits[attempt + 1], so the last index is never polled past.
+            "max_polls": len(self.poll_waits) - 1,
+        }
+
+
+# Creating an endpoint provisions instances and pulls the image: typically 5-10 minutes.
+CREATE_BUDGET_SECONDS = 1800
+FIRST_POLL_SECONDS = 30
+MAX_POLL_SECONDS = 300
+
+
+def poll_schedule(budget_seconds: int) -> list[int]:
+    """Waits between DescribeEndpoint polls: doubling from 30 s to 5 min, covering the budget.
+
+    Growing waits keep a long rollout to a few dozen state transitions while a quick one is
+    still noticed within seconds. One extra entry lets the ASL index ``attempt + 1`` safely.
+    """
+    waits: list[int] = []
+    wait = FIRST_POLL_SECONDS
+    while sum(waits) < budget_seconds:
+        waits.append(wait)
+        wait = min(wait * 2, MAX_POLL_SECONDS)
+    waits.append(wait)
+    return waits
+
+
+def rollout_budget(settings: DeploymentSettings) -> int:
+    """How long a guarded update may take: SageMaker's own timeout plus the final termination wait."""
+    return settings.max_deployment_seconds + settings.bake_seconds
+
+
+def resource_name(run_id: str, suffix: str = "") -> str:
+    """A SageMaker-legal name derived from the run, unique per run and kind of resource."""
+    tail = f"-{suffix}" if suffix else ""
+    return f"{run_id[: MAX_RESOURCE_NAME - len(tail)]}{tail}"
+
+
+def supports_blue_green(instance_type: str) -> bool:
+    # Inf1 instances cannot run two fleets side by side; SageMaker only allows all-at-once there.
+    return not instance_type.startswith("ml.inf1.")
+
+
+def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
+    """The ``DeploymentConfig`` for ``UpdateEndpoint``: blue/green traffic shifting plus auto-rollback.
+
+    The guardrails only watch the alarms while the update runs; after it completes, the
+    alarm-driven rollback takes over.
+    """
+    strategy = settings.strategy if supports_blue_green(settings.instance_type) else "all-at-once"
+    routing: dict[str, Any] = {"WaitIntervalInSeconds": settings.bake_seconds}
+    if strategy == "canary":
+        routing["Type"] = "CANARY"
+        routing["CanarySize"] = {
+            "Type": "CAPACITY_PERCENT",
+            "Value": min(settings.canary_percent, MAX_CANARY_PERCENT),
+        }
+    elif strategy == "linear":
+        routing["Type"] = "LINEAR"
+        routing["LinearStepSize"] = {"Type": "CAPACITY_PERCENT", "Value": settings.linear_step_percent}
+    else:
+        routing["Type"] = "ALL_AT_ONCE"
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": settings.bake_seconds,
+            "MaximumExecutionTimeoutInSeconds": settings.max_deployment_seconds,
+        }
+    }
+    alarms = settings.rollback_alarms[:10]
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
+    return config
+
+
+def build_production_variants(settings: DeploymentSettings, model_name: str) -> list[dict[str, Any]]:
+    # The variant name never changes: blue/green guardrails require it, and autoscaling is
+    # registered on it, so both survive every config update.
+    return [
+        {
+            "VariantName": settings.variant_name,
+            "ModelName": model_name,
+            "InitialInstanceCount": settings.instance_count,
+            "InstanceType": settings.instance_type,
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+
+
+def plan_deployment(
+    settings: DeploymentSettings, run_id: str, current_endpoint: dict[str, Any] | None
+) -> DeploymentPlan:
+    """Decide between CreateEndpoint (first model) and a guarded UpdateEndpoint."""
+    model_name = resource_name(run_id)
+    exists = current_endpoint is not None
+    return DeploymentPlan(
+        endpoint_name=settings.endpoint_name,
+        endpoint_exists=exists,
+        # The history table stores it as a string attribute, so "none yet" is the empty string.
+        previous_endpoint_config=str(current_endpoint.get("EndpointConfigName", "")) if current_endpoint else "",
+        model_name=model_name,
+        endpoint_config_name=resource_name(run_id, "cfg"),
+        production_variants=build_production_variants(settings, model_name),
+        deployment_config=build_deployment_config(settings) if exists else {},
+        strategy=settings.strategy if exists else "create",
+        poll_waits=poll_schedule(rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS),
+    )

@@ -1,0 +1,137 @@
+"""Dataset drops: which uploaded objects make up one dataset, and when it is complete.
+
+A drop is either
+* one object directly under the incoming prefix (``incoming/churn-2026-11-23.csv``), or
+* a folder (``incoming/2026-11-23/part-0000.csv`` ...) that is complete once a marker lands in it:
+  ``_SUCCESS`` (every data object in the folder) or ``manifest.json`` (exactly the listed parts).
+
+Part files inside a folder never start a run by themselves, so a burst of 10,000 parts starts
+exactly one run: the one for the marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+SUCCESS_MARKER = "_SUCCESS"
+MANIFEST_MARKER = "manifest.json"
+DATA_SUFFIXES = (".csv", ".csv.gz")
+MAX_KEY_LENGTH = 512
+
+# Only S3's "safe characters" (letters, digits, ! - _ . * ' ( ) and /). Anything else is a
+# data-entry accident or an attack on downstream tools, and is rejected before use.
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+
+
+class DropKind(StrEnum):
+    SINGLE_OBJECT = "single-object"
+    SUCCESS_MARKER = "success-marker"
+    MANIFEST = "manifest"
+
+
+class KeyDecision(StrEnum):
+    START = "start"
+    PART_OF_FOLDER = "part-of-folder"
+    NOT_DATA = "not-data"
+
+
+class InvalidDropError(ValueError):
+    """The drop cannot be used (unsafe key, bad marker or manifest); ``reason`` is machine-readable."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    decision: KeyDecision
+    kind: DropKind | None
+    drop_prefix: str
+
+
+def validate_key(key: str, incoming_prefix: str) -> None:
+    """Reject keys we will not feed to any tool: the reason is machine-readable prose."""
+    if not key.startswith(incoming_prefix):
+        raise InvalidDropError("key-outside-prefix", f"key is outside the '{incoming_prefix}' prefix")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidDropError("key-too-long", f"key is longer than {MAX_KEY_LENGTH} characters")
+    if not _SAFE_KEY.fullmatch(key):
+        raise InvalidDropError("unsafe-key", "key contains characters outside S3's safe set [A-Za-z0-9!_.*'()/-]")
+    segments = key[len(incoming_prefix) :].split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise InvalidDropError("unsafe-key", "key has an empty, '.' or '..' path segment")
+
+
+def classify_key(key: str, incoming_prefix: str) -> Classification:
+    """Decide what an arriving (already validated) key means for its drop."""
+    relative = key[len(incoming_prefix) :]
+    folder, _, name = relative.rpartition("/")
+    drop_prefix = f"{incoming_prefix}{folder}/" if folder else key
+    if folder:
+        if name == SUCCESS_MARKER:
+            return Classification(KeyDecision.START, DropKind.SUCCESS_MARKER, drop_prefix)
+        if name == MANIFEST_MARKER:
+            return Classification(KeyDecision.START, DropKind.MANIFEST, drop_prefix)
+        if name.endswith(DATA_SUFFIXES):
+            return Classification(KeyDecision.PART_OF_FOLDER, None, drop_prefix)
+        return Classification(KeyDecision.NOT_DATA, None, drop_prefix)
+    if name.endswith(DATA_SUFFIXES):
+        return Classification(KeyDecision.START, DropKind.SINGLE_OBJECT, key)
+    return Classification(KeyDecision.NOT_DATA, None, key)
+
+
+def parse_manifest(body: bytes, drop_prefix: str) -> list[str]:
+    """Return the full keys a manifest names.
+
+    The manifest is ``{"parts": ["part-0000.csv", ...]}`` with names relative to its folder.
+    """
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidDropError("bad-manifest", f"manifest is not valid JSON: {error}") from error
+    parts = document.get("parts") if isinstance(document, dict) else None
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) for p in parts):
+        raise InvalidDropError("bad-manifest", "manifest must be an object with a non-empty 'parts' list of names")
+    keys = [f"{drop_prefix}{part}" for part in parts]
+    for key, part in zip(keys, parts, strict=True):
+        if "/" in part or not part.endswith(DATA_SUFFIXES):
+            raise InvalidDropError("bad-manifest", f"manifest part '{part}' must be a .csv or .csv.gz name in its folder")
+        validate_key(key, drop_prefix)
+    return keys
+
+
+def select_success_parts(listed_keys: list[str], drop_prefix: str) -> list[str]:
+    """The data objects of a ``_SUCCESS`` drop: every data file directly in the folder."""
+    return sorted(
+        key
+        for key in listed_keys
+        if key.startswith(drop_prefix)
+        and "/" not in key[len(drop_prefix) :]
+        and key.endswith(DATA_SUFFIXES)
+    )
+
+
+def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | None, sequencer: str | None) -> str:
+    """Identity of one S3 write.
+
+    moto gives every S3 event the same event id and sequencer, and real S3 may re-deliver an
+    event with a new id, so neither is enough alone. The version id (buckets are versioned)
+    and the etag pin the exact object version that arrived.
+    """
+    return "|".join([bucket, key, version_id or "-", etag or "-", sequencer or "-"])
+
+
+def execution_name(model_name: str, trigger_identity: str) -> str:
+    """A deterministic Step Functions execution name (<= 80 chars, [A-Za-z0-9-_]).
+
+    Standard workflows refuse a duplicate name for 90 days, which is a second line of
+    defence against starting the same drop twice.
+    """
+    digest = hashlib.sha256(trigger_identity.encode()).hexdigest()[:24]
+    return f"{model_name[:40]}-{digest}"

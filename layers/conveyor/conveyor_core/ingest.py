@@ -1,0 +1,114 @@
+"""Admitting a dataset drop: resolve its objects, then start a run or queue it behind the current one."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from conveyor_core import executions
+from conveyor_core.contracts import DatasetRef, PipelineInput
+from conveyor_core.drops import (
+    DropKind,
+    InvalidDropError,
+    execution_name,
+    parse_manifest,
+    select_success_parts,
+)
+from conveyor_core.locks import ModelLock, PendingRun
+
+# A lock younger than this may belong to an ingest that has acquired it but not yet started its
+# execution, so it is never judged dead.
+LOCK_GRACE_SECONDS = 120
+
+Action = Literal["started", "queued", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """One arrival that completes a drop: the object that landed and what kind of drop it closes."""
+
+    bucket: str
+    key: str
+    kind: DropKind
+    drop_prefix: str
+    size: int
+    version_id: str | None
+    identity: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    action: Action
+    execution_name: str
+    execution_arn: str
+    dataset_keys: int
+
+    def as_output(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "execution_name": self.execution_name,
+            "execution_arn": self.execution_arn,
+            "dataset_keys": self.dataset_keys,
+        }
+
+
+def _list_keys(s3_client: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> DatasetRef:
+    """The objects that make up the drop, checked to exist; raises InvalidDropError otherwise."""
+    if drop.kind is DropKind.SINGLE_OBJECT:
+        if drop.size == 0:
+            raise InvalidDropError("empty-object", f"{drop.key} is 0 bytes")
+        if drop.size > max_object_bytes:
+            raise InvalidDropError("object-too-large", f"{drop.key} is {drop.size} bytes; the limit is {max_object_bytes}")
+        return DatasetRef(
+            bucket=drop.bucket,
+            keys=[drop.key],
+            uri=f"s3://{drop.bucket}/{drop.key}",
+            kind=drop.kind.value,
+            version_id=drop.version_id,
+        )
+    listed = _list_keys(s3_client, drop.bucket, drop.drop_prefix)
+    if drop.kind is DropKind.MANIFEST:
+        manifest = s3_client.get_object(Bucket=drop.bucket, Key=drop.key)["Body"].read()
+        keys = parse_manifest(manifest, drop.drop_prefix)
+        missing = sorted(set(keys) - set(listed))
+        if missing:
+            raise InvalidDropError("manifest-parts-missing", f"the manifest names {len(missing)} missing part(s): {missing[:5]}")
+    else:
+        keys = select_success_parts(listed, drop.drop_prefix)
+        if not keys:
+            raise InvalidDropError("marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data")
+    return DatasetRef(bucket=drop.bucket, keys=keys, uri=f"s3://{drop.bucket}/{drop.drop_prefix}", kind=drop.kind.value)
+
+
+def admit(
+    drop: Drop,
+    dataset: DatasetRef,
+    model_name: str,
+    state_machine_arn: str,
+    sfn_client: Any,
+    lock: ModelLock,
+    trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival",
+) -> Admission:
+    """Start the run for this drop now, or queue it behind the model's current run."""
+    name = execution_name(model_name, drop.identity)
+    payload = PipelineInput(model=model_name, run_id=name, trigger=trigger, dataset=dataset).model_dump_json()
+    run = PendingRun(execution_name=name, input_json=payload, queued_at=int(time.time()))
+    arn = executions.execution_arn(state_machine_arn, name)
+
+    def holder_is_dead(holder: str, acquired_at: int) -> bool:
+        return time.time() - acquired_at > LOCK_GRACE_SECONDS and not executions.is_live(
+            sfn_client, state_machine_arn, holder
+        )
+
+    if not lock.acquire_or_enqueue(run, holder_is_dead):
+        return Admission("queued", name, arn, len(dataset.keys))
+    arn, started = executions.start(sfn_client, state_machine_arn, name, payload)
+    return Admission("started" if started else "duplicate", name, arn, len(dataset.keys))

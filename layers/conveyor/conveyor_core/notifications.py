@@ -1,0 +1,135 @@
+"""The one notification schema every Conveyor message follows (docs/operations.md lists it).
+
+Subscribers filter on the ``event`` and ``severity`` message attributes; people read the Subject;
+machines parse the JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EventType(StrEnum):
+    PIPELINE_SUCCEEDED = "pipeline.succeeded"
+    MODEL_REJECTED = "model.rejected"
+    PIPELINE_FAILED = "pipeline.failed"
+    COMPILE_FALLBACK = "compile.fallback"
+    DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
+    RETRAIN_SKIPPED = "retrain.skipped"
+    DATA_QUARANTINED = "data.quarantined"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+SEVERITY: dict[EventType, Severity] = {
+    EventType.PIPELINE_SUCCEEDED: Severity.INFO,
+    EventType.RETRAIN_SKIPPED: Severity.INFO,
+    EventType.MODEL_REJECTED: Severity.WARNING,
+    EventType.COMPILE_FALLBACK: Severity.WARNING,
+    EventType.DATA_QUARANTINED: Severity.WARNING,
+    EventType.PIPELINE_FAILED: Severity.ERROR,
+    EventType.DEPLOYMENT_ROLLED_BACK: Severity.ERROR,
+}
+
+_HEADLINE: dict[EventType, str] = {
+    EventType.PIPELINE_SUCCEEDED: "new model deployed",
+    EventType.MODEL_REJECTED: "model rejected by the quality gate",
+    EventType.PIPELINE_FAILED: "pipeline failed",
+    EventType.COMPILE_FALLBACK: "Neo compilation failed, deploying the uncompiled model",
+    EventType.DEPLOYMENT_ROLLED_BACK: "deployment rolled back",
+    EventType.RETRAIN_SKIPPED: "scheduled retrain skipped",
+    EventType.DATA_QUARANTINED: "dataset quarantined",
+}
+
+# SNS limits: Subject <= 100 ASCII characters, message <= 256 KB. A failure cause can be a
+# whole stack trace, so it is cut well below the limit.
+MAX_SUBJECT = 100
+MAX_REASON = 8000
+
+
+class Notification(BaseModel):
+    """One outcome, as published on the topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: EventType
+    model: str
+    execution: str | None = None
+    reason: str = ""
+    metrics: dict[str, float] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+    console_link: str | None = None
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY[self.event]
+
+    def subject(self) -> str:
+        text = f"[Conveyor] {self.model}: {_HEADLINE[self.event]}"
+        ascii_text = text.encode("ascii", "replace").decode("ascii")
+        return ascii_text[:MAX_SUBJECT]
+
+    def body(self) -> str:
+        payload = self.model_dump(mode="json")
+        payload["severity"] = self.severity.value
+        payload["reason"] = self.reason[:MAX_REASON]
+        return json.dumps(payload, sort_keys=True)
+
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        return {
+            "event": {"DataType": "String", "StringValue": self.event.value},
+            "severity": {"DataType": "String", "StringValue": self.severity.value},
+            "model": {"DataType": "String", "StringValue": self.model},
+        }
+
+    def publish_request(self, topic_arn: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``sns.publish`` (and the ASL ``sns:publish`` task)."""
+        request: dict[str, Any] = {
+            "Subject": self.subject(),
+            "Message": self.body(),
+            "MessageAttributes": self.message_attributes(),
+        }
+        if topic_arn:
+            request["TopicArn"] = topic_arn
+        return request
+
+
+def execution_console_link(region: str, execution_arn: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{quote(execution_arn, safe='')}"
+    )
+
+
+def describe_failure(error: str | None, cause: str | None) -> str:
+    """Turn a Step Functions ``Catch`` result into one readable reason.
+
+    Lambda errors arrive as a JSON cause with errorType/errorMessage, SageMaker .sync failures
+    as the DescribeTrainingJob JSON with FailureReason; anything else is passed through.
+    """
+    error = error or "UnknownError"
+    if not cause:
+        return error
+    try:
+        parsed = json.loads(cause)
+    except json.JSONDecodeError:
+        return f"{error}: {cause}"
+    if isinstance(parsed, dict):
+        for field in ("FailureReason", "errorMessage", "Message", "message"):
+            if parsed.get(field):
+                return f"{error}: {parsed[field]}"
+    return f"{error}: {cause}"
+
+
+def publish(sns_client: Any, topic_arn: str, notification: Notification) -> str:
+    response = sns_client.publish(**notification.publish_request(topic_arn))
+    return str(response["MessageId"])

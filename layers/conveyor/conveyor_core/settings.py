@@ -1,0 +1,100 @@
+"""Environment variables, parsed once into typed settings.
+
+Each function reads only the settings it needs; a missing variable fails at the first
+invocation with a clear pydantic error instead of a ``KeyError`` deep in the logic.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MetricDirection = Literal["maximize", "minimize"]
+DeploymentStrategy = Literal["canary", "linear", "all-at-once"]
+
+
+class _EnvSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+
+class CommonSettings(_EnvSettings):
+    model_name: str = Field(alias="MODEL_NAME", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,30}$")
+
+
+class IngestSettings(CommonSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    lock_table: str = Field(alias="LOCK_TABLE")
+    topic_arn: str = Field(alias="TOPIC_ARN")
+    incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
+    max_object_bytes: int = Field(default=5 * 1024**3, alias="MAX_OBJECT_BYTES", gt=0)
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+
+
+class PreprocessSettings(CommonSettings):
+    artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    hyperparameters: dict[str, str] = Field(alias="HYPERPARAMETERS")
+    validation_fraction: float = Field(default=0.2, alias="VALIDATION_FRACTION", gt=0.0, lt=0.5)
+    max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)
+
+    @field_validator("hyperparameters", mode="before")
+    @classmethod
+    def _parse_hyperparameters(cls, value: object) -> object:
+        # SageMaker wants every hyperparameter as a string, so numbers in the JSON are stringified.
+        if isinstance(value, str):
+            value = json.loads(value or "{}")
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+
+class GateSettings(CommonSettings):
+    history_table: str = Field(alias="HISTORY_TABLE")
+    metric_name: str = Field(alias="METRIC_NAME")
+    metric_direction: MetricDirection = Field(alias="METRIC_DIRECTION")
+    min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
+
+
+class DeploymentSettings(CommonSettings):
+    endpoint_name: str = Field(alias="ENDPOINT_NAME")
+    variant_name: str = Field(default="primary", alias="VARIANT_NAME")
+    instance_type: str = Field(alias="ENDPOINT_INSTANCE_TYPE")
+    instance_count: int = Field(default=1, alias="ENDPOINT_INSTANCE_COUNT", ge=1)
+    strategy: DeploymentStrategy = Field(alias="DEPLOYMENT_STRATEGY")
+    canary_percent: int = Field(default=10, alias="CANARY_PERCENT", ge=1, le=99)
+    linear_step_percent: int = Field(default=25, alias="LINEAR_STEP_PERCENT", ge=1, le=99)
+    bake_seconds: int = Field(default=600, alias="BAKE_SECONDS", ge=0, le=3600)
+    rollback_alarms: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ROLLBACK_ALARMS")
+    max_deployment_seconds: int = Field(default=3600, alias="MAX_DEPLOYMENT_SECONDS", ge=600, le=28800)
+
+    @field_validator("rollback_alarms", mode="before")
+    @classmethod
+    def _split_alarm_names(cls, value: object) -> object:
+        # CloudFormation hands over a CommaDelimitedList joined back into one string.
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+
+class NotificationSettings(_EnvSettings):
+    region: str = Field(default="us-east-1", alias="AWS_REGION")
+
+
+class FinalizeSettings(CommonSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+    lock_table: str = Field(alias="LOCK_TABLE")
+
+
+SettingsT = TypeVar("SettingsT", bound=_EnvSettings)
+
+
+def load(settings_type: type[SettingsT]) -> SettingsT:
+    """Parse the environment for one invocation.
+
+    Deliberately not cached: parsing costs microseconds, and the offline cloud runs many
+    functions (and many stacks, in tests) in one process, where a cache would go stale.
+    """
+    return settings_type()

@@ -1,0 +1,1 @@
+"""Conveyor's offline cloud: moto plus a local runtime that does the real work."""

@@ -1,0 +1,243 @@
+"""Lambda execution without Docker: each function runs in this process with its own environment.
+
+moto routes every invoke path (the API, Step Functions tasks, EventBridge targets) through
+``LambdaFunction._invoke_lambda``; it is replaced here. Each function gets:
+
+* its own code directory (the template's ``CodeUri``, or the ``sam build`` output), imported as a
+  uniquely named module, so two functions' ``app.py`` never collide;
+* its own environment variables, layered over ``os.environ`` for the invocation only;
+* a warm "container": the module stays imported after the first (cold) call, and cold/warm
+  starts are written to the function's CloudWatch log group, as Lambda does;
+* its configured timeout; a raised exception returns ``{"errorType", "errorMessage",
+  "stackTrace"}`` with ``FunctionError`` set, so ASL ``Catch`` on the error type works.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+import io
+import json
+import logging
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from localcloud import environ
+
+LOG = logging.getLogger("localcloud.lambda")
+
+# Variables Lambda sets for every function. Tracing and EMF metrics have no local collector:
+# the X-Ray SDK would try a daemon, and EMF lines would flood stdout.
+_LOCAL_RUNTIME_VARIABLES = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "AWS_LAMBDA_RUNTIME_API": "localcloud",
+}
+
+_invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar("localcloud_lambda_log", default=None)
+
+
+class _InvocationStream(io.TextIOBase):
+    """Where a function's logger writes: the current invocation's log, else stderr-like sink."""
+
+    def __init__(self, fallback: io.TextIOBase | None = None) -> None:
+        self._fallback = fallback
+
+    def write(self, text: str) -> int:
+        buffer = _invocation_log.get()
+        if buffer is not None:
+            buffer.write(text)
+        elif self._fallback is not None:
+            self._fallback.write(text)
+        return len(text)
+
+
+@dataclass
+class FunctionRuntime:
+    name: str
+    arn: str
+    region: str
+    account_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout_seconds: int = 3
+    memory_mb: int = 128
+    module: ModuleType | None = None
+    invocations: int = 0
+    cold_starts: int = 0
+    log: list[str] = field(default_factory=list)
+    _init_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def base_environment(self) -> dict[str, str]:
+        return {
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_LAMBDA_FUNCTION_NAME": self.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.name}",
+            "_HANDLER": self.handler,
+            **_LOCAL_RUNTIME_VARIABLES,
+        }
+
+
+class LambdaContext:
+    """The context object handlers receive (the subset Powertools and handlers read)."""
+
+    def __init__(self, runtime: FunctionRuntime, request_id: str) -> None:
+        self.function_name = runtime.name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = runtime.arn
+        self.memory_limit_in_mb = runtime.memory_mb
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{runtime.name}"
+        self.log_stream_name = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{request_id[:12]}"
+        self._deadline = time.monotonic() + runtime.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionTimeoutError(Exception):
+    pass
+
+
+class LocalLambdaRuntime:
+    """Registry of deployed functions and the in-process executor behind moto's invoke."""
+
+    def __init__(self, extra_environment: dict[str, str] | None = None) -> None:
+        self._functions: dict[str, FunctionRuntime] = {}
+        self._extra_environment = dict(extra_environment or {})
+        self._lock = threading.Lock()
+
+    def register(self, runtime: FunctionRuntime) -> None:
+        with self._lock:
+            self._functions[runtime.name] = runtime
+            self._functions[runtime.arn] = runtime
+
+    def get(self, name_or_arn: str) -> FunctionRuntime | None:
+        return self._functions.get(name_or_arn)
+
+    def functions(self) -> list[FunctionRuntime]:
+        return list({id(fn): fn for fn in self._functions.values()}.values())
+
+    def invoke(self, name: str, event: Any) -> tuple[str, bool, str]:
+        """Run one invocation; returns (payload JSON, errored, log text) like moto expects."""
+        runtime = self._functions.get(name)
+        if runtime is None:
+            error = {"errorType": "ResourceNotFoundException", "errorMessage": f"function {name} is not deployed locally"}
+            return json.dumps(error), True, ""
+        request_id = str(uuid.uuid4())
+        buffer = io.StringIO()
+        variables = {**runtime.base_environment(), **self._extra_environment, **runtime.environment}
+        started = time.perf_counter()
+        init_ms = 0.0
+        token = _invocation_log.set(buffer)
+        try:
+            with environ.function_environment(variables):
+                cold = runtime.module is None
+                if cold:
+                    init_ms = self._cold_start(runtime)
+                buffer.write(f"START RequestId: {request_id} Version: $LATEST\n")
+                result, errored = self._run_handler(runtime, event, request_id)
+        except Exception as error:  # the import itself failed: Lambda reports Runtime.ImportModuleError
+            result = _error_payload(error, "Runtime.ImportModuleError")
+            errored = True
+            cold = True
+        finally:
+            _invocation_log.reset(token)
+        duration_ms = (time.perf_counter() - started) * 1000 - init_ms
+        report = f"REPORT RequestId: {request_id} Duration: {duration_ms:.2f} ms Memory Size: {runtime.memory_mb} MB"
+        if cold:
+            report += f" Init Duration: {init_ms:.2f} ms"
+        buffer.write(report + "\n")
+        with self._lock:
+            runtime.invocations += 1
+            runtime.cold_starts += int(cold)
+            runtime.log.append(buffer.getvalue())
+            del runtime.log[:-200]
+        return json.dumps(result, default=str), errored, buffer.getvalue()
+
+    def _cold_start(self, runtime: FunctionRuntime) -> float:
+        with runtime._init_lock:
+            if runtime.module is not None:
+                return 0.0
+            started = time.perf_counter()
+            module_path = runtime.code_dir / (runtime.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")
+            unique = f"localcloud_fn_{runtime.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+            spec = importlib.util.spec_from_file_location(unique, module_path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot import {module_path}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            _redirect_loggers(module)
+            runtime.module = module
+            init_ms = (time.perf_counter() - started) * 1000
+            LOG.info("cold start of %s took %.1f ms", runtime.name, init_ms)
+            return init_ms
+
+    def _run_handler(self, runtime: FunctionRuntime, event: Any, request_id: str) -> tuple[Any, bool]:
+        assert runtime.module is not None
+        handler = getattr(runtime.module, runtime.handler.rsplit(".", 1)[1])
+        context = LambdaContext(runtime, request_id)
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["result"] = handler(event, context)
+            except Exception as error:
+                outcome["error"] = error
+
+        # The handler runs on its own thread so the timeout can be enforced; copy_context keeps the
+        # invocation's environment overlay and log buffer.
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(call,), daemon=True, name=f"lambda-{runtime.name}")
+        worker.start()
+        worker.join(runtime.timeout_seconds)
+        if worker.is_alive():
+            message = f"Task timed out after {runtime.timeout_seconds:.2f} seconds"
+            return _error_payload(FunctionTimeoutError(message), "Sandbox.Timedout"), True
+        if "error" in outcome:
+            error = outcome["error"]
+            traceback_text = "".join(traceback.format_exception(error))
+            buffer = _invocation_log.get()
+            if buffer is not None:
+                buffer.write(f"[ERROR] {type(error).__name__}: {error}\n{traceback_text}")
+            return _error_payload(error), True
+        return outcome.get("result"), False
+
+
+def _error_payload(error: BaseException, error_type: str | None = None) -> dict[str, Any]:
+    return {
+        "errorType": error_type or type(error).__name__,
+        "errorMessage": str(error),
+        "stackTrace": traceback.format_tb(error.__traceback__),
+    }
+
+
+def _redirect_loggers(module: ModuleType) -> None:
+    """Point the handler's Powertools logger at the invocation's log instead of stdout."""
+    from aws_lambda_powertools import Logger
+
+    for value in vars(module).values():
+        if isinstance(value, Logger):
+            handler = value.registered_handler
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(_InvocationStream())
+
+
+def decode_event(event: Any) -> Any:
+    if isinstance(event, bytes | bytearray):
+        event = event.decode()
+    if isinstance(event, str):
+        try:
+            return json.loads(event)
+        except json.JSONDecodeError:
+            return event
+    return event

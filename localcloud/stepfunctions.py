@@ -1,0 +1,197 @@
+"""Teach moto's ASL interpreter (vendored from LocalStack) what Conveyor's state machine needs.
+
+* a SageMaker service integration: moto marks ``sagemaker`` unsupported, so
+  ``createTrainingJob.sync`` fails with "Unsupported sync callback procedure". Request-response
+  calls go to the SageMaker API; ``.sync`` polls the matching Describe until the job ends, and a
+  Failed/Stopped job raises ``States.TaskFailed`` with the job description as the cause;
+* epoch-millisecond timestamps in ``aws-sdk`` results (raw ``datetime`` objects break
+  ``DescribeExecution``);
+* the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import types
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_aws_sdk,
+    state_task_service_callback,
+    state_task_service_factory,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
+    StateTaskServiceCallback,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+from localcloud.clock import CLOCK
+
+# (describe operation, name parameter, status field) for each .sync-capable SageMaker job.
+_SYNC_JOBS: dict[str, tuple[str, str, str]] = {
+    "create_training_job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "create_processing_job": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+}
+_RUNNING = frozenset({"InProgress", "Stopping"})
+_SUCCEEDED = "Completed"
+_REAL_SYNC_POLL_SECONDS = 0.5
+
+
+def to_sfn_json(value: Any) -> Any:
+    """SageMaker timestamps become epoch milliseconds, as Step Functions returns them."""
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dict):
+        return {key: to_sfn_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_sfn_json(item) for item in value]
+    return value
+
+
+class StateTaskServiceSageMaker(StateTaskServiceCallback):
+    def __init__(self) -> None:
+        # WaitForTaskToken is listed only because moto's callback machinery dereferences the
+        # callback endpoint unconditionally; the state machine uses request-response and .sync.
+        super().__init__(
+            supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
+        )
+
+    def _get_supported_parameters(self) -> set[str] | None:
+        return set()
+
+    def _client(self, resource_runtime_part: Any, state_credentials: Any) -> Any:
+        return boto_client_for(service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials)
+
+    def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
+        if isinstance(ex, ClientError):
+            error = ex.response.get("Error", {})
+            error_name = "SageMaker.AmazonSageMakerException"
+            cause = f"{error.get('Message')} (Service: AmazonSageMaker; Error Code: {error.get('Code')})"
+            return FailureEvent(
+                env=env,
+                error_name=CustomErrorName(error_name),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=error_name,
+                        cause=cause,
+                        resource=self._get_sfn_resource(),
+                        resourceType=self._get_sfn_resource_type(),
+                    )
+                ),
+            )
+        return super()._from_error(env=env, ex=ex)
+
+    def _eval_service_task(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+    ) -> None:
+        client = self._client(resource_runtime_part, state_credentials)
+        response = getattr(client, self._get_boto_service_action())(**normalised_parameters) or {}
+        response.pop("ResponseMetadata", None)
+        env.stack.append(to_sfn_json(response))
+
+    def _build_sync_resolver(
+        self, env: Any, resource_runtime_part: Any, normalised_parameters: dict[str, Any], state_credentials: Any
+    ) -> Callable[[], Any]:
+        action = self._get_boto_service_action()
+        if action not in _SYNC_JOBS:
+            raise RuntimeError(f"sagemaker:{self.resource.api_action} has no .sync integration")
+        describe, name_field, status_field = _SYNC_JOBS[action]
+        env.stack.pop()
+        client = self._client(resource_runtime_part, state_credentials)
+        job_name = normalised_parameters[name_field]
+
+        def resolve() -> Any:
+            description = getattr(client, describe)(**{name_field: job_name})
+            description.pop("ResponseMetadata", None)
+            status = description[status_field]
+            if status in _RUNNING:
+                return None
+            description = to_sfn_json(description)
+            if status == _SUCCEEDED:
+                return description
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=self._get_sfn_resource(),
+                            resourceType=self._get_sfn_resource_type(),
+                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                            cause=json.dumps(description),
+                        )
+                    ),
+                )
+            )
+
+        return resolve
+
+
+_original_service_for = state_task_service_factory.state_task_service_for
+_original_aws_sdk_eval = state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task
+
+
+def _service_for(service_name: str) -> Any:
+    if service_name == "sagemaker":
+        return StateTaskServiceSageMaker()
+    return _original_service_for(service_name)
+
+
+def _aws_sdk_eval_with_epoch_times(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+    _original_aws_sdk_eval(self, env, *args, **kwargs)
+    env.stack.append(to_sfn_json(env.stack.pop()))
+
+
+def _scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
+    # moto's version rounds the waited time to whole seconds, which a scaled wait cannot reuse.
+    deadline = time.monotonic() + CLOCK.real_seconds(wait_seconds)
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or env.program_state_event.wait(remaining):
+            return
+
+
+_scaled_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
+_scaled_time.sleep = lambda seconds: CLOCK.sleep(seconds)
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    state_task_factory.state_task_service_for = _service_for  # type: ignore[assignment]
+    state_task_service_factory.state_task_service_for = _service_for  # type: ignore[assignment]
+    state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_with_epoch_times  # type: ignore[method-assign]
+    WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
+    retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
+    refresh_sync_polling()
+    _installed = True
+
+
+def refresh_sync_polling() -> None:
+    """.sync polls every 0.5 s in moto; scale it with the clock (but never busier than 20 ms)."""
+    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = max(  # type: ignore[misc]
+        0.02, min(_REAL_SYNC_POLL_SECONDS, CLOCK.real_seconds(_REAL_SYNC_POLL_SECONDS * 60))
+    )
