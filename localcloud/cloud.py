@@ -42,7 +42,9 @@ def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
     if stream not in self.logs_backend.groups[self.logs_group_name].streams:
         self.logs_backend.create_log_stream(self.logs_group_name, stream)
     now = int(time.time() * 1000)
-    self.logs_backend.put_log_events(self.logs_group_name, stream, [{"timestamp": now, "message": line} for line in logs.splitlines() if line])
+    self.logs_backend.put_log_events(
+        self.logs_group_name, stream, [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
+    )
     return payload, errored, logs
 
 
@@ -97,7 +99,11 @@ class OfflineCloud:
         return f"http://127.0.0.1:{self.server_port}" if self.server_port else None
 
     def start(self) -> OfflineCloud:
-        for variable, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_DEFAULT_REGION", self.region)):
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", self.region),
+        ):
             os.environ.setdefault(variable, value)
         install_runtime()
         CLOCK.set_scale(self.time_scale)
@@ -114,7 +120,14 @@ class OfflineCloud:
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
         deployer = Deployer(
-            self.template, self.stack_name, self.region, ACCOUNT_ID, self.parameters, RUNTIME, boto_factory(self.region, self.endpoint_url), self.build_dir
+            self.template,
+            self.stack_name,
+            self.region,
+            ACCOUNT_ID,
+            self.parameters,
+            RUNTIME,
+            boto_factory(self.region, self.endpoint_url),
+            self.build_dir,
         )
         self.stack = deployer.deploy()
         self._subscribe_to_notifications()
@@ -122,6 +135,7 @@ class OfflineCloud:
 
     def stop(self) -> None:
         eventbridge.DISPATCHER.wait_idle(timeout=30)
+        sagemaker.wait_idle(timeout=120)
         sagemaker.reset()
         if self._mock is not None:
             self._mock.stop()
@@ -146,14 +160,18 @@ class OfflineCloud:
 
     def upload(self, key: str, body: bytes) -> dict[str, Any]:
         """Put an object in the data bucket, exactly as a user's `aws s3 cp` would."""
-        response: dict[str, Any] = self.client("s3").put_object(Bucket=self.output("DataBucketName"), Key=key, Body=body)
+        response: dict[str, Any] = self.client("s3").put_object(
+            Bucket=self.output("DataBucketName"), Key=key, Body=body
+        )
         return response
 
     # ----------------------------------------------------------------- observing
     def executions(self) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
         found: list[dict[str, Any]] = []
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.output("RetrainStateMachineArn")):
+        for page in sfn.get_paginator("list_executions").paginate(
+            stateMachineArn=self.output("RetrainStateMachineArn")
+        ):
             found.extend(page["executions"])
         return sorted(found, key=lambda e: e["startDate"])
 
@@ -168,7 +186,9 @@ class OfflineCloud:
                 if len(self.executions()) == len(runs):
                     return runs
             time.sleep(0.05)
-        raise TimeoutError(f"executions still running after {timeout}s: {[(r['name'], r['status']) for r in self.executions()]}")
+        raise TimeoutError(
+            f"executions still running after {timeout}s: {[(r['name'], r['status']) for r in self.executions()]}"
+        )
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
@@ -178,7 +198,11 @@ class OfflineCloud:
         return events
 
     def states_entered(self, execution_arn: str) -> list[str]:
-        return [e["stateEnteredEventDetails"]["name"] for e in self.history(execution_arn) if "stateEnteredEventDetails" in e]
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(execution_arn)
+            if "stateEnteredEventDetails" in e
+        ]
 
     def _subscribe_to_notifications(self) -> None:
         sqs = self.client("sqs")
@@ -191,7 +215,9 @@ class OfflineCloud:
         """Every notification published so far, oldest first."""
         sqs = self.client("sqs")
         while True:
-            batch = sqs.receive_message(QueueUrl=self._notification_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=self._notification_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
             if not batch:
                 break
             for message in batch:

@@ -76,7 +76,8 @@ class OverlayEnviron(MutableMapping[str, str]):
 
 def install() -> None:
     if not isinstance(os.environ, OverlayEnviron):
-        os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]
+        # Replacing os.environ is the point: every library reads the variables through it.
+        os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
 
 
 @contextlib.contextmanager

@@ -88,11 +88,10 @@ def _invoke_lambda_async(arn: str, payload: Any) -> None:
 
     parsed = parse_arn(arn)
     function = get_backend(parsed.account, parsed.region).get_function(arn)
-    body = payload if isinstance(payload, dict | list) else payload
     for attempt, delay in enumerate((0, *ASYNC_RETRY_DELAYS_SECONDS)):
         if delay:
             CLOCK.sleep(delay)
-        _, errored, _ = function._invoke_lambda(event=body)
+        _, errored, _ = function._invoke_lambda(event=payload)
         if not errored:
             return
         LOG.warning("async invoke of %s failed (attempt %d)", arn, attempt + 1)

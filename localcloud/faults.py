@@ -16,12 +16,12 @@ from moto.core.exceptions import JsonRESTError
 FaultKind = Literal["throttle", "error"]
 
 
-class ThrottlingException(JsonRESTError):
+class ThrottlingException(JsonRESTError):  # type: ignore[misc]
     def __init__(self, operation: str) -> None:
         super().__init__("ThrottlingException", f"Rate exceeded (injected fault on {operation})")
 
 
-class InternalFailure(JsonRESTError):
+class InternalFailure(JsonRESTError):  # type: ignore[misc]
     code = 500
 
     def __init__(self, operation: str) -> None:

@@ -40,7 +40,9 @@ _LOCAL_RUNTIME_VARIABLES = {
     "AWS_LAMBDA_RUNTIME_API": "localcloud",
 }
 
-_invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar("localcloud_lambda_log", default=None)
+_invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
+    "localcloud_lambda_log", default=None
+)
 
 
 class _InvocationStream(io.TextIOBase):
@@ -132,7 +134,10 @@ class LocalLambdaRuntime:
         """Run one invocation; returns (payload JSON, errored, log text) like moto expects."""
         runtime = self._functions.get(name)
         if runtime is None:
-            error = {"errorType": "ResourceNotFoundException", "errorMessage": f"function {name} is not deployed locally"}
+            error = {
+                "errorType": "ResourceNotFoundException",
+                "errorMessage": f"function {name} is not deployed locally",
+            }
             return json.dumps(error), True, ""
         request_id = str(uuid.uuid4())
         buffer = io.StringIO()
@@ -197,7 +202,9 @@ class LocalLambdaRuntime:
 
         # The handler runs on its own thread so the timeout can be enforced; copy_context keeps the
         # invocation's environment overlay and log buffer.
-        worker = threading.Thread(target=contextvars.copy_context().run, args=(call,), daemon=True, name=f"lambda-{runtime.name}")
+        worker = threading.Thread(
+            target=contextvars.copy_context().run, args=(call,), daemon=True, name=f"lambda-{runtime.name}"
+        )
         worker.start()
         worker.join(runtime.timeout_seconds)
         if worker.is_alive():

@@ -21,7 +21,7 @@ import random
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,31 @@ from localcloud.clock import CLOCK
 from localcloud.faults import FAULTS
 
 LOG = logging.getLogger("localcloud.sagemaker")
-_WORK = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sagemaker-job")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sagemaker-job")
+_JOBS: set[Future[Any]] = set()
+_JOBS_LOCK = threading.Lock()
+
+
+def _submit(work: Any, *args: Any) -> None:
+    future = _POOL.submit(work, *args)
+    with _JOBS_LOCK:
+        _JOBS.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future[Any]) -> None:
+    with _JOBS_LOCK:
+        _JOBS.discard(future)
+
+
+def wait_idle(timeout: float = 60.0) -> bool:
+    """Wait for background jobs and rollouts, so none outlives the cloud that started it."""
+    with _JOBS_LOCK:
+        pending = list(_JOBS)
+    _done, not_done = wait(pending, timeout=timeout)
+    return not not_done
+
+
 _ROOT = Path(tempfile.mkdtemp(prefix="localcloud-sagemaker-"))
 _GPU_TARGET_PREFIXES = ("ml_g4dn", "ml_p2", "ml_p3", "ml_inf", "jetson")
 # How often a rollout re-reads its alarms, in simulated seconds.
@@ -119,7 +143,7 @@ def _create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any)
     job.secondary_status = "Starting"
     job.final_metric_data_list = []
     job.failure_reason = None
-    _WORK.submit(_run_training, self, job)
+    _submit(_run_training, self, job)
     return job
 
 
@@ -165,7 +189,7 @@ def _create_compilation_job(self: SageMakerModelBackend, *args: Any, **kwargs: A
     # moto answers with the literal string "InferenceImage"; Neo only sets it for cloud targets it
     # built an image for, and offline there is none.
     job.inference_image = None
-    _WORK.submit(_run_compilation, self, job)
+    _submit(_run_compilation, self, job)
     return arn
 
 
@@ -238,13 +262,23 @@ def _load_fleet(backend: SageMakerModelBackend, config_name: str) -> Fleet:
         artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
         work = Path(tempfile.mkdtemp(prefix=f"{variant['ModelName']}-", dir=_ROOT))
         loaded = FAULTS.wrap_model(backend.region_name, variant["ModelName"], load_model(artefact, work))
-        variants.append(HostedVariant(variant["VariantName"], variant["ModelName"], float(variant.get("InitialVariantWeight", 1.0)), loaded))
+        variants.append(
+            HostedVariant(
+                variant["VariantName"], variant["ModelName"], float(variant.get("InitialVariantWeight", 1.0)), loaded
+            )
+        )
     return Fleet(config_name, variants)
 
 
 def _variant_descriptions(fleet: Fleet) -> list[dict[str, Any]]:
     return [
-        {"VariantName": v.name, "CurrentWeight": v.weight, "DesiredWeight": v.weight, "CurrentInstanceCount": 1, "DesiredInstanceCount": 1}
+        {
+            "VariantName": v.name,
+            "CurrentWeight": v.weight,
+            "DesiredWeight": v.weight,
+            "CurrentInstanceCount": 1,
+            "DesiredInstanceCount": 1,
+        }
         for v in fleet.variants
     ]
 
@@ -270,7 +304,7 @@ def _create_endpoint(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> 
     FAULTS.check("sagemaker", "CreateEndpoint")
     endpoint = _original_create_endpoint(self, *args, **kwargs)
     endpoint.endpoint_status = "Creating"
-    _WORK.submit(_provision, self, endpoint)
+    _submit(_provision, self, endpoint)
     return endpoint
 
 
@@ -285,7 +319,11 @@ def _traffic_steps(routing: dict[str, Any]) -> list[float]:
     kind = routing.get("Type", "ALL_AT_ONCE")
     if kind == "CANARY":
         size = routing.get("CanarySize", {})
-        return [min(float(size.get("Value", 10)) / 100.0, 0.5), 1.0] if size.get("Type") == "CAPACITY_PERCENT" else [0.1, 1.0]
+        return (
+            [min(float(size.get("Value", 10)) / 100.0, 0.5), 1.0]
+            if size.get("Type") == "CAPACITY_PERCENT"
+            else [0.1, 1.0]
+        )
     if kind == "LINEAR":
         step = float(routing.get("LinearStepSize", {}).get("Value", 25)) / 100.0
         shares, share = [], step
@@ -329,7 +367,11 @@ def _roll_out(backend: SageMakerModelBackend, endpoint: Any, new_config: str, de
     for share in _traffic_steps(routing):
         with host.lock:
             host.green_share = share
-        wait = float(routing.get("WaitIntervalInSeconds", 0)) if share < 1.0 else float(policy.get("TerminationWaitInSeconds", 0))
+        wait = (
+            float(routing.get("WaitIntervalInSeconds", 0))
+            if share < 1.0
+            else float(policy.get("TerminationWaitInSeconds", 0))
+        )
         firing = _bake(backend, wait, alarms)
         if firing:
             break
@@ -369,7 +411,7 @@ def _update_endpoint(
         raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
     endpoint.endpoint_status = "Updating"
     endpoint.last_deployment_config = deployment_config or None
-    _WORK.submit(_roll_out, self, endpoint, endpoint_config_name, deployment_config or {})
+    _submit(_roll_out, self, endpoint, endpoint_config_name, deployment_config or {})
     return str(endpoint.arn)
 
 

@@ -66,19 +66,19 @@ def to_sfn_json(value: Any) -> Any:
     return value
 
 
-class StateTaskServiceSageMaker(StateTaskServiceCallback):
+class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc]
     def __init__(self) -> None:
         # WaitForTaskToken is listed only because moto's callback machinery dereferences the
         # callback endpoint unconditionally; the state machine uses request-response and .sync.
-        super().__init__(
-            supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken}
-        )
+        super().__init__(supported_integration_patterns={ResourceCondition.Sync, ResourceCondition.WaitForTaskToken})
 
     def _get_supported_parameters(self) -> set[str] | None:
         return set()
 
     def _client(self, resource_runtime_part: Any, state_credentials: Any) -> Any:
-        return boto_client_for(service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials)
+        return boto_client_for(
+            service="sagemaker", region=resource_runtime_part.region, state_credentials=state_credentials
+        )
 
     def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
         if isinstance(ex, ClientError):
@@ -172,13 +172,12 @@ def _scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
 
 
 _scaled_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
-_scaled_time.sleep = lambda seconds: CLOCK.sleep(seconds)
+_scaled_time.sleep = CLOCK.sleep
 
-_installed = False
+_installed: list[bool] = []
 
 
 def install() -> None:
-    global _installed
     if _installed:
         return
     state_task_factory.state_task_service_for = _service_for  # type: ignore[assignment]
@@ -187,7 +186,7 @@ def install() -> None:
     WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     refresh_sync_polling()
-    _installed = True
+    _installed.append(True)
 
 
 def refresh_sync_polling() -> None:

@@ -62,9 +62,7 @@ class Deployer:
         self.runtime = runtime
         self.build_dir = build_dir
         self.stack = Stack(stack_name, region, account_id, self._parameters(parameters))
-        self.conditions = {
-            name: bool(self.resolve(expr)) for name, expr in self.template.get("Conditions", {}).items()
-        }
+        self.conditions = {name: bool(self.resolve(expr)) for name, expr in self.template.get("Conditions", {}).items()}
 
     # ----------------------------------------------------------------- intrinsics
     def _parameters(self, overrides: dict[str, str]) -> dict[str, Any]:
@@ -74,7 +72,7 @@ class Deployer:
             if value is None:
                 raise TemplateError(f"parameter {name} has no value and no default")
             if spec.get("Type") == "CommaDelimitedList":
-                value = [item for item in str(value).split(",")] if value != "" else [""]
+                value = list(str(value).split(",")) if value != "" else [""]
             values[name] = value
         unknown = set(overrides) - set(values)
         if unknown:
@@ -88,7 +86,8 @@ class Deployer:
             "AWS::StackName": self.stack.name,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.stack.account_id}:stack/{self.stack.name}/local",
+            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.stack.account_id}"
+            f":stack/{self.stack.name}/local",
             "AWS::NoValue": _NO_VALUE,
         }
         if name not in pseudo:
@@ -128,7 +127,7 @@ class Deployer:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self._ref(arg)
             if key == "Fn::GetAtt":
@@ -234,7 +233,9 @@ class Deployer:
                 },
             )
         if "PublicAccessBlockConfiguration" in props:
-            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
         if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
             s3.put_bucket_notification_configuration(
                 Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
@@ -246,7 +247,9 @@ class Deployer:
         document = dict(props["PolicyDocument"])
         # The offline cloud speaks plain HTTP on loopback, so a TLS-only deny would refuse every
         # call. Only statements conditioned on aws:SecureTransport are dropped; the rest apply.
-        document["Statement"] = [s for s in document["Statement"] if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))]
+        document["Statement"] = [
+            s for s in document["Statement"] if "aws:SecureTransport" not in json.dumps(s.get("Condition", {}))
+        ]
         if document["Statement"]:
             self.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
         return {"Ref": props["Bucket"]}
@@ -270,7 +273,9 @@ class Deployer:
 
     def _create_AWS_KMS_Key(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec.get("Properties", {}))
-        key = self.client("kms").create_key(Description=props.get("Description", logical_id), Policy=json.dumps(props["KeyPolicy"]))
+        key = self.client("kms").create_key(
+            Description=props.get("Description", logical_id), Policy=json.dumps(props["KeyPolicy"])
+        )
         key_id = key["KeyMetadata"]["KeyId"]
         if props.get("EnableKeyRotation"):
             self.client("kms").enable_key_rotation(KeyId=key_id)
@@ -279,27 +284,37 @@ class Deployer:
     def _create_AWS_SNS_Topic(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec.get("Properties", {}))
         attributes = {k: str(props[k]) for k in ("DisplayName", "KmsMasterKeyId") if k in props}
-        arn = self.client("sns").create_topic(Name=props.get("TopicName") or self._name(logical_id), Attributes=attributes)["TopicArn"]
+        arn = self.client("sns").create_topic(
+            Name=props.get("TopicName") or self._name(logical_id), Attributes=attributes
+        )["TopicArn"]
         return {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
 
     def _create_AWS_SNS_TopicPolicy(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])
         for topic in props["Topics"]:
-            self.client("sns").set_topic_attributes(TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"]))
+            self.client("sns").set_topic_attributes(
+                TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+            )
         return {"Ref": logical_id}
 
     def _create_AWS_SNS_Subscription(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])
-        arn = self.client("sns").subscribe(TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"])["SubscriptionArn"]
+        arn = self.client("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+        )["SubscriptionArn"]
         return {"Ref": arn}
 
     def _create_AWS_IAM_Role(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])
         name = props.get("RoleName") or self._name(logical_id, limit=64)
         iam = self.client("iam")
-        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))[
+            "Role"
+        ]
         for policy in props.get("Policies", []):
-            iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"]))
+            iam.put_role_policy(
+                RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
+            )
         return {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
 
     def _create_AWS_SageMaker_ModelPackageGroup(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -352,7 +367,12 @@ class Deployer:
         props = self.resolve(self._function_settings(spec))
         name = props.get("FunctionName") or self._name(logical_id, limit=64)
         iam = self.client("iam")
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
         role = iam.create_role(RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
         variables = {k: str(v) for k, v in props["Environment"]["Variables"].items()}
         arn = self.client("lambda").create_function(
@@ -405,8 +425,15 @@ class Deployer:
             definition = definition.replace("${" + key + "}", value)
         json.loads(definition)
         name = props.get("Name") or self._name(logical_id, limit=80)
-        trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
-        role = self.client("iam").create_role(RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        role = self.client("iam").create_role(
+            RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]
         arn = self.client("stepfunctions").create_state_machine(
             name=name, definition=definition, roleArn=role["Arn"], type=props.get("Type", "STANDARD")
         )["stateMachineArn"]

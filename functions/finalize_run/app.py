@@ -25,6 +25,8 @@ sfn = boto3.client("stepfunctions")
 @event_parser(model=FinalizeInput)
 def lambda_handler(event: FinalizeInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(FinalizeSettings)
-    result = close_run(event.run_id, ModelLock(dynamodb, settings.lock_table, event.model), sfn, settings.state_machine_arn)
+    result = close_run(
+        event.run_id, ModelLock(dynamodb, settings.lock_table, event.model), sfn, settings.state_machine_arn
+    )
     logger.info("run closed", extra=result)
     return result

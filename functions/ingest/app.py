@@ -46,7 +46,7 @@ idempotency_config = IdempotencyConfig(
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
 
 
-@idempotent_function(data_keyword_argument="drop", config=idempotency_config, persistence_store=persistence)
+@idempotent_function(data_keyword_argument="drop", config=idempotency_config, persistence_store=persistence)  # type: ignore[untyped-decorator]
 def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
     """Runs at most once per S3 object version, however often the event is delivered."""
     arrival = ingest.Drop(**{**drop, "kind": DropKind(drop["kind"])})
@@ -111,4 +111,5 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
         "version_id": obj.version_id,
         "identity": idempotency_key(bucket, obj.key, obj.version_id, obj.etag, obj.sequencer),
     }
-    return admit_drop(drop=drop)
+    admission: dict[str, Any] = admit_drop(drop=drop)
+    return admission

@@ -35,6 +35,9 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         settings.validation_fraction,
         settings.max_dataset_bytes,
     )
+    result = result.model_copy(
+        update={"stopping_condition": settings.stopping_condition(), "managed_spot": settings.spot_training}
+    )
     if result.status == "quarantined":
         logger.warning("dataset quarantined", extra={"reason": result.reason, "detail": result.detail})
         metrics.add_metric(name="DatasetsQuarantined", unit=MetricUnit.Count, value=1)

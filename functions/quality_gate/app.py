@@ -36,9 +36,16 @@ def production_metric(settings: GateSettings) -> float | None:
 @event_parser(model=GateInput)
 def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(GateSettings)
-    candidate = gate.metric_from_training_job(event.final_metrics, settings.metric_name)
+    # Read from the job itself: FinalMetricDataList is optional (a custom image may report none),
+    # and a missing metric must become a clear, catchable error rather than an ASL path failure.
+    job = sagemaker.describe_training_job(TrainingJobName=event.training_job_name)
+    candidate = gate.metric_from_training_job(job.get("FinalMetricDataList", []), settings.metric_name)
     decision = gate.decide(
-        candidate, production_metric(settings), settings.metric_direction, settings.min_improvement, settings.metric_name
+        candidate,
+        production_metric(settings),
+        settings.metric_direction,
+        settings.min_improvement,
+        settings.metric_name,
     )
     logger.info("gate decision", extra=decision.as_output())
     metrics.add_metric(name="ModelsPromoted" if decision.promote else "ModelsRejected", unit=MetricUnit.Count, value=1)

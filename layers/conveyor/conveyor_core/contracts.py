@@ -46,11 +46,13 @@ class PreprocessOutput(_Contract):
     rows: int = 0
     features: int = 0
     hyperparameters: dict[str, str] = Field(default_factory=dict)
+    stopping_condition: dict[str, int] = Field(default_factory=dict)
+    managed_spot: bool = False
 
 
 class GateInput(_Contract):
     run_id: str
-    final_metrics: list[dict[str, Any]] = Field(alias="FinalMetricDataList")
+    training_job_name: str
 
 
 class PlanDeploymentInput(_Contract):

@@ -110,6 +110,10 @@ def is_classification(objective: str) -> bool:
     return objective.startswith(CLASSIFICATION_PREFIXES)
 
 
+def _looks_numeric_or_missing(text: str) -> bool:
+    return text.strip().lower() in _MISSING or _parse_number(text.strip()) is not None
+
+
 def _parse_number(text: str) -> float | None:
     if _NUMBER.fullmatch(text):
         return float(text)
@@ -146,10 +150,13 @@ class DatasetValidator:
         if report.rows == 0:
             raise InvalidDatasetError("empty-dataset", "the dataset has no data rows")
         if report.rows < MIN_ROWS:
-            raise InvalidDatasetError("too-few-rows", f"{report.rows} rows; at least {MIN_ROWS} are needed to train and validate")
+            raise InvalidDatasetError(
+                "too-few-rows", f"{report.rows} rows; at least {MIN_ROWS} are needed to train and validate"
+            )
         if report.validation_rows == 0 or report.train_rows == 0:
             raise InvalidDatasetError(
-                "split-empty", f"the split left {report.train_rows} training and {report.validation_rows} validation rows"
+                "split-empty",
+                f"the split left {report.train_rows} training and {report.validation_rows} validation rows",
             )
         if is_classification(self._objective):
             self._check_classes()
@@ -159,18 +166,22 @@ class DatasetValidator:
         """Hyperparameters that follow from the data (``num_class`` for multi-class objectives)."""
         derived = dict(hyperparameters)
         if self._objective.startswith("multi:") and "num_class" not in derived:
-            derived["num_class"] = str(len(self.report.label_counts))
+            # XGBoost wants labels in [0, num_class), so a missing class in between still counts.
+            derived["num_class"] = str(int(max(float(label) for label in self.report.label_counts)) + 1)
         return derived
 
     def _check_classes(self) -> None:
         labels = self.report.label_counts
         if len(labels) < 2:
             raise InvalidDatasetError(
-                "single-class", f"objective {self._objective} needs at least two classes, the labels are {sorted(labels)}"
+                "single-class",
+                f"objective {self._objective} needs at least two classes, the labels are {sorted(labels)}",
             )
         numeric = sorted(float(label) for label in labels)
         if not all(value.is_integer() and value >= 0 for value in numeric):
-            raise InvalidDatasetError("bad-class-labels", f"classification labels must be 0, 1, 2, ...; got {numeric[:10]}")
+            raise InvalidDatasetError(
+                "bad-class-labels", f"classification labels must be 0, 1, 2, ...; got {numeric[:10]}"
+            )
         if self._objective.startswith("binary:") and numeric[-1] > 1:
             raise InvalidDatasetError("bad-class-labels", f"binary labels must be 0 or 1; got {numeric[:10]}")
 
@@ -194,7 +205,9 @@ class DatasetValidator:
             self._problem("not-utf8", f"{where}: not UTF-8 ({error.reason} at byte {error.start})")
             return
         if text.startswith("\ufeff"):
-            self._problem("byte-order-mark", f"{where}: starts with a UTF-8 byte-order mark, which XGBoost would read as data")
+            self._problem(
+                "byte-order-mark", f"{where}: starts with a UTF-8 byte-order mark, which XGBoost would read as data"
+            )
             return
         text = text.rstrip("\r\n")
         if not text.strip():
@@ -203,7 +216,9 @@ class DatasetValidator:
         report = self.report
         if report.columns == 0:
             if len(fields) < 2:
-                self._problem("too-few-columns", f"{where}: {len(fields)} column; need a label and at least one feature")
+                self._problem(
+                    "too-few-columns", f"{where}: {len(fields)} column; need a label and at least one feature"
+                )
                 return
             report.columns = len(fields)
             report.column_stats = [ColumnStats() for _ in fields]
@@ -214,14 +229,17 @@ class DatasetValidator:
         if label is None or not math.isfinite(label):
             if fields[0].strip() == "":
                 self._problem("missing-label", f"{where}: the label (first column) is empty")
-            elif label is None and report.rows == 0:
-                self._problem("header-row", f"{where}: the first row looks like a header ({fields[0][:40]!r}); built-in XGBoost CSV has none")
+            elif label is None and report.rows == 0 and not _looks_numeric_or_missing(fields[0]):
+                self._problem(
+                    "header-row",
+                    f"{where}: the first row looks like a header ({fields[0][:40]!r}); built-in XGBoost CSV has none",
+                )
             else:
                 self._problem("bad-label", f"{where}: the label {fields[0][:40]!r} is not a finite number")
             return
         values: list[float | None] = [label]
-        for column, cell in enumerate(fields[1:], start=2):
-            cell = cell.strip()
+        for column, raw_cell in enumerate(fields[1:], start=2):
+            cell = raw_cell.strip()
             if cell in _MISSING:
                 values.append(None)
                 continue
@@ -238,8 +256,8 @@ class DatasetValidator:
                 stats.missing += 1
             else:
                 stats.add(value)
-        if len(report.label_counts) <= MAX_DISTINCT_LABELS:
-            key = format(label, "g")
+        key = format(label + 0.0, "g")  # + 0.0 folds -0 into 0: one class, not two
+        if key in report.label_counts or len(report.label_counts) < MAX_DISTINCT_LABELS:
             report.label_counts[key] = report.label_counts.get(key, 0) + 1
         report.rows += 1
         line = text.encode() + b"\n"

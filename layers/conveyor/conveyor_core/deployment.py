@@ -79,13 +79,17 @@ def supports_blue_green(instance_type: str) -> bool:
     return not instance_type.startswith("ml.inf1.")
 
 
+def effective_strategy(settings: DeploymentSettings) -> str:
+    return settings.strategy if supports_blue_green(settings.instance_type) else "all-at-once"
+
+
 def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
     """The ``DeploymentConfig`` for ``UpdateEndpoint``: blue/green traffic shifting plus auto-rollback.
 
     The guardrails only watch the alarms while the update runs; after it completes, the
     alarm-driven rollback takes over.
     """
-    strategy = settings.strategy if supports_blue_green(settings.instance_type) else "all-at-once"
+    strategy = effective_strategy(settings)
     routing: dict[str, Any] = {"WaitIntervalInSeconds": settings.bake_seconds}
     if strategy == "canary":
         routing["Type"] = "CANARY"
@@ -140,6 +144,6 @@ def plan_deployment(
         endpoint_config_name=resource_name(run_id, "cfg"),
         production_variants=build_production_variants(settings, model_name),
         deployment_config=build_deployment_config(settings) if exists else {},
-        strategy=settings.strategy if exists else "create",
+        strategy=effective_strategy(settings) if exists else "create",
         poll_waits=poll_schedule(rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS),
     )

@@ -101,7 +101,9 @@ def parse_manifest(body: bytes, drop_prefix: str) -> list[str]:
     keys = [f"{drop_prefix}{part}" for part in parts]
     for key, part in zip(keys, parts, strict=True):
         if "/" in part or not part.endswith(DATA_SUFFIXES):
-            raise InvalidDropError("bad-manifest", f"manifest part '{part}' must be a .csv or .csv.gz name in its folder")
+            raise InvalidDropError(
+                "bad-manifest", f"manifest part '{part}' must be a .csv or .csv.gz name in its folder"
+            )
         validate_key(key, drop_prefix)
     return keys
 
@@ -111,20 +113,21 @@ def select_success_parts(listed_keys: list[str], drop_prefix: str) -> list[str]:
     return sorted(
         key
         for key in listed_keys
-        if key.startswith(drop_prefix)
-        and "/" not in key[len(drop_prefix) :]
-        and key.endswith(DATA_SUFFIXES)
+        if key.startswith(drop_prefix) and "/" not in key[len(drop_prefix) :] and key.endswith(DATA_SUFFIXES)
     )
 
 
 def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | None, sequencer: str | None) -> str:
-    """Identity of one S3 write.
+    """Identity of one S3 write, the same however often and however its event is delivered.
 
-    moto gives every S3 event the same event id and sequencer, and real S3 may re-deliver an
-    event with a new id, so neither is enough alone. The version id (buckets are versioned)
-    and the etag pin the exact object version that arrived.
+    In a versioned bucket (Conveyor's are) the version id alone pins the exact write. The event
+    id is useless (moto repeats it; S3 may re-deliver with a new one), and the etag field is not
+    reliable across producers (moto spells it ``eTag``), so they are used only when the bucket
+    is unversioned: then etag + sequencer tell two writes of one key apart.
     """
-    return "|".join([bucket, key, version_id or "-", etag or "-", sequencer or "-"])
+    if version_id and version_id != "null":
+        return "|".join([bucket, key, version_id])
+    return "|".join([bucket, key, "unversioned", etag or "-", sequencer or "-"])
 
 
 def execution_name(model_name: str, trigger_identity: str) -> str:

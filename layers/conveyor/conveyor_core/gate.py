@@ -57,7 +57,8 @@ def decide(
     if production is None:
         return GateDecision(True, candidate, None, None, f"no model in production; {metric_name}={candidate:.6g}")
     improvement = candidate - production if direction == "maximize" else production - candidate
-    promote = improvement >= min_improvement
+    # A tolerance keeps 0.9 - 0.8 (= 0.0999...) from failing a 0.1 margin on rounding alone.
+    promote = improvement >= min_improvement - 1e-9
     verdict = "promoted" if promote else "rejected"
     return GateDecision(
         promote,

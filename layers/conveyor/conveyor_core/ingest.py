@@ -66,7 +66,9 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
         if drop.size == 0:
             raise InvalidDropError("empty-object", f"{drop.key} is 0 bytes")
         if drop.size > max_object_bytes:
-            raise InvalidDropError("object-too-large", f"{drop.key} is {drop.size} bytes; the limit is {max_object_bytes}")
+            raise InvalidDropError(
+                "object-too-large", f"{drop.key} is {drop.size} bytes; the limit is {max_object_bytes}"
+            )
         return DatasetRef(
             bucket=drop.bucket,
             keys=[drop.key],
@@ -80,11 +82,15 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
         keys = parse_manifest(manifest, drop.drop_prefix)
         missing = sorted(set(keys) - set(listed))
         if missing:
-            raise InvalidDropError("manifest-parts-missing", f"the manifest names {len(missing)} missing part(s): {missing[:5]}")
+            raise InvalidDropError(
+                "manifest-parts-missing", f"the manifest names {len(missing)} missing part(s): {missing[:5]}"
+            )
     else:
         keys = select_success_parts(listed, drop.drop_prefix)
         if not keys:
-            raise InvalidDropError("marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data")
+            raise InvalidDropError(
+                "marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data"
+            )
     return DatasetRef(bucket=drop.bucket, keys=keys, uri=f"s3://{drop.bucket}/{drop.drop_prefix}", kind=drop.kind.value)
 
 
@@ -111,4 +117,7 @@ def admit(
     if not lock.acquire_or_enqueue(run, holder_is_dead):
         return Admission("queued", name, arn, len(dataset.keys))
     arn, started = executions.start(sfn_client, state_machine_arn, name, payload)
+    if not started:
+        # That execution ran (or runs) already and released its own lock; ours must not linger.
+        lock.release(name)
     return Admission("started" if started else "duplicate", name, arn, len(dataset.keys))

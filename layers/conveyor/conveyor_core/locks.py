@@ -38,7 +38,7 @@ class PendingRun:
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 class ModelLock:
@@ -68,7 +68,12 @@ class ModelLock:
             if self._try_acquire(run.execution_name):
                 return True
             current = self.holder()
-            if current and holder_is_dead and holder_is_dead(*current) and self.steal_from(current[0], run.execution_name):
+            if (
+                current
+                and holder_is_dead
+                and holder_is_dead(*current)
+                and self.steal_from(current[0], run.execution_name)
+            ):
                 return True
             if self._try_enqueue(run):
                 return False

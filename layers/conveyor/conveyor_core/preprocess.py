@@ -23,7 +23,9 @@ def _total_bytes(s3_client: Any, run: PipelineInput) -> int:
             total += int(s3_client.head_object(**request)["ContentLength"])
         except s3_client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-                raise InvalidDatasetError("object-missing", f"s3://{run.dataset.bucket}/{key} no longer exists") from error
+                raise InvalidDatasetError(
+                    "object-missing", f"s3://{run.dataset.bucket}/{key} no longer exists"
+                ) from error
             raise
     return total
 
@@ -61,6 +63,7 @@ def preprocess(
             run.dataset.keys,
             f"quarantine/{run.run_id}/",
             {"reason": error.reason, "detail": error.detail, "problems": error.problems, "stage": "preprocess"},
+            version_id=run.dataset.version_id,
         )
         return PreprocessOutput(status="quarantined", reason=error.reason, detail=error.detail, quarantine_uri=uri)
     train.close()

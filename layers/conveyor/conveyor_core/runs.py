@@ -14,4 +14,7 @@ def close_run(run_id: str, lock: ModelLock, sfn_client: Any, state_machine_arn: 
     if successor is None:
         return {"released": True, "next_execution": None}
     arn, started = executions.start(sfn_client, state_machine_arn, successor.execution_name, successor.input_json)
+    if not started:
+        # The queued drop had run already: pass the lock on again rather than leave it held.
+        return close_run(successor.execution_name, lock, sfn_client, state_machine_arn)
     return {"released": True, "next_execution": arn, "next_started": started}

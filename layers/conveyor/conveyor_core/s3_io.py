@@ -30,15 +30,25 @@ def _chunks(body: Any) -> Iterator[bytes]:
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Inflate every member of a gzip stream (``cat a.gz b.gz`` is valid gzip) and insist on its end."""
     inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
     try:
         for chunk in chunks:
-            if out := inflater.decompress(chunk):
-                yield out
+            data = chunk
+            while data:
+                if out := inflater.decompress(data):
+                    yield out
+                data = inflater.unused_data
+                if inflater.eof and data:
+                    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+                elif not inflater.eof:
+                    break
         if tail := inflater.flush():
             yield tail
     except zlib.error as error:
         raise InvalidDatasetError("bad-gzip", f"the object is not valid gzip: {error}") from error
+    if not inflater.eof:
+        raise InvalidDatasetError("bad-gzip", "the gzip stream is truncated (no end-of-stream and checksum)")
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -97,7 +107,9 @@ class S3StreamWriter:
 
     def close(self) -> None:
         if self._upload_id is None:
-            self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type)
+            self._s3.put_object(
+                Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
+            )
             return
         if self._buffer:
             self._flush_part()
@@ -111,7 +123,9 @@ class S3StreamWriter:
 
     def _flush_part(self) -> None:
         if self._upload_id is None:
-            response = self._s3.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=self._content_type)
+            response = self._s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self._content_type
+            )
             self._upload_id = response["UploadId"]
         number = len(self._parts) + 1
         response = self._s3.upload_part(
@@ -122,12 +136,22 @@ class S3StreamWriter:
 
 
 def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any]) -> str:
-    s3_client.put_object(Bucket=bucket, Key=key, Body=json.dumps(document, indent=2, sort_keys=True).encode(), ContentType="application/json")
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=json.dumps(document, indent=2, sort_keys=True).encode(),
+        ContentType="application/json",
+    )
     return f"s3://{bucket}/{key}"
 
 
 def quarantine(
-    s3_client: Any, source_bucket: str, keys: list[str], quarantine_prefix: str, reason: dict[str, Any]
+    s3_client: Any,
+    source_bucket: str,
+    keys: list[str],
+    quarantine_prefix: str,
+    reason: dict[str, Any],
+    version_id: str | None = None,
 ) -> str:
     """Copy the inputs to ``quarantine_prefix`` and write ``reason.json`` beside them.
 
@@ -137,12 +161,19 @@ def quarantine(
     missing: list[str] = []
     for key in keys:
         try:
-            s3_client.copy_object(
-                Bucket=source_bucket, Key=f"{quarantine_prefix}{key}", CopySource={"Bucket": source_bucket, "Key": key}
-            )
+            source = {"Bucket": source_bucket, "Key": key}
+            # Quarantine the version that failed, not whatever was uploaded over it since.
+            if version_id and len(keys) == 1:
+                source["VersionId"] = version_id
+            s3_client.copy_object(Bucket=source_bucket, Key=f"{quarantine_prefix}{key}", CopySource=source)
         except s3_client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
                 raise
             missing.append(key)
-    document = {**reason, "sources": [f"s3://{source_bucket}/{key}" for key in keys], "missing_sources": missing, "quarantined_at": int(time.time())}
+    document = {
+        **reason,
+        "sources": [f"s3://{source_bucket}/{key}" for key in keys],
+        "missing_sources": missing,
+        "quarantined_at": int(time.time()),
+    }
     return put_json(s3_client, source_bucket, f"{quarantine_prefix}reason.json", document)

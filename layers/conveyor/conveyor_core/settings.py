@@ -39,6 +39,15 @@ class PreprocessSettings(CommonSettings):
     hyperparameters: dict[str, str] = Field(alias="HYPERPARAMETERS")
     validation_fraction: float = Field(default=0.2, alias="VALIDATION_FRACTION", gt=0.0, lt=0.5)
     max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)
+    max_training_seconds: int = Field(default=3600, alias="MAX_TRAINING_SECONDS", ge=60)
+    spot_training: bool = Field(default=False, alias="SPOT_TRAINING")
+
+    def stopping_condition(self) -> dict[str, int]:
+        """Spot training needs MaxWaitTimeInSeconds (>= the runtime); on-demand training must omit it."""
+        condition = {"MaxRuntimeInSeconds": self.max_training_seconds}
+        if self.spot_training:
+            condition["MaxWaitTimeInSeconds"] = self.max_training_seconds * 2
+        return condition
 
     @field_validator("hyperparameters", mode="before")
     @classmethod

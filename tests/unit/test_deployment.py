@@ -1,0 +1,306 @@
+"""deployment.py: the blue/green DeploymentConfig, the create/update plan and the polling schedule."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.model import Shape
+from botocore.validate import ParamValidator
+
+from conveyor_core.deployment import (
+    CREATE_BUDGET_SECONDS,
+    FIRST_POLL_SECONDS,
+    MAX_POLL_SECONDS,
+    MAX_RESOURCE_NAME,
+    build_deployment_config,
+    plan_deployment,
+    poll_schedule,
+)
+from conveyor_core.settings import DeploymentSettings
+
+_SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+RUN_ID = "churn-0123456789abcdef01234567"
+
+
+def make_settings(**overrides: Any) -> DeploymentSettings:
+    values: dict[str, Any] = {
+        "MODEL_NAME": "churn",
+        "ENDPOINT_NAME": "churn-endpoint",
+        "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        "DEPLOYMENT_STRATEGY": "canary",
+        "BAKE_SECONDS": 300,
+        "MAX_DEPLOYMENT_SECONDS": 3600,
+        "ROLLBACK_ALARMS": "churn-5xx,churn-latency",
+    }
+    values.update(overrides)
+    return DeploymentSettings(**values)
+
+
+@pytest.fixture(scope="module")
+def update_endpoint_shape() -> Shape:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.operation_model("UpdateEndpoint").input_shape
+
+
+def shape_violations(value: Any, shape: Shape, path: str = "") -> list[str]:
+    """What botocore's ParamValidator does not check: max bounds, enums and patterns."""
+    problems: list[str] = []
+    meta = shape.metadata
+    if shape.type_name == "structure":
+        for name, member_value in value.items():
+            problems += shape_violations(member_value, shape.members[name], f"{path}.{name}")
+    elif shape.type_name == "list":
+        if "max" in meta and len(value) > meta["max"]:
+            problems.append(f"{path}: {len(value)} items > max {meta['max']}")
+        for index, item in enumerate(value):
+            problems += shape_violations(item, shape.member, f"{path}[{index}]")
+    elif shape.type_name in ("integer", "long"):
+        if "max" in meta and value > meta["max"]:
+            problems.append(f"{path}: {value} > max {meta['max']}")
+    elif shape.type_name == "string":
+        if shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} not in {shape.enum}")
+        if "max" in meta and len(value) > meta["max"]:
+            problems.append(f"{path}: length {len(value)} > max {meta['max']}")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
+    return problems
+
+
+def assert_valid_update_endpoint(params: dict[str, Any], shape: Shape) -> None:
+    report = ParamValidator().validate(params, shape)
+    assert not report.has_errors(), report.generate_report()
+    assert shape_violations(params, shape) == []
+
+
+# --- build_deployment_config --------------------------------------------------------------------
+
+
+def test_canary_config_has_the_exact_structure() -> None:
+    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY="canary", CANARY_PERCENT=20))
+    assert config == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "CANARY",
+                "CanarySize": {"Type": "CAPACITY_PERCENT", "Value": 20},
+                "WaitIntervalInSeconds": 300,
+            },
+            "TerminationWaitInSeconds": 300,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "churn-5xx"}, {"AlarmName": "churn-latency"}]},
+    }
+
+
+def test_linear_config_has_the_exact_structure() -> None:
+    config = build_deployment_config(
+        make_settings(
+            DEPLOYMENT_STRATEGY="linear", LINEAR_STEP_PERCENT=33, BAKE_SECONDS=120, MAX_DEPLOYMENT_SECONDS=7200
+        )
+    )
+    assert config == {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {
+                "Type": "LINEAR",
+                "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 33},
+                "WaitIntervalInSeconds": 120,
+            },
+            "TerminationWaitInSeconds": 120,
+            "MaximumExecutionTimeoutInSeconds": 7200,
+        },
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "churn-5xx"}, {"AlarmName": "churn-latency"}]},
+    }
+
+
+def test_all_at_once_config_has_no_step_size() -> None:
+    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY="all-at-once", BAKE_SECONDS=0))
+    assert config["BlueGreenUpdatePolicy"] == {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+        "TerminationWaitInSeconds": 0,
+        "MaximumExecutionTimeoutInSeconds": 3600,
+    }
+
+
+@pytest.mark.parametrize(("requested", "expected"), [(1, 1), (49, 49), (50, 50), (51, 50), (99, 50)])
+def test_canary_size_is_capped_at_half_the_fleet(requested: int, expected: int) -> None:
+    config = build_deployment_config(make_settings(CANARY_PERCENT=requested))
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"]["Value"] == expected
+
+
+def test_linear_step_is_not_capped_at_fifty() -> None:
+    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY="linear", LINEAR_STEP_PERCENT=80))
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"]["Value"] == 80
+
+
+@pytest.mark.parametrize("strategy", ["canary", "linear", "all-at-once"])
+@pytest.mark.parametrize("instance_type", ["ml.inf1.xlarge", "ml.inf1.24xlarge"])
+def test_inf1_instances_fall_back_to_all_at_once(strategy: str, instance_type: str) -> None:
+    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY=strategy, ENDPOINT_INSTANCE_TYPE=instance_type))
+    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 300}
+
+
+@pytest.mark.parametrize("instance_type", ["ml.inf2.xlarge", "ml.m5.large", "ml.g5.xlarge", "ml.c5.inf1"])
+def test_non_inf1_instances_keep_the_configured_strategy(instance_type: str) -> None:
+    config = build_deployment_config(make_settings(ENDPOINT_INSTANCE_TYPE=instance_type))
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "CANARY"
+
+
+def test_no_alarms_means_no_auto_rollback_configuration() -> None:
+    config = build_deployment_config(make_settings(ROLLBACK_ALARMS=""))
+    assert "AutoRollbackConfiguration" not in config
+
+
+def test_alarm_list_from_cloudformation_is_split_and_trimmed() -> None:
+    config = build_deployment_config(make_settings(ROLLBACK_ALARMS=" a , b,, c "))
+    assert config["AutoRollbackConfiguration"] == {
+        "Alarms": [{"AlarmName": "a"}, {"AlarmName": "b"}, {"AlarmName": "c"}]
+    }
+
+
+def test_at_most_ten_alarms_are_passed_in_the_configured_order() -> None:
+    names = [f"alarm-{i:02d}" for i in range(14)]
+    config = build_deployment_config(make_settings(ROLLBACK_ALARMS=",".join(names)))
+    assert config["AutoRollbackConfiguration"]["Alarms"] == [{"AlarmName": n} for n in names[:10]]
+
+
+@pytest.mark.parametrize("strategy", ["canary", "linear", "all-at-once"])
+@pytest.mark.parametrize("alarm_count", [0, 1, 10, 14])
+@pytest.mark.parametrize("instance_type", ["ml.m5.large", "ml.inf1.xlarge"])
+@pytest.mark.parametrize("timing", [(0, 600), (600, 3600), (3600, 28800)], ids=["bake0", "bake600", "bake3600"])
+def test_deployment_config_is_valid_for_sagemaker_update_endpoint(
+    update_endpoint_shape: Shape, strategy: str, alarm_count: int, instance_type: str, timing: tuple[int, int]
+) -> None:
+    bake, maximum = timing
+    settings = make_settings(
+        DEPLOYMENT_STRATEGY=strategy,
+        ROLLBACK_ALARMS=",".join(f"alarm-{i}" for i in range(alarm_count)),
+        ENDPOINT_INSTANCE_TYPE=instance_type,
+        CANARY_PERCENT=99,
+        LINEAR_STEP_PERCENT=99,
+        BAKE_SECONDS=bake,
+        MAX_DEPLOYMENT_SECONDS=maximum,
+    )
+    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "previous-cfg"})
+    params = {
+        "EndpointName": plan.endpoint_name,
+        "EndpointConfigName": plan.endpoint_config_name,
+        "DeploymentConfig": plan.deployment_config,
+    }
+    assert_valid_update_endpoint(params, update_endpoint_shape)
+
+
+def test_the_sagemaker_shape_check_catches_an_invalid_config(update_endpoint_shape: Shape) -> None:
+    # Guard for the test above: the checks must be able to fail.
+    config = build_deployment_config(make_settings())
+    config["BlueGreenUpdatePolicy"]["TerminationWaitInSeconds"] = 3601
+    config["AutoRollbackConfiguration"]["Alarms"] = [{"AlarmName": f"a{i}"} for i in range(11)]
+    params = {"EndpointName": "e", "EndpointConfigName": "c", "DeploymentConfig": config}
+    assert len(shape_violations(params, update_endpoint_shape)) == 2
+    del config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"]
+    assert ParamValidator().validate(params, update_endpoint_shape).has_errors()
+
+
+# --- plan_deployment ----------------------------------------------------------------------------
+
+
+def test_plan_for_a_new_endpoint_creates_it_without_a_deployment_config() -> None:
+    plan = plan_deployment(make_settings(), RUN_ID, None)
+    assert plan.endpoint_exists is False
+    assert plan.previous_endpoint_config == ""
+    assert plan.deployment_config == {}
+    assert plan.strategy == "create"
+    assert plan.poll_waits == poll_schedule(CREATE_BUDGET_SECONDS)
+    assert plan.endpoint_name == "churn-endpoint"
+    assert plan.model_name == RUN_ID
+    assert plan.endpoint_config_name == f"{RUN_ID}-cfg"
+
+
+def test_plan_for_an_existing_endpoint_updates_it_with_blue_green() -> None:
+    settings = make_settings(BAKE_SECONDS=600, MAX_DEPLOYMENT_SECONDS=3600)
+    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "old-cfg", "EndpointStatus": "InService"})
+    assert plan.endpoint_exists is True
+    assert plan.previous_endpoint_config == "old-cfg"
+    assert plan.deployment_config == build_deployment_config(settings)
+    assert plan.strategy == "canary"
+    assert plan.poll_waits == poll_schedule(3600 + 600)
+
+
+def test_plan_for_an_endpoint_without_a_config_name_records_an_empty_previous_config() -> None:
+    assert plan_deployment(make_settings(), RUN_ID, {}).previous_endpoint_config == ""
+
+
+@pytest.mark.parametrize("current", [None, {"EndpointConfigName": "old"}])
+def test_production_variant_uses_the_constant_variant_name(current: dict[str, Any] | None) -> None:
+    settings = make_settings(ENDPOINT_INSTANCE_COUNT=3, VARIANT_NAME="primary")
+    plan = plan_deployment(settings, RUN_ID, current)
+    assert plan.production_variants == [
+        {
+            "VariantName": "primary",
+            "ModelName": plan.model_name,
+            "InitialInstanceCount": 3,
+            "InstanceType": "ml.m5.large",
+            "InitialVariantWeight": 1.0,
+        }
+    ]
+
+
+def test_variant_name_does_not_depend_on_the_run() -> None:
+    first = plan_deployment(make_settings(), "run-a", {"EndpointConfigName": "x"})
+    second = plan_deployment(make_settings(), "run-b", {"EndpointConfigName": "x"})
+    assert first.production_variants[0]["VariantName"] == second.production_variants[0]["VariantName"]
+    assert first.model_name != second.model_name
+
+
+@pytest.mark.parametrize("run_id", [RUN_ID, "r" * 63, "r" * 64, "a" * 40 + "-" + "0123456789abcdef01234567" + "x" * 30])
+def test_resource_names_fit_sagemaker_limits_and_differ(run_id: str) -> None:
+    plan = plan_deployment(make_settings(), run_id, None)
+    for name in (plan.model_name, plan.endpoint_config_name):
+        assert len(name) <= MAX_RESOURCE_NAME
+        assert _SAGEMAKER_NAME.fullmatch(name), name
+    assert plan.model_name != plan.endpoint_config_name
+    assert plan.endpoint_config_name.endswith("-cfg")
+
+
+def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_read() -> None:
+    output = plan_deployment(make_settings(), RUN_ID, {"EndpointConfigName": "x"}).as_output()
+    assert output["max_polls"] == len(output["poll_waits"]) - 1
+    assert set(output) == {
+        "endpoint_name",
+        "endpoint_exists",
+        "previous_endpoint_config",
+        "model_name",
+        "endpoint_config_name",
+        "production_variants",
+        "deployment_config",
+        "strategy",
+        "poll_waits",
+        "max_polls",
+    }
+
+
+# --- poll_schedule ------------------------------------------------------------------------------
+
+
+def test_poll_schedule_for_the_create_budget() -> None:
+    assert poll_schedule(1800) == [30, 60, 120, 240, 300, 300, 300, 300, 300, 300]
+
+
+@pytest.mark.parametrize("budget", [1, 30, 31, 449, 450, 451, 1800, 4200, 28800 + 3600])
+def test_poll_schedule_doubles_caps_covers_the_budget_and_has_one_spare_entry(budget: int) -> None:
+    waits = poll_schedule(budget)
+    assert waits[0] == FIRST_POLL_SECONDS
+    for previous, current in itertools.pairwise(waits):
+        assert current == min(previous * 2, MAX_POLL_SECONDS)
+    polled = waits[:-1]
+    assert sum(polled) >= budget
+    # Minimal: one poll fewer would not cover the budget.
+    assert sum(polled[:-1]) < budget
+
+
+def test_poll_schedule_for_a_zero_budget_is_just_the_spare_entry() -> None:
+    assert poll_schedule(0) == [FIRST_POLL_SECONDS]

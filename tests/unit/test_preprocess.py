@@ -1,0 +1,289 @@
+"""preprocess.py against moto S3: split and profile a valid drop, quarantine a bad one."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from conveyor_core.contracts import DatasetRef, PipelineInput
+from conveyor_core.preprocess import DatasetTooLargeError, preprocess
+from conveyor_core.s3_io import split_uri
+
+RUN_ID = "churn-0123456789abcdef01234567"
+HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "100"}
+
+
+@pytest.fixture(scope="module")
+def good_csv() -> bytes:
+    data = load_breast_cancer()
+    rows = np.column_stack([data.target, data.data])
+    return "".join(",".join(repr(float(v)) for v in row) + "\n" for row in rows).encode()
+
+
+def pipeline_input(
+    bucket: str, keys: list[str], version_id: str | None = None, uri: str | None = None
+) -> PipelineInput:
+    kind = "single-object" if len(keys) == 1 else "success-marker"
+    return PipelineInput(
+        model="churn",
+        run_id=RUN_ID,
+        dataset=DatasetRef(
+            bucket=bucket, keys=keys, uri=uri or f"s3://{bucket}/{keys[0]}", kind=kind, version_id=version_id
+        ),
+    )
+
+
+def read(s3: Any, uri: str) -> bytes:
+    bucket, key = split_uri(uri)
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def run_preprocess(s3: Any, run: PipelineInput, artifact_bucket: str, **overrides: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "hyperparameters": HYPERPARAMETERS,
+        "validation_fraction": 0.2,
+        "max_dataset_bytes": 5 * 1024**3,
+    }
+    arguments.update(overrides)
+    return preprocess(s3, run, artifact_bucket, **arguments)
+
+
+def artifact_keys(s3: Any, artifact_bucket: str) -> set[str]:
+    return {o["Key"] for o in s3.list_objects_v2(Bucket=artifact_bucket).get("Contents", [])}
+
+
+def test_valid_csv_is_split_and_profiled(s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes) -> None:
+    version = s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=good_csv)["VersionId"]
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"], version), artifact_bucket)
+
+    assert result.status == "ok"
+    assert result.reason is None
+    assert result.rows == 569
+    assert result.features == 30
+    assert result.dataset_sha256 == hashlib.sha256(good_csv).hexdigest()
+    assert result.hyperparameters == HYPERPARAMETERS
+    assert result.train_uri == f"s3://{artifact_bucket}/runs/{RUN_ID}/data/train/"
+    assert result.validation_uri == f"s3://{artifact_bucket}/runs/{RUN_ID}/data/validation/"
+    assert artifact_keys(s3, artifact_bucket) == {
+        f"runs/{RUN_ID}/data/train/train.csv",
+        f"runs/{RUN_ID}/data/validation/validation.csv",
+        f"runs/{RUN_ID}/statistics.json",
+    }
+    train = read(s3, result.train_uri + "train.csv")
+    validation = read(s3, result.validation_uri + "validation.csv")
+    assert train.count(b"\n") + validation.count(b"\n") == 569
+    assert 0.1 < validation.count(b"\n") / 569 < 0.3
+    assert sorted(train.splitlines() + validation.splitlines()) == sorted(good_csv.splitlines())
+
+    assert result.statistics_uri == f"s3://{artifact_bucket}/runs/{RUN_ID}/statistics.json"
+    statistics = json.loads(read(s3, result.statistics_uri))
+    assert statistics["rows"] == 569
+    assert statistics["train_rows"] == train.count(b"\n")
+    assert statistics["validation_rows"] == validation.count(b"\n")
+    assert statistics["sha256"] == result.dataset_sha256
+    assert statistics["dataset_uri"] == f"s3://{bucket}/incoming/churn.csv"
+    assert statistics["label_counts"] == {"0": 212, "1": 357}
+    assert len(statistics["features_stats"]) == 30
+
+
+def test_folder_drop_of_plain_and_gzip_parts_is_read_in_order(s3: Any, bucket: str, artifact_bucket: str) -> None:
+    first = b"".join(f"{i % 2},{i},{i * 2}\n".encode() for i in range(30))
+    second = b"".join(f"{i % 2},{i},{i * 3}\n".encode() for i in range(30, 50))
+    s3.put_object(Bucket=bucket, Key="incoming/d/part-0000.csv", Body=first)
+    s3.put_object(Bucket=bucket, Key="incoming/d/part-0001.csv.gz", Body=gzip.compress(second))
+    run = pipeline_input(
+        bucket, ["incoming/d/part-0000.csv", "incoming/d/part-0001.csv.gz"], uri=f"s3://{bucket}/incoming/d/"
+    )
+
+    result = run_preprocess(s3, run, artifact_bucket)
+
+    assert result.status == "ok"
+    assert result.rows == 50
+    assert result.dataset_sha256 == hashlib.sha256(first + second).hexdigest()
+
+
+def test_multi_class_objective_gets_num_class(s3: Any, bucket: str, artifact_bucket: str) -> None:
+    body = b"".join(f"{i % 3},{i}\n".encode() for i in range(60))
+    version = s3.put_object(Bucket=bucket, Key="incoming/iris.csv", Body=body)["VersionId"]
+    result = run_preprocess(
+        s3,
+        pipeline_input(bucket, ["incoming/iris.csv"], version),
+        artifact_bucket,
+        hyperparameters={"objective": "multi:softprob"},
+    )
+    assert result.status == "ok"
+    assert result.hyperparameters == {"objective": "multi:softprob", "num_class": "3"}
+
+
+def test_pinned_version_is_read_even_after_the_key_was_overwritten(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    version = s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=good_csv)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=b"header,row\n")
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"], version), artifact_bucket)
+    assert result.status == "ok"
+    assert result.dataset_sha256 == hashlib.sha256(good_csv).hexdigest()
+
+
+def test_bad_csv_is_quarantined_and_the_original_left_unchanged(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    bad = b"label,f1,f2\n" + good_csv
+    version = s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=bad)["VersionId"]
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"], version), artifact_bucket)
+
+    assert result.status == "quarantined"
+    assert result.reason == "header-row"
+    assert result.detail
+    assert "incoming/churn.csv line 1" in result.detail
+    assert result.quarantine_uri == f"s3://{bucket}/quarantine/{RUN_ID}/reason.json"
+    assert result.train_uri is None
+    assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/incoming/churn.csv") == bad
+    reason = json.loads(read(s3, result.quarantine_uri))
+    assert reason["reason"] == "header-row"
+    assert reason["stage"] == "preprocess"
+    assert reason["detail"] == result.detail
+    assert reason["problems"]
+    assert reason["sources"] == [f"s3://{bucket}/incoming/churn.csv"]
+    assert reason["missing_sources"] == []
+    original = s3.get_object(Bucket=bucket, Key="incoming/churn.csv")
+    assert original["VersionId"] == version
+    assert original["Body"].read() == bad
+    assert len(s3.list_object_versions(Bucket=bucket, Prefix="incoming/churn.csv")["Versions"]) == 1
+    # Nothing half-written is left in the artifact bucket.
+    assert artifact_keys(s3, artifact_bucket) == set()
+    assert not s3.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads")
+
+
+class RecordingClient:
+    """Delegates to a boto3 client and records which operations were called."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_bad_row_after_a_multipart_part_aborts_the_upload(
+    s3: Any, bucket: str, artifact_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor_core import s3_io
+
+    monkeypatch.setattr(s3_io, "PART_SIZE", 64 * 1024)
+    body = b"".join(f"{i % 2},{i}\n".encode() for i in range(50_000)) + b"1,text\n"
+    s3.put_object(Bucket=bucket, Key="incoming/big.csv", Body=body)
+    client = RecordingClient(s3)
+
+    result = run_preprocess(client, pipeline_input(bucket, ["incoming/big.csv"]), artifact_bucket)
+
+    assert (result.status, result.reason) == ("quarantined", "non-numeric-feature")
+    assert client.calls.count("create_multipart_upload") == 2
+    assert client.calls.count("abort_multipart_upload") == 2
+    assert "complete_multipart_upload" not in client.calls
+    assert not s3.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads")
+    assert artifact_keys(s3, artifact_bucket) == set()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (b"".join(f"1,{i}\n".encode() for i in range(20)), "incoming/a.csv", "single-class"),
+        (b"1,2\n0,3\n", "incoming/a.csv", "too-few-rows"),
+        (b"1,2\n0,3\n" * 10, "incoming/a.csv.gz", "bad-gzip"),
+        (gzip.compress(b"1,2\n0,3\n" * 10, mtime=0), "incoming/a.csv", "gzip-without-suffix"),
+        (b"\xef\xbb\xbf1,2\n0,3\n" * 10, "incoming/a.csv", "byte-order-mark"),
+        (b"1,2\n0,3\n" * 10, "incoming/a.csv", "split-empty"),
+    ],
+    ids=["single-class", "too-few-rows", "bad-gzip", "gzip-without-suffix", "byte-order-mark", "split-empty"],
+)
+def test_each_kind_of_bad_data_is_quarantined_with_its_reason(
+    s3: Any, bucket: str, artifact_bucket: str, case: tuple[bytes, str, str]
+) -> None:
+    body, key, reason = case
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    result = run_preprocess(s3, pipeline_input(bucket, [key]), artifact_bucket)
+    assert (result.status, result.reason) == ("quarantined", reason)
+    assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/{key}") == body
+
+
+def test_bad_part_quarantines_every_part_of_the_drop(s3: Any, bucket: str, artifact_bucket: str) -> None:
+    keys = ["incoming/d/part-0000.csv", "incoming/d/part-0001.csv"]
+    s3.put_object(Bucket=bucket, Key=keys[0], Body=b"1,2\n0,3\n" * 10)
+    s3.put_object(Bucket=bucket, Key=keys[1], Body=b"1,2,3\n")
+    result = run_preprocess(s3, pipeline_input(bucket, keys), artifact_bucket)
+    assert (result.status, result.reason) == ("quarantined", "ragged-row")
+    assert "incoming/d/part-0001.csv line 1" in (result.detail or "")
+    for key in keys:
+        assert s3.head_object(Bucket=bucket, Key=f"quarantine/{RUN_ID}/{key}")
+
+
+def test_dataset_larger_than_the_limit_fails_the_run(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/d/part-0000.csv", Body=good_csv)
+    s3.put_object(Bucket=bucket, Key="incoming/d/part-0001.csv", Body=good_csv)
+    run = pipeline_input(bucket, ["incoming/d/part-0000.csv", "incoming/d/part-0001.csv"])
+    with pytest.raises(DatasetTooLargeError) as caught:
+        run_preprocess(s3, run, artifact_bucket, max_dataset_bytes=2 * len(good_csv) - 1)
+    assert str(2 * len(good_csv)) in str(caught.value)
+    assert artifact_keys(s3, artifact_bucket) == set()
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")
+    assert run_preprocess(s3, run, artifact_bucket, max_dataset_bytes=2 * len(good_csv)).status == "ok"
+
+
+def test_object_deleted_before_processing_is_quarantined_as_missing(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=good_csv)
+    s3.delete_object(Bucket=bucket, Key="incoming/churn.csv")
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"]), artifact_bucket)
+
+    assert result.status == "quarantined"
+    assert result.reason == "object-missing"
+    assert result.detail == f"s3://{bucket}/incoming/churn.csv no longer exists"
+    reason = json.loads(read(s3, result.quarantine_uri or ""))
+    assert reason["reason"] == "object-missing"
+    assert reason["missing_sources"] == ["incoming/churn.csv"]
+    assert artifact_keys(s3, artifact_bucket) == set()
+
+
+def test_one_missing_part_of_a_folder_drop_is_quarantined_as_missing(
+    s3: Any, bucket: str, artifact_bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/d/part-0000.csv", Body=b"1,2\n0,3\n" * 10)
+    run = pipeline_input(bucket, ["incoming/d/part-0000.csv", "incoming/d/part-0001.csv"])
+    result = run_preprocess(s3, run, artifact_bucket)
+    assert (result.status, result.reason) == ("quarantined", "object-missing")
+    reason = json.loads(read(s3, result.quarantine_uri or ""))
+    assert reason["missing_sources"] == ["incoming/d/part-0001.csv"]
+    assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/incoming/d/part-0000.csv") == b"1,2\n0,3\n" * 10
+
+
+def test_quarantine_copies_the_version_that_failed(s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes) -> None:
+    bad = b"label,f1\n" + b"1,2\n" * 20
+    version = s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=bad)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=good_csv)
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"], version), artifact_bucket)
+
+    assert result.reason == "header-row"
+    assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/incoming/churn.csv") == bad
