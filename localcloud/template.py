@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from samtranslator.yaml_helper import yaml_parse
+import yaml
 
 from localcloud.lambdas import FunctionRuntime, LocalLambdaRuntime
 
@@ -28,6 +28,33 @@ _SUB_PATTERN = re.compile(r"\$\{([^}!][^}]*)\}")
 
 class TemplateError(ValueError):
     pass
+
+
+class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML with CloudFormation's short intrinsic tags (``!Ref``, ``!Sub``, ``!GetAtt`` ...)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {f"Fn::{tag_suffix}" if tag_suffix != "Condition" else "Condition": value}
+
+
+_TemplateLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(text: str) -> dict[str, Any]:
+    # A SafeLoader subclass: only the intrinsic tags are added, nothing that constructs objects.
+    document: dict[str, Any] = yaml.load(text, Loader=_TemplateLoader)
+    return document
 
 
 @dataclass
@@ -56,7 +83,7 @@ class Deployer:
         build_dir: Path | None = None,
     ) -> None:
         self.root = template_path.parent
-        self.template = yaml_parse(template_path.read_text())
+        self.template = load_template(template_path.read_text())
         self.region = region
         self.client = client_factory
         self.runtime = runtime

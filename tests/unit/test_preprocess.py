@@ -14,6 +14,7 @@ from sklearn.datasets import load_breast_cancer
 from conveyor_core.contracts import DatasetRef, PipelineInput
 from conveyor_core.preprocess import DatasetTooLargeError, preprocess
 from conveyor_core.s3_io import split_uri
+from tests.unit.recording import RecordingClient
 
 RUN_ID = "churn-0123456789abcdef01234567"
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "100"}
@@ -161,25 +162,6 @@ def test_bad_csv_is_quarantined_and_the_original_left_unchanged(
     # Nothing half-written is left in the artifact bucket.
     assert artifact_keys(s3, artifact_bucket) == set()
     assert not s3.list_multipart_uploads(Bucket=artifact_bucket).get("Uploads")
-
-
-class RecordingClient:
-    """Delegates to a boto3 client and records which operations were called."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return attribute(*args, **kwargs)
-
-        return call
 
 
 def test_bad_row_after_a_multipart_part_aborts_the_upload(

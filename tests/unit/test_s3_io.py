@@ -13,27 +13,9 @@ from botocore.exceptions import ClientError
 from conveyor_core import s3_io
 from conveyor_core.csv_dataset import InvalidDatasetError
 from conveyor_core.s3_io import PART_SIZE, S3StreamWriter, iter_object_lines, put_json, quarantine, split_uri
+from tests.unit.recording import RecordingClient
 
 CSV = b"1,2.5,3\n0,1.5,4\n1,0.5,5\n"
-
-
-class RecordingClient:
-    """Delegates to a boto3 client and records which operations were called."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            return attribute(*args, **kwargs)
-
-        return call
 
 
 # --- split_uri ----------------------------------------------------------------------------------
