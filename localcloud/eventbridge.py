@@ -1,6 +1,6 @@
 """EventBridge targets that moto cannot reach: Lambda functions and Step Functions state machines.
 
-moto raises NotImplementedError for these targets. Delivery here is asynchronous, like
+moto cannot deliver to these targets (it raises on them). Delivery here is asynchronous, like
 EventBridge, and honours the target's ``Input``, ``InputPath`` and ``InputTransformer``.
 Lambda targets get Lambda's asynchronous retries (two more attempts) on a function error.
 """

@@ -76,7 +76,7 @@ class FaultInjector:
         self.injected += 1
         raise ThrottlingException(operation) if fault.kind == "throttle" else InternalFailure(operation)
 
-    def wrap_model(self, region: str, model_name: str, model: Any) -> Any:
+    def wrap_model(self, model_name: str, model: Any) -> Any:
         return _FaultyModel(self, model_name, model)
 
     def model_fault(self, model_name: str) -> ModelFault | None:

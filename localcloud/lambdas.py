@@ -37,7 +37,6 @@ LOG = logging.getLogger("localcloud.lambda")
 _LOCAL_RUNTIME_VARIABLES = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "AWS_LAMBDA_RUNTIME_API": "localcloud",
 }
 
 _invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(

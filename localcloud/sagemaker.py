@@ -261,7 +261,7 @@ def _load_fleet(backend: SageMakerModelBackend, config_name: str) -> Fleet:
         container = model.primary_container or (model.containers or [{}])[0]
         artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
         work = Path(tempfile.mkdtemp(prefix=f"{variant['ModelName']}-", dir=_ROOT))
-        loaded = FAULTS.wrap_model(backend.region_name, variant["ModelName"], load_model(artefact, work))
+        loaded = FAULTS.wrap_model(variant["ModelName"], load_model(artefact, work))
         variants.append(
             HostedVariant(
                 variant["VariantName"], variant["ModelName"], float(variant.get("InitialVariantWeight", 1.0)), loaded

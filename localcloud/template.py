@@ -51,6 +51,27 @@ def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
 _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 
+def _is_intrinsic(value: Any) -> bool:
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    key = next(iter(value))
+    return key in ("Ref", "Condition") or key.startswith("Fn::")
+
+
+def merge_globals(global_value: Any, local_value: Any) -> Any:
+    """SAM's Globals merge: maps merge recursively, lists concatenate, otherwise the resource wins."""
+    if isinstance(global_value, dict) and isinstance(local_value, dict):
+        if _is_intrinsic(global_value) or _is_intrinsic(local_value):
+            return local_value
+        merged = dict(global_value)
+        for key, value in local_value.items():
+            merged[key] = merge_globals(merged[key], value) if key in merged else value
+        return merged
+    if isinstance(global_value, list) and isinstance(local_value, list):
+        return global_value + local_value
+    return local_value
+
+
 def load_template(text: str) -> dict[str, Any]:
     # A SafeLoader subclass: only the intrinsic tags are added, nothing that constructs objects.
     document: dict[str, Any] = yaml.load(text, Loader=_TemplateLoader)
@@ -376,13 +397,8 @@ class Deployer:
         return {"Ref": self._arn("lambda", f"layer:{logical_id}:1"), "ContentUri": str(self.root / props["ContentUri"])}
 
     def _function_settings(self, spec: dict[str, Any]) -> dict[str, Any]:
-        defaults = self.template.get("Globals", {}).get("Function", {})
-        props = {**defaults, **spec["Properties"]}
-        variables = {
-            **defaults.get("Environment", {}).get("Variables", {}),
-            **spec["Properties"].get("Environment", {}).get("Variables", {}),
-        }
-        props["Environment"] = {"Variables": variables}
+        props: dict[str, Any] = merge_globals(self.template.get("Globals", {}).get("Function", {}), spec["Properties"])
+        props.setdefault("Environment", {}).setdefault("Variables", {})
         return props
 
     def _code_dir(self, logical_id: str, code_uri: str) -> Path:

@@ -26,7 +26,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import yaml
+
+from localcloud.template import load_template, merge_globals
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -60,53 +61,11 @@ NO_VALUE = _NoValue()
 # --------------------------------------------------------------------------------------- parsing
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation's short-form tags.
-
-    The mapping is the one ``samtranslator.yaml_helper.yaml_parse`` uses (``!Ref`` and
-    ``!Condition`` keep their name, every other tag becomes ``Fn::<Tag>``, a scalar ``!GetAtt``
-    splits at the first dot). samtranslator itself is only installed in the SAM CLI's own venv,
-    not in the project venv the tests run in.
-    """
-
-
-def _construct_intrinsic(loader: yaml.SafeLoader, _suffix: str, node: yaml.Node) -> dict[str, Any]:
-    tag = node.tag[1:]
-    key = tag if tag in ("Ref", "Condition") else f"Fn::{tag}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if tag == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {key: value}
-
-
-_TemplateLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 def parse_template(text: str) -> dict[str, Any]:
-    document = yaml.load(text, Loader=_TemplateLoader)
+    document = load_template(text)
     if not isinstance(document, dict):
         raise TypeError("template.yaml is not a mapping")
     return document
-
-
-def merge_globals(global_value: Any, local_value: Any) -> Any:
-    """SAM's Globals merge: maps merge recursively, lists concatenate, anything else the resource wins."""
-    if isinstance(global_value, dict) and isinstance(local_value, dict):
-        if _is_intrinsic(global_value) or _is_intrinsic(local_value):
-            return local_value
-        merged = dict(global_value)
-        for key, value in local_value.items():
-            merged[key] = merge_globals(merged[key], value) if key in merged else value
-        return merged
-    if isinstance(global_value, list) and isinstance(local_value, list):
-        return global_value + local_value
-    return local_value
 
 
 def _is_intrinsic(value: Any) -> bool:
@@ -212,7 +171,7 @@ class TemplateResolver:
             return to_cfn_string(self.resolve(text)).split(delimiter)
         if function == "Fn::Base64":
             return self.resolve(argument)
-        raise NotImplementedError(function)
+        raise ValueError(f"the template uses {function}, which this evaluator does not understand")
 
     def resolve_list(self, value: Any) -> list[Any]:
         resolved = self.resolve(value)
