@@ -204,6 +204,35 @@ class OfflineCloud:
             if "stateEnteredEventDetails" in e
         ]
 
+    def fire_schedule(self, logical_id: str, scheduled_time: str | None = None) -> dict[str, Any]:
+        """Deliver one firing of a template schedule to its target, as EventBridge Scheduler does.
+
+        The target's Input gets Scheduler's context attributes substituted. The target is invoked
+        synchronously here so that a caller can read its answer.
+        """
+        assert self.stack is not None, "start() the cloud first"
+        name = self.stack.resources[logical_id]["Ref"]
+        schedule = self.client("scheduler").get_schedule(Name=name)
+        when = scheduled_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        payload = schedule["Target"].get("Input", "{}")
+        for attribute, value in {
+            "<aws.scheduler.schedule-arn>": schedule["Arn"],
+            "<aws.scheduler.scheduled-time>": when,
+            "<aws.scheduler.execution-id>": f"local-{time.monotonic_ns()}",
+            "<aws.scheduler.attempt-number>": "1",
+        }.items():
+            payload = payload.replace(attribute, value)
+        response = self.client("lambda").invoke(FunctionName=schedule["Target"]["Arn"], Payload=payload.encode())
+        result: dict[str, Any] = json.loads(response["Payload"].read())
+        return result
+
+    def set_ingest(self, enabled: bool) -> None:
+        """Turn the data-arrival rule off and on: how a test simulates a lost S3 event."""
+        events = self.client("events")
+        for rule in events.list_rules()["Rules"]:
+            if rule["Name"].endswith("-ObjectCreated"):
+                (events.enable_rule if enabled else events.disable_rule)(Name=rule["Name"])
+
     def _subscribe_to_notifications(self) -> None:
         sqs = self.client("sqs")
         url = sqs.create_queue(QueueName=f"{self.stack_name}-notifications-tap")["QueueUrl"]

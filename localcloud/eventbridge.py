@@ -111,7 +111,8 @@ _original_send_to_targets = Rule.send_to_targets
 
 
 def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
-    if not self.event_pattern.matches_event(original_event):
+    # moto's S3 path offers every event to every rule, disabled ones included.
+    if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
         return
     others = []
     for target in self.targets:

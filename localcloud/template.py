@@ -482,6 +482,20 @@ class Deployer:
         )["stateMachineArn"]
         return {"Ref": arn, "Arn": arn, "Name": name}
 
+    def _create_AWS_Scheduler_Schedule(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(spec["Properties"])
+        name = props.get("Name") or self._name(logical_id, limit=64)
+        target = {k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy")}
+        arn = self.client("scheduler").create_schedule(
+            Name=name,
+            ScheduleExpression=props["ScheduleExpression"],
+            State=props.get("State", "ENABLED"),
+            FlexibleTimeWindow=props["FlexibleTimeWindow"],
+            Target=target,
+            Description=props.get("Description", ""),
+        )["ScheduleArn"]
+        return {"Ref": name, "Arn": arn}
+
 
 def _as_list(value: Any) -> list[str]:
     if value is None:

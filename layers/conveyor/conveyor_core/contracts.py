@@ -23,6 +23,8 @@ class DatasetRef(_Contract):
     uri: str
     kind: str
     version_id: str | None = None
+    # The S3 write that completed the drop (bucket|key|version): what the production model was trained on.
+    identity: str = ""
 
 
 class PipelineInput(_Contract):
@@ -32,6 +34,14 @@ class PipelineInput(_Contract):
     run_id: str
     trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival"
     dataset: DatasetRef
+
+
+class ScheduledInvocation(_Contract):
+    """What EventBridge Scheduler sends (the template's Target Input, with its context attributes)."""
+
+    schedule_arn: str = ""
+    scheduled_time: str
+    execution_id: str = ""
 
 
 class PreprocessOutput(_Contract):

@@ -75,6 +75,7 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
             uri=f"s3://{drop.bucket}/{drop.key}",
             kind=drop.kind.value,
             version_id=drop.version_id,
+            identity=drop.identity,
         )
     listed = _list_keys(s3_client, drop.bucket, drop.drop_prefix)
     if drop.kind is DropKind.MANIFEST:
@@ -91,7 +92,13 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
             raise InvalidDropError(
                 "marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data"
             )
-    return DatasetRef(bucket=drop.bucket, keys=keys, uri=f"s3://{drop.bucket}/{drop.drop_prefix}", kind=drop.kind.value)
+    return DatasetRef(
+        bucket=drop.bucket,
+        keys=keys,
+        uri=f"s3://{drop.bucket}/{drop.drop_prefix}",
+        kind=drop.kind.value,
+        identity=drop.identity,
+    )
 
 
 def admit(
@@ -102,9 +109,14 @@ def admit(
     sfn_client: Any,
     lock: ModelLock,
     trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival",
+    run_identity: str | None = None,
 ) -> Admission:
-    """Start the run for this drop now, or queue it behind the model's current run."""
-    name = execution_name(model_name, drop.identity)
+    """Start the run for this drop now, or queue it behind the model's current run.
+
+    ``run_identity`` names runs that are not one-per-drop (a schedule firing retrains the same
+    drop on every tick); by default the drop's identity names the run.
+    """
+    name = execution_name(model_name, run_identity or drop.identity)
     payload = PipelineInput(model=model_name, run_id=name, trigger=trigger, dataset=dataset).model_dump_json()
     run = PendingRun(execution_name=name, input_json=payload, queued_at=int(time.time()))
     arn = executions.execution_arn(state_machine_arn, name)

@@ -19,6 +19,7 @@ class ProductionModel:
     metric_name: str
     metric_value: float
     dataset_sha256: str | None
+    dataset_identity: str | None = None
 
 
 def current_production(dynamodb_client: Any, history_table: str, model_name: str) -> ProductionModel | None:
@@ -35,6 +36,7 @@ def current_production(dynamodb_client: Any, history_table: str, model_name: str
         metric_name=item["metric_name"]["S"],
         metric_value=float(item["metric_value"]["N"]),
         dataset_sha256=item.get("dataset_sha256", {}).get("S"),
+        dataset_identity=item.get("dataset_identity", {}).get("S"),
     )
 
 

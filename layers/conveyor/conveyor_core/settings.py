@@ -88,6 +88,16 @@ class DeploymentSettings(CommonSettings):
         return value
 
 
+class ScheduleSettings(CommonSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
+    lock_table: str = Field(alias="LOCK_TABLE")
+    history_table: str = Field(alias="HISTORY_TABLE")
+    topic_arn: str = Field(alias="TOPIC_ARN")
+    data_bucket: str = Field(alias="DATA_BUCKET")
+    incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
+    max_object_bytes: int = Field(default=5 * 1024**3, alias="MAX_OBJECT_BYTES", gt=0)
+
+
 class NotificationSettings(_EnvSettings):
     region: str = Field(default="us-east-1", alias="AWS_REGION")
 
