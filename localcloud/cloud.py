@@ -226,6 +226,47 @@ class OfflineCloud:
         result: dict[str, Any] = json.loads(response["Payload"].read())
         return result
 
+    def alarm_event(self, alarm_name: str, state: str = "ALARM", when: float | None = None) -> None:
+        """Publish CloudWatch's "Alarm State Change" event for a template alarm on the default bus.
+
+        The shape is CloudWatch's own (see events/cloudwatch_alarm_state_change.json).
+        """
+        stamp = time.gmtime(when if when is not None else time.time())
+        millis = int(((when if when is not None else time.time()) % 1) * 1000)
+        timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{millis:03d}+0000"
+        detail = {
+            "alarmName": alarm_name,
+            "state": {"value": state, "reason": f"Threshold Crossed (offline cloud, {state})", "timestamp": timestamp},
+            "previousState": {"value": "OK" if state == "ALARM" else "ALARM", "reason": "", "timestamp": timestamp},
+            "configuration": {"metrics": []},
+        }
+        self.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.cloudwatch",
+                    "DetailType": "CloudWatch Alarm State Change",
+                    "Resources": [f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{alarm_name}"],
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+
+    def rollback_executions(self) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        runs = sfn.list_executions(stateMachineArn=self.output("RollbackStateMachineArn"))["executions"]
+        return sorted(runs, key=lambda e: e["startDate"])
+
+    def wait_for_rollbacks(self, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            eventbridge.DISPATCHER.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
+            runs = self.rollback_executions()
+            if len(runs) >= count and all(run["status"] in _TERMINAL for run in runs):
+                return runs
+            time.sleep(0.05)
+        states = [(r["name"], r["status"]) for r in self.rollback_executions()]
+        raise TimeoutError(f"rollbacks still running after {timeout}s: {states}")
+
     def set_ingest(self, enabled: bool) -> None:
         """Turn the data-arrival rule off and on: how a test simulates a lost S3 event."""
         events = self.client("events")

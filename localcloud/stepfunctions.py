@@ -41,6 +41,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.backend import execution_worker
 
 from localcloud.clock import CLOCK
 
@@ -171,6 +172,23 @@ def _scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
             return
 
 
+_original_environment = execution_worker.ExecutionWorker._get_evaluation_environment
+
+
+def _environment_with_iso_start_time(self: Any) -> Any:
+    # $$.Execution.StartTime is an ISO-8601 string in Step Functions; moto hands over a datetime,
+    # which then breaks DescribeExecution when a state copies it into the output.
+    env = _original_environment(self)
+    execution = env.states.context_object.context_object_data["Execution"]
+    start = execution.get("StartTime")
+    if isinstance(start, dt.datetime):
+        stamp = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
+        execution["StartTime"] = (
+            stamp.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        )
+    return env
+
+
 _scaled_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
 _scaled_time.sleep = CLOCK.sleep
 
@@ -184,6 +202,7 @@ def install() -> None:
     state_task_service_factory.state_task_service_for = _service_for  # type: ignore[assignment]
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_with_epoch_times  # type: ignore[method-assign]
     WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
+    execution_worker.ExecutionWorker._get_evaluation_environment = _environment_with_iso_start_time  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     refresh_sync_polling()
     _installed.append(True)

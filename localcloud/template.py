@@ -480,6 +480,10 @@ class Deployer:
         arn = self.client("stepfunctions").create_state_machine(
             name=name, definition=definition, roleArn=role["Arn"], type=props.get("Type", "STANDARD")
         )["stateMachineArn"]
+        for event_id, event in props.get("Events", {}).items():
+            if event["Type"] != "EventBridgeRule":
+                raise TemplateError(f"{logical_id}.{event_id}: event type {event['Type']} is not supported offline")
+            self._rule(f"{name}-{event_id}"[-64:], event["Properties"]["Pattern"], arn)
         return {"Ref": arn, "Arn": arn, "Name": name}
 
     def _create_AWS_Scheduler_Schedule(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:

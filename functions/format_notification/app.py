@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -19,6 +20,9 @@ logger = Logger()
 def build(event: NotificationInput, region: str) -> Notification:
     reason = event.reason or (describe_failure(event.error, event.cause) if event.error else "")
     metrics = {name: value for name, value in event.metrics.items() if value is not None and math.isfinite(value)}
+    if event.started_at:
+        started = dt.datetime.fromisoformat(event.started_at.replace("Z", "+00:00"))
+        metrics["duration_seconds"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
     return Notification(
         event=event.event,
         model=event.model,

@@ -32,10 +32,18 @@ def test_states_all_catcher_is_the_last_catcher(task_state: Any) -> None:
             assert index == len(catchers) - 1, f"{task_state.key}: Catch[{index}] on States.ALL hides later catchers"
 
 
+# Terminal states allowed to end without a notification, each with the reason. Keep this short.
+SILENT_BY_DESIGN = {
+    "RollbackStateMachine:AlreadyHandled": (
+        "a duplicate or stale alarm event; the rollback it asks for already ran and notified"
+    ),
+}
+
+
 def test_terminal_state_is_only_reachable_through_an_sns_publish(terminal_state: Any, asl_graph: Any) -> None:
     """Walk the graph from StartAt without passing any sns:publish Task: no Succeed, Fail or End may be found."""
     states = terminal_state.scope.states
-    if asl_graph.is_sns_publish(terminal_state.definition):
+    if asl_graph.is_sns_publish(terminal_state.definition) or terminal_state.key in SILENT_BY_DESIGN:
         return
     publishers = [name for name, state in states.items() if asl_graph.is_sns_publish(state)]
     silent = asl_graph.reachable(states, terminal_state.scope.start_at, blocked=publishers)

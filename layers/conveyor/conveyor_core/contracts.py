@@ -69,6 +69,14 @@ class PlanDeploymentInput(_Contract):
     run_id: str
 
 
+class RollbackInput(_Contract):
+    """The alarm, as the rollback state machine extracts it from "CloudWatch Alarm State Change"."""
+
+    alarm: str
+    alarm_time: str
+    execution: str
+
+
 class FinalizeInput(_Contract):
     model: str
     run_id: str
@@ -85,3 +93,5 @@ class NotificationInput(_Contract):
     cause: str | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
+    # When the work being reported began (ISO 8601); the notification then carries its duration.
+    started_at: str | None = None

@@ -22,6 +22,9 @@ class EventType(StrEnum):
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
     RETRAIN_SKIPPED = "retrain.skipped"
     DATA_QUARANTINED = "data.quarantined"
+    ROLLBACK_DEFERRED = "rollback.deferred"
+    ROLLBACK_IMPOSSIBLE = "rollback.impossible"
+    ROLLBACK_FAILED = "rollback.failed"
 
 
 class Severity(StrEnum):
@@ -38,6 +41,9 @@ SEVERITY: dict[EventType, Severity] = {
     EventType.DATA_QUARANTINED: Severity.WARNING,
     EventType.PIPELINE_FAILED: Severity.ERROR,
     EventType.DEPLOYMENT_ROLLED_BACK: Severity.ERROR,
+    EventType.ROLLBACK_DEFERRED: Severity.WARNING,
+    EventType.ROLLBACK_IMPOSSIBLE: Severity.ERROR,
+    EventType.ROLLBACK_FAILED: Severity.ERROR,
 }
 
 _HEADLINE: dict[EventType, str] = {
@@ -48,6 +54,9 @@ _HEADLINE: dict[EventType, str] = {
     EventType.DEPLOYMENT_ROLLED_BACK: "deployment rolled back",
     EventType.RETRAIN_SKIPPED: "scheduled retrain skipped",
     EventType.DATA_QUARANTINED: "dataset quarantined",
+    EventType.ROLLBACK_DEFERRED: "alarm during a deployment, guardrails own the rollback",
+    EventType.ROLLBACK_IMPOSSIBLE: "alarm fired but no earlier good config to roll back to",
+    EventType.ROLLBACK_FAILED: "rollback failed",
 }
 
 # SNS limits: Subject <= 100 ASCII characters, message <= 256 KB. A failure cause can be a

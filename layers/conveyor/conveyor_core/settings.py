@@ -98,6 +98,12 @@ class ScheduleSettings(CommonSettings):
     max_object_bytes: int = Field(default=5 * 1024**3, alias="MAX_OBJECT_BYTES", gt=0)
 
 
+class RollbackSettings(CommonSettings):
+    endpoint_name: str = Field(alias="ENDPOINT_NAME")
+    history_table: str = Field(alias="HISTORY_TABLE")
+    state_table: str = Field(alias="STATE_TABLE")
+
+
 class NotificationSettings(_EnvSettings):
     region: str = Field(default="us-east-1", alias="AWS_REGION")
 

@@ -1,0 +1,161 @@
+"""Alarm-driven rollback: decide whether and where to roll an endpoint back, exactly once.
+
+Three guards keep an alarm that flaps, or an event delivered twice, from causing a second rollback
+or a rollback loop:
+
+* a marker per bad endpoint config (conditional write): one rollback away from a config, ever;
+* an alarm older than the moment the current config went live is about an earlier config: stale;
+* configs that were rolled away from, or rolled back by the guardrails, are never targets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from conveyor_core.production import CURRENT_SORT_KEY, history_partition
+
+Action = Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
+# While SageMaker itself is changing the endpoint, its deployment guardrails own the rollback.
+_GUARDRAIL_STATUSES = frozenset({"Updating", "RollingBack", "SystemUpdating", "Creating"})
+SERVING = "InService"
+ALARM_ROLLBACK = "AlarmRollback"
+GUARDRAIL_ROLLBACK = "RolledBack"
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    action: Action
+    reason: str
+    endpoint: str
+    bad_config: str = ""
+    good_config: str = ""
+    bad_package: str = ""
+    # The history item of the restored deployment, re-keyed as the `current` pointer (DynamoDB JSON).
+    current_item: dict[str, Any] = field(default_factory=dict)
+
+    def as_output(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason": self.reason,
+            "endpoint": self.endpoint,
+            "bad_config": self.bad_config,
+            "good_config": self.good_config,
+            "bad_package": self.bad_package,
+            "current_item": self.current_item,
+        }
+
+
+def parse_time(text: str) -> dt.datetime:
+    """CloudWatch writes ``2019-10-02T17:04:40.989+0000``; Step Functions ``...40.989Z``."""
+    normalised = text.replace("Z", "+00:00")
+    if len(normalised) >= 5 and normalised[-5] in "+-" and normalised[-3] != ":":
+        normalised = f"{normalised[:-2]}:{normalised[-2:]}"
+    return dt.datetime.fromisoformat(normalised)
+
+
+def deployment_history(dynamodb_client: Any, history_table: str, model_name: str) -> list[dict[str, Any]]:
+    """Every recorded deployment and rollback of the model, newest first."""
+    items: list[dict[str, Any]] = []
+    paginator = dynamodb_client.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=history_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": history_partition(model_name)}, ":prefix": {"S": "deployment#"}},
+        ScanIndexForward=False,
+        ConsistentRead=True,
+    ):
+        items.extend(page.get("Items", []))
+    return items
+
+
+def _text(item: dict[str, Any], name: str) -> str:
+    return str(item.get(name, {}).get("S", ""))
+
+
+def went_live_at(history: list[dict[str, Any]], config: str) -> dt.datetime | None:
+    """When ``config`` last started serving: deployed by a run, or restored by a rollback."""
+    for item in history:
+        deployed = _text(item, "status") == SERVING and _text(item, "endpoint_config") == config
+        restored = _text(item, "status") == ALARM_ROLLBACK and _text(item, "restored_config") == config
+        if deployed or restored:
+            return parse_time(_text(item, "recorded_at"))
+    return None
+
+
+def choose_target(history: list[dict[str, Any]], bad_config: str) -> dict[str, Any] | None:
+    """The newest deployment that served successfully and was never rolled away from."""
+    tainted = {bad_config}
+    tainted |= {
+        _text(i, "endpoint_config") for i in history if _text(i, "status") in (ALARM_ROLLBACK, GUARDRAIL_ROLLBACK)
+    }
+    for item in history:
+        if _text(item, "status") == SERVING and _text(item, "endpoint_config") not in tainted:
+            return item
+    return None
+
+
+def claim(dynamodb_client: Any, state_table: str, model_name: str, bad_config: str, execution: str) -> bool:
+    """Record that ``execution`` rolls back away from ``bad_config``; False if someone already did."""
+    try:
+        dynamodb_client.put_item(
+            TableName=state_table,
+            Item={"id": {"S": f"rollback#{model_name}#{bad_config}"}, "execution": {"S": execution}},
+            ConditionExpression="attribute_not_exists(id)",
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def plan_rollback(
+    endpoint: dict[str, Any] | None,
+    endpoint_name: str,
+    history: list[dict[str, Any]],
+    alarm_time: dt.datetime,
+    model_name: str,
+) -> RollbackPlan:
+    """Pure decision; the caller claims the marker for a ``rollback`` plan before acting on it."""
+    if endpoint is None:
+        return RollbackPlan("impossible", f"endpoint {endpoint_name} does not exist", endpoint_name)
+    status = str(endpoint["EndpointStatus"])
+    if status in _GUARDRAIL_STATUSES:
+        return RollbackPlan(
+            "deferred",
+            f"endpoint {endpoint_name} is {status}: a deployment is in progress "
+            "and SageMaker's guardrails own its rollback",
+            endpoint_name,
+        )
+    bad = str(endpoint["EndpointConfigName"])
+    live_since = went_live_at(history, bad)
+    if live_since is not None and alarm_time <= live_since:
+        return RollbackPlan(
+            "stale", f"the alarm predates {bad} going live at {live_since.isoformat()}", endpoint_name, bad
+        )
+    bad_package = next(
+        (
+            _text(i, "model_package_arn")
+            for i in history
+            if _text(i, "endpoint_config") == bad and _text(i, "status") == SERVING
+        ),
+        "",
+    )
+    target = choose_target(history, bad)
+    if target is None:
+        return RollbackPlan(
+            "impossible",
+            f"no earlier endpoint config of {model_name} served successfully; {endpoint_name} stays on {bad}",
+            endpoint_name,
+            bad,
+            bad_package=bad_package,
+        )
+    good = _text(target, "endpoint_config")
+    current = {**target, "sk": {"S": CURRENT_SORT_KEY}}
+    return RollbackPlan(
+        "rollback", f"rolling {endpoint_name} back from {bad} to {good}", endpoint_name, bad, good, bad_package, current
+    )
