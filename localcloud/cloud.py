@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 
-from localcloud import environ, eventbridge, sagemaker, stepfunctions
+from localcloud import cloudwatch, environ, eventbridge, sagemaker, stepfunctions
 from localcloud.clock import CLOCK
 from localcloud.faults import FAULTS
 from localcloud.lambdas import LocalLambdaRuntime, decode_event
@@ -51,6 +51,7 @@ def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
 def install_runtime() -> None:
     """Patch moto once per process: Lambda, Step Functions, EventBridge and SageMaker."""
     environ.install()
+    cloudwatch.install()
     stepfunctions.install()
     eventbridge.install()
     sagemaker.install()

@@ -424,6 +424,59 @@ def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
     return ActionResult({"EndpointArn": arn})
 
 
+_original_update_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
+# SageMaker takes a little while to apply new weights; the endpoint is Updating meanwhile.
+WEIGHT_UPDATE_SECONDS = 30
+
+
+def _apply_weights(endpoint: Any, host: EndpointHost | None, desired: list[dict[str, Any]]) -> None:
+    CLOCK.sleep(WEIGHT_UPDATE_SECONDS)
+    weights = {item["VariantName"]: float(item["DesiredWeight"]) for item in desired if "DesiredWeight" in item}
+    if host is not None:
+        with host.lock:
+            for variant in host.blue.variants:
+                variant.weight = weights.get(variant.name, variant.weight)
+    for variant in endpoint.production_variants:
+        if variant["VariantName"] in weights:
+            variant["CurrentWeight"] = weights[variant["VariantName"]]
+    endpoint.endpoint_status = "InService"
+    endpoint.last_modified_time = _now()
+
+
+def _update_weights(
+    self: SageMakerModelBackend, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]
+) -> str:
+    FAULTS.check("sagemaker", "UpdateEndpointWeightsAndCapacities")
+    endpoint = self.endpoints.get(endpoint_name)
+    if endpoint is not None and endpoint.endpoint_status != "InService":
+        raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+    arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)
+    _submit(
+        _apply_weights,
+        self.endpoints[endpoint_name],
+        HOSTS.get(_host_key(self, endpoint_name)),
+        desired_weights_and_capacities,
+    )
+    return str(arn)
+
+
+def traffic_shares(account_id: str, region: str, endpoint_name: str) -> dict[str, float]:
+    """The share of requests each variant receives now (what InvokeEndpoint routing would do)."""
+    host = HOSTS.get((account_id, region, endpoint_name))
+    if host is None:
+        return {}
+    with host.lock:
+        fleets = [(host.blue, 1.0 - (host.green_share if host.green else 0.0))]
+        if host.green is not None:
+            fleets.append((host.green, host.green_share))
+        shares: dict[str, float] = {}
+        for fleet, fleet_share in fleets:
+            total = sum(v.weight for v in fleet.variants) or 1.0
+            for variant in fleet.variants:
+                shares[variant.name] = shares.get(variant.name, 0.0) + fleet_share * variant.weight / total
+        return shares
+
+
 # --------------------------------------------------------------------------- registry
 
 
@@ -451,6 +504,7 @@ def install() -> None:
     SageMakerModelBackend.create_endpoint = _create_endpoint  # type: ignore[method-assign]
     SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
     SageMakerModelBackend.update_model_package = _update_model_package  # type: ignore[method-assign]
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights  # type: ignore[method-assign]
     SageMakerResponse.update_endpoint = _response_update_endpoint  # type: ignore[attr-defined]
 
 

@@ -35,6 +35,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_factory,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
 )
@@ -202,6 +203,8 @@ def install() -> None:
     state_task_service_factory.state_task_service_for = _service_for  # type: ignore[assignment]
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_with_epoch_times  # type: ignore[method-assign]
     WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
+    # Step Functions names the service "applicationautoscaling"; boto3 calls it "application-autoscaling".
+    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
     execution_worker.ExecutionWorker._get_evaluation_environment = _environment_with_iso_start_time  # type: ignore[method-assign]
     retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
     refresh_sync_polling()

@@ -30,11 +30,23 @@ def describe_endpoint(name: str) -> dict[str, Any] | None:
     return endpoint
 
 
+def production_model(endpoint: dict[str, Any] | None, variant_name: str) -> str | None:
+    """The model behind the serving config's production variant."""
+    if endpoint is None:
+        return None
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    for variant in config["ProductionVariants"]:
+        if variant["VariantName"] == variant_name:
+            return str(variant["ModelName"])
+    return None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @event_parser(model=PlanDeploymentInput)
 def lambda_handler(event: PlanDeploymentInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(DeploymentSettings)
-    plan = plan_deployment(settings, event.run_id, describe_endpoint(settings.endpoint_name))
+    endpoint = describe_endpoint(settings.endpoint_name)
+    plan = plan_deployment(settings, event.run_id, endpoint, production_model(endpoint, settings.variant_name))
     logger.info("deployment planned", extra={"strategy": plan.strategy, "endpoint": plan.endpoint_name})
     return plan.as_output()

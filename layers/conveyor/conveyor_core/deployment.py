@@ -25,6 +25,7 @@ class DeploymentPlan:
     deployment_config: dict[str, Any]
     strategy: str
     poll_waits: list[int]
+    shift: VariantShift | None = None
 
     def as_output(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class DeploymentPlan:
             "poll_waits": self.poll_waits,
             # The state machine reads poll_waits[attempt + 1], so the last index is never polled past.
             "max_polls": len(self.poll_waits) - 1,
+            **(self.shift.as_output() if self.shift else {}),
         }
 
 
@@ -68,6 +70,69 @@ def rollout_budget(settings: DeploymentSettings) -> int:
     return settings.max_deployment_seconds + settings.bake_seconds
 
 
+CANDIDATE_VARIANT = "candidate"
+
+
+@dataclass(frozen=True, slots=True)
+class VariantShift:
+    """A variant-shift rollout: a two-variant config, then weight steps, each baked and checked."""
+
+    config_name: str
+    variants: list[dict[str, Any]]
+    steps: list[list[dict[str, Any]]]
+    alarms: list[str]
+    bake_seconds: int
+
+    def as_output(self) -> dict[str, Any]:
+        return {
+            "shift_config_name": self.config_name,
+            "shift_variants": self.variants,
+            "shift_steps": self.steps,
+            "shift_last_step": len(self.steps) - 1,
+            "shift_alarms": self.alarms,
+            "shift_bake_seconds": self.bake_seconds,
+            # Weights that send everything back to the production variant before it is restored.
+            "shift_abort_weights": _weights(self.variants[0]["VariantName"], 0),
+        }
+
+
+def shift_percentages(first_percent: int, step_percent: int) -> list[int]:
+    """Candidate traffic per step: the canary share first, then linear steps up to 100."""
+    shares = [first_percent]
+    while shares[-1] < 100:
+        shares.append(min(100, shares[-1] + step_percent))
+    return shares
+
+
+def _weights(production_variant: str, candidate_percent: int) -> list[dict[str, Any]]:
+    return [
+        {"VariantName": production_variant, "DesiredWeight": float(100 - candidate_percent)},
+        {"VariantName": CANDIDATE_VARIANT, "DesiredWeight": float(candidate_percent)},
+    ]
+
+
+def build_variant_shift(
+    settings: DeploymentSettings, run_id: str, new_model: str, production_model: str
+) -> VariantShift:
+    shares = shift_percentages(settings.canary_percent, settings.linear_step_percent)
+    first = shares[0]
+    variants = [
+        {**build_production_variants(settings, production_model)[0], "InitialVariantWeight": float(100 - first)},
+        {
+            **build_production_variants(settings, new_model)[0],
+            "VariantName": CANDIDATE_VARIANT,
+            "InitialVariantWeight": float(first),
+        },
+    ]
+    return VariantShift(
+        config_name=resource_name(run_id, "shift"),
+        variants=variants,
+        steps=[_weights(settings.variant_name, share) for share in shares],
+        alarms=[*settings.rollback_alarms, *settings.candidate_alarms][:100],
+        bake_seconds=settings.bake_seconds,
+    )
+
+
 def resource_name(run_id: str, suffix: str = "") -> str:
     """A SageMaker-legal name derived from the run, unique per run and kind of resource."""
     tail = f"-{suffix}" if suffix else ""
@@ -80,6 +145,8 @@ def supports_blue_green(instance_type: str) -> bool:
 
 
 def effective_strategy(settings: DeploymentSettings) -> str:
+    if settings.strategy == "variant-shift":
+        return settings.strategy
     return settings.strategy if supports_blue_green(settings.instance_type) else "all-at-once"
 
 
@@ -90,6 +157,9 @@ def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
     alarm-driven rollback takes over.
     """
     strategy = effective_strategy(settings)
+    if strategy == "variant-shift":
+        # The shift itself is driven step by step by the state machine; its final swap is all-at-once.
+        strategy = "all-at-once"
     routing: dict[str, Any] = {"WaitIntervalInSeconds": settings.bake_seconds}
     if strategy == "canary":
         routing["Type"] = "CANARY"
@@ -130,11 +200,23 @@ def build_production_variants(settings: DeploymentSettings, model_name: str) -> 
 
 
 def plan_deployment(
-    settings: DeploymentSettings, run_id: str, current_endpoint: dict[str, Any] | None
+    settings: DeploymentSettings,
+    run_id: str,
+    current_endpoint: dict[str, Any] | None,
+    production_model: str | None = None,
 ) -> DeploymentPlan:
-    """Decide between CreateEndpoint (first model) and a guarded UpdateEndpoint."""
+    """Decide between CreateEndpoint (first model), a guarded UpdateEndpoint, or a variant shift.
+
+    ``production_model`` is the model behind the serving config's production variant; a variant
+    shift needs it to keep serving beside the candidate.
+    """
     model_name = resource_name(run_id)
     exists = current_endpoint is not None
+    shift = None
+    if exists and settings.strategy == "variant-shift":
+        if not production_model:
+            raise ValueError("a variant shift needs the production variant's model")
+        shift = build_variant_shift(settings, run_id, model_name, production_model)
     return DeploymentPlan(
         endpoint_name=settings.endpoint_name,
         endpoint_exists=exists,
@@ -146,4 +228,5 @@ def plan_deployment(
         deployment_config=build_deployment_config(settings) if exists else {},
         strategy=effective_strategy(settings) if exists else "create",
         poll_waits=poll_schedule(rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS),
+        shift=shift,
     )

@@ -22,6 +22,7 @@ Action = Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
 # While SageMaker itself is changing the endpoint, its deployment guardrails own the rollback.
 _GUARDRAIL_STATUSES = frozenset({"Updating", "RollingBack", "SystemUpdating", "Creating"})
 SERVING = "InService"
+SHIFT_CONFIG_SUFFIX = "-shift"
 ALARM_ROLLBACK = "AlarmRollback"
 GUARDRAIL_ROLLBACK = "RolledBack"
 
@@ -132,6 +133,13 @@ def plan_rollback(
             endpoint_name,
         )
     bad = str(endpoint["EndpointConfigName"])
+    if bad.endswith(SHIFT_CONFIG_SUFFIX):
+        return RollbackPlan(
+            "deferred",
+            f"endpoint {endpoint_name} is in a variant shift ({bad}); the shift's own alarm checks own its rollback",
+            endpoint_name,
+            bad,
+        )
     live_since = went_live_at(history, bad)
     if live_since is not None and alarm_time <= live_since:
         return RollbackPlan(

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MetricDirection = Literal["maximize", "minimize"]
-DeploymentStrategy = Literal["canary", "linear", "all-at-once"]
+DeploymentStrategy = Literal["canary", "linear", "all-at-once", "variant-shift"]
 
 
 class _EnvSettings(BaseSettings):
@@ -78,8 +78,10 @@ class DeploymentSettings(CommonSettings):
     bake_seconds: int = Field(default=600, alias="BAKE_SECONDS", ge=0, le=3600)
     rollback_alarms: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="ROLLBACK_ALARMS")
     max_deployment_seconds: int = Field(default=3600, alias="MAX_DEPLOYMENT_SECONDS", ge=600, le=28800)
+    # Alarms on the candidate variant: a variant shift must also watch the traffic it moves.
+    candidate_alarms: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CANDIDATE_ALARMS")
 
-    @field_validator("rollback_alarms", mode="before")
+    @field_validator("rollback_alarms", "candidate_alarms", mode="before")
     @classmethod
     def _split_alarm_names(cls, value: object) -> object:
         # CloudFormation hands over a CommaDelimitedList joined back into one string.
