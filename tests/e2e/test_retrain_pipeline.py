@@ -43,7 +43,7 @@ def test_dataset_upload_trains_compiles_registers_and_deploys_a_new_endpoint(clo
 
     assert run["status"] == "SUCCEEDED"
     states = cloud.states_entered(run["executionArn"])
-    assert states[:3] == ["Preprocess", "DatasetAccepted", "Train"]
+    assert states[:4] == ["Preprocess", "DatasetAccepted", "ScheduledRun", "Train"]
     assert "CreateEndpoint" in states
     assert "UpdateEndpoint" not in states
     assert "FallbackArtifact" not in states, "the local compiler handles XGBoost: no fallback expected"

@@ -19,7 +19,11 @@ import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
 # Step Functions' aws-sdk service names that differ from botocore's.
-AWS_SDK_SERVICE_NAMES = {"sfn": "stepfunctions", "eventbridge": "events"}
+AWS_SDK_SERVICE_NAMES = {
+    "sfn": "stepfunctions",
+    "eventbridge": "events",
+    "applicationautoscaling": "application-autoscaling",
+}
 
 STRING_TO_JSON_LITERAL = re.compile(r"States\.StringToJson\('((?:[^'\\]|\\.)*)'\)")
 

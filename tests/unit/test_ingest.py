@@ -76,6 +76,7 @@ def test_single_object_resolves_to_itself_with_its_version(s3: Any, bucket: str)
         uri=f"s3://{bucket}/incoming/churn.csv",
         kind="single-object",
         version_id=drop.version_id,
+        identity=drop.identity,
     )
     assert dataset.version_id
 
