@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import ingest, notifications, production, schedule
+from conveyor_core import ingest, notifications, production, rollback, schedule
 from conveyor_core.contracts import ScheduledInvocation
 from conveyor_core.drops import InvalidDropError
 from conveyor_core.locks import ModelLock
@@ -50,7 +50,8 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
     settings = load(ScheduleSettings)
     drop = schedule.newest_complete_drop(s3, settings.data_bucket, settings.incoming_prefix)
     current = production.current_production(dynamodb, settings.history_table, settings.model_name)
-    decision = schedule.decide(drop, current)
+    history = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
+    decision = schedule.decide(drop, current, schedule.rolled_back_identities(history))
     if not decision.retrain or drop is None:
         return skip(settings, decision.reason, event.scheduled_time)
     try:

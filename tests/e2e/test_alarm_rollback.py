@@ -133,3 +133,18 @@ def test_an_alarm_with_no_earlier_good_config_leaves_the_endpoint_alone(cloud: O
     assert "no earlier endpoint config" in body["reason"]
     assert body["model"] == "tabular"
     assert _serving(cloud) == serving
+
+
+def test_the_schedule_does_not_retrain_on_the_drop_whose_model_was_rolled_back(fast_cloud: OfflineCloud) -> None:
+    cloud = fast_cloud
+    good, _ = _two_deployments(cloud)
+    cloud.alarm_event(_alarm(cloud))
+    cloud.wait_for_rollbacks(1)
+    assert _serving(cloud) == good
+
+    result = cloud.fire_schedule("RetrainScheduleRule")
+
+    assert result["action"] == "skipped"
+    assert len(cloud.executions()) == 2, "no third run that would redeploy the rolled-back model"
+    [skipped] = _notified(cloud, "retrain.skipped")
+    assert "incoming/second.csv was rolled back" in skipped["reason"]

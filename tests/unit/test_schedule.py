@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from conveyor_core import schedule
 from conveyor_core.drops import DropKind, idempotency_key
 from conveyor_core.ingest import Drop
 from conveyor_core.production import ProductionModel
@@ -321,3 +322,42 @@ def test_a_scheduled_run_skips_the_drop_ingest_already_trained_production_on(s3:
     assert decide(newest_complete_drop(s3, bucket, PREFIX), production(on_arrival)).retrain is False
     upload(s3, bucket, key)
     assert decide(newest_complete_drop(s3, bucket, PREFIX), production(on_arrival)).retrain is True
+
+
+# --- rolled-back drops are not retrained on ---------------------------------------------------------
+
+
+def _history_item(status: str, config: str, identity: str = "") -> dict:
+    item = {"status": {"S": status}, "endpoint_config": {"S": config}}
+    if identity:
+        item["dataset_identity"] = {"S": identity}
+    return item
+
+
+def test_rolled_back_identities_collects_drops_whose_model_was_taken_out_of_service() -> None:
+    history = [
+        _history_item("AlarmRollback", "cfg-b"),
+        _history_item("InService", "cfg-b", "bucket|incoming/b.csv|v2"),
+        _history_item("RolledBack", "cfg-c", "bucket|incoming/c.csv|v3"),
+        _history_item("InService", "cfg-a", "bucket|incoming/a.csv|v1"),
+    ]
+
+    assert schedule.rolled_back_identities(history) == {"bucket|incoming/b.csv|v2", "bucket|incoming/c.csv|v3"}
+
+
+def test_decide_skips_a_drop_whose_model_was_rolled_back() -> None:
+    drop = Drop(
+        bucket="bucket",
+        key="incoming/b.csv",
+        kind=DropKind.SINGLE_OBJECT,
+        drop_prefix="incoming/b.csv",
+        size=10,
+        version_id="v2",
+        identity="bucket|incoming/b.csv|v2",
+    )
+
+    decision = schedule.decide(drop, None, {"bucket|incoming/b.csv|v2"})
+
+    assert not decision.retrain
+    assert "was rolled back" in decision.reason
+    assert schedule.decide(drop, None, {"bucket|incoming/other.csv|v9"}).retrain

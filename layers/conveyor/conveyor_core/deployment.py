@@ -114,6 +114,10 @@ def _weights(production_variant: str, candidate_percent: int) -> list[dict[str, 
 def build_variant_shift(
     settings: DeploymentSettings, run_id: str, new_model: str, production_model: str
 ) -> VariantShift:
+    alarms = [*settings.rollback_alarms, *settings.candidate_alarms][:100]
+    if not alarms:
+        # DescribeAlarms without names returns every firing alarm in the account.
+        raise ValueError("a variant shift needs rollback alarms to watch")
     shares = shift_percentages(settings.canary_percent, settings.linear_step_percent)
     first = shares[0]
     variants = [
@@ -128,7 +132,7 @@ def build_variant_shift(
         config_name=resource_name(run_id, "shift"),
         variants=variants,
         steps=[_weights(settings.variant_name, share) for share in shares],
-        alarms=[*settings.rollback_alarms, *settings.candidate_alarms][:100],
+        alarms=alarms,
         bake_seconds=settings.bake_seconds,
     )
 

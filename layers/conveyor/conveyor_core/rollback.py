@@ -55,7 +55,9 @@ def parse_time(text: str) -> dt.datetime:
     normalised = text.replace("Z", "+00:00")
     if len(normalised) >= 5 and normalised[-5] in "+-" and normalised[-3] != ":":
         normalised = f"{normalised[:-2]}:{normalised[-2:]}"
-    return dt.datetime.fromisoformat(normalised)
+    parsed = dt.datetime.fromisoformat(normalised)
+    # AWS timestamps are UTC when they carry no offset; an aware value keeps comparisons valid.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def deployment_history(dynamodb_client: Any, history_table: str, model_name: str) -> list[dict[str, Any]]:

@@ -52,14 +52,39 @@ def newest_complete_drop(s3_client: Any, bucket: str, incoming_prefix: str) -> D
     )
 
 
-def decide(drop: Drop | None, production: ProductionModel | None) -> Decision:
-    """Retrain unless there is no data, or the production model was trained on this very drop.
+def rolled_back_identities(history: list[dict[str, Any]]) -> set[str]:
+    """Drops whose model was rolled back, by the guardrails or by an alarm.
+
+    Retraining on such a drop would most likely rebuild the model that was just taken out of
+    service, and the next alarm would take it out again: a loop across triggers.
+    """
+
+    def text(item: dict[str, Any], name: str) -> str:
+        return str(item.get(name, {}).get("S", ""))
+
+    rolled_away = {text(i, "endpoint_config") for i in history if text(i, "status") == "AlarmRollback"}
+    return {
+        text(i, "dataset_identity")
+        for i in history
+        if text(i, "dataset_identity")
+        and (
+            text(i, "status") == "RolledBack"
+            or (text(i, "status") == "InService" and text(i, "endpoint_config") in rolled_away)
+        )
+    }
+
+
+def decide(drop: Drop | None, production: ProductionModel | None, rolled_back: set[str] | None = None) -> Decision:
+    """Retrain unless there is no data, production was trained on this very drop, or its model was rolled back.
 
     A drop with new identity but identical content is caught later, inside the run, by comparing
     the content hash Preprocess computes with the production model's.
     """
     if drop is None:
         return Decision(False, "no complete dataset under the incoming prefix")
+    where = f"s3://{drop.bucket}/{drop.key}"
     if production is not None and production.dataset_identity == drop.identity:
-        return Decision(False, f"s3://{drop.bucket}/{drop.key} is the drop the production model was trained on")
-    return Decision(True, f"retraining on s3://{drop.bucket}/{drop.key}")
+        return Decision(False, f"{where} is the drop the production model was trained on")
+    if rolled_back and drop.identity in rolled_back:
+        return Decision(False, f"the model trained on {where} was rolled back; upload new data to retrain")
+    return Decision(True, f"retraining on {where}")

@@ -81,6 +81,13 @@ class DeploymentSettings(CommonSettings):
     # Alarms on the candidate variant: a variant shift must also watch the traffic it moves.
     candidate_alarms: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CANDIDATE_ALARMS")
 
+    @field_validator("variant_name")
+    @classmethod
+    def _not_the_candidate_name(cls, value: str) -> str:
+        if value == "candidate":
+            raise ValueError("'candidate' is reserved for the second variant of a variant shift")
+        return value
+
     @field_validator("rollback_alarms", "candidate_alarms", mode="before")
     @classmethod
     def _split_alarm_names(cls, value: object) -> object:
