@@ -8,26 +8,15 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
 from conveyor_core.contracts import PlanDeploymentInput
 from conveyor_core.deployment import plan_deployment
+from conveyor_core.endpoints import describe_endpoint
 from conveyor_core.settings import DeploymentSettings, load
 
 logger = Logger()
 tracer = Tracer()
 sagemaker = boto3.client("sagemaker")
-
-
-def describe_endpoint(name: str) -> dict[str, Any] | None:
-    try:
-        endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
-    except ClientError as error:
-        # SageMaker answers a missing endpoint with ValidationException "Could not find endpoint".
-        if error.response.get("Error", {}).get("Code") == "ValidationException":
-            return None
-        raise
-    return endpoint
 
 
 def production_model(endpoint: dict[str, Any] | None, variant_name: str) -> str | None:
@@ -46,7 +35,7 @@ def production_model(endpoint: dict[str, Any] | None, variant_name: str) -> str 
 @event_parser(model=PlanDeploymentInput)
 def lambda_handler(event: PlanDeploymentInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(DeploymentSettings)
-    endpoint = describe_endpoint(settings.endpoint_name)
+    endpoint = describe_endpoint(sagemaker, settings.endpoint_name)
     plan = plan_deployment(settings, event.run_id, endpoint, production_model(endpoint, settings.variant_name))
     logger.info("deployment planned", extra={"strategy": plan.strategy, "endpoint": plan.endpoint_name})
     return plan.as_output()

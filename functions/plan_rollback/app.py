@@ -9,10 +9,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
 from conveyor_core import rollback
 from conveyor_core.contracts import RollbackInput
+from conveyor_core.endpoints import describe_endpoint
 from conveyor_core.settings import RollbackSettings, load
 
 logger = Logger()
@@ -20,16 +20,6 @@ tracer = Tracer()
 metrics = Metrics()
 sagemaker = boto3.client("sagemaker")
 dynamodb = boto3.client("dynamodb")
-
-
-def describe_endpoint(name: str) -> dict[str, Any] | None:
-    try:
-        endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=name)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ValidationException":
-            return None
-        raise
-    return endpoint
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -40,7 +30,7 @@ def lambda_handler(event: RollbackInput, context: LambdaContext) -> dict[str, An
     settings = load(RollbackSettings)
     history = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
     plan = rollback.plan_rollback(
-        describe_endpoint(settings.endpoint_name),
+        describe_endpoint(sagemaker, settings.endpoint_name),
         settings.endpoint_name,
         history,
         rollback.parse_time(event.alarm_time),
