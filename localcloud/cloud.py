@@ -8,36 +8,50 @@ files in ``functions/``, and the rules are the template's.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 
-from localcloud import cloudwatch, environ, eventbridge, sagemaker, stepfunctions
+from localcloud import cloudwatch, environ, eventbridge, invocations, sagemaker, stepfunctions
+from localcloud.alarms import EVALUATOR, state_change_event
 from localcloud.clock import CLOCK
 from localcloud.faults import FAULTS
 from localcloud.lambdas import LocalLambdaRuntime, decode_event
+from localcloud.scheduler import RUNNER, target_payload
 from localcloud.template import Deployer, Stack, boto_factory
+from localcloud.workers import WorkerLambdaRuntime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
-RUNTIME = LocalLambdaRuntime()
+LambdaMode = Literal["in-process", "workers"]
+
+
+class _ActiveRuntime:
+    """The Lambda runtime moto's invoke path uses now: in-process, or awslambdaric worker processes."""
+
+    runtime: LocalLambdaRuntime = LocalLambdaRuntime()
+
+
+ACTIVE = _ActiveRuntime()
 
 
 def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
     self.logs_backend.ensure_log_group(self.logs_group_name)
-    payload, errored, logs = RUNTIME.invoke(self.function_name, decode_event(event) if event is not None else {})
+    payload, errored, logs = ACTIVE.runtime.invoke(self.function_name, decode_event(event) if event is not None else {})
     stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]local"
     if stream not in self.logs_backend.groups[self.logs_group_name].streams:
         self.logs_backend.create_log_stream(self.logs_group_name, stream)
@@ -55,6 +69,7 @@ def install_runtime() -> None:
     stepfunctions.install()
     eventbridge.install()
     sagemaker.install()
+    invocations.install()
     LambdaFunction._invoke_lambda = _invoke_locally  # type: ignore[method-assign]
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
 
@@ -80,7 +95,13 @@ class OfflineCloud:
         template: Path = REPO_ROOT / "template.yaml",
         server_port: int | None = None,
         use_sam_build: bool = True,
+        evaluate_alarms: bool = True,
+        run_schedules: bool = True,
+        lambda_mode: LambdaMode = "in-process",
     ) -> None:
+        if lambda_mode == "workers" and server_port is None:
+            # A worker process cannot see this process's in-memory mocks; it needs moto's server.
+            raise ValueError("lambda_mode='workers' needs server_port")
         self.stack_name = stack_name
         self.region = region
         self.parameters = dict(parameters or {})
@@ -88,6 +109,9 @@ class OfflineCloud:
         self.template = template
         self.server_port = server_port
         self.build_dir = template.parent / ".aws-sam" / "build" if use_sam_build else None
+        self.evaluate_alarms = evaluate_alarms
+        self.run_schedules = run_schedules
+        self.lambda_mode = lambda_mode
         self._mock: Any = None
         self._server: Any = None
         self.stack: Stack | None = None
@@ -114,30 +138,51 @@ class OfflineCloud:
             from moto.server import ThreadedMotoServer
 
             os.environ["MOTO_PORT"] = str(self.server_port)
+            # One access-log line per API call would bury everything else the runtime logs.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.server_port)
             self._server.start()
-            RUNTIME._extra_environment["AWS_ENDPOINT_URL"] = self.endpoint_url or ""
         else:
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
+        ACTIVE.runtime = (
+            WorkerLambdaRuntime(layer_paths=[self._layer_dir()])
+            if self.lambda_mode == "workers"
+            else LocalLambdaRuntime()
+        )
+        if self.server_port:
+            ACTIVE.runtime._extra_environment["AWS_ENDPOINT_URL"] = self.endpoint_url or ""
         deployer = Deployer(
             self.template,
             self.stack_name,
             self.region,
             ACCOUNT_ID,
             self.parameters,
-            RUNTIME,
+            ACTIVE.runtime,
             boto_factory(self.region, self.endpoint_url),
             self.build_dir,
         )
         self.stack = deployer.deploy()
         self._subscribe_to_notifications()
+        if self.evaluate_alarms:
+            EVALUATOR.start()
+        if self.run_schedules:
+            RUNNER.start()
         return self
 
+    def _layer_dir(self) -> Path:
+        built = self.build_dir / "ConveyorLayer" / "python" if self.build_dir else None
+        return built if built is not None and built.is_dir() else self.template.parent / "layers" / "conveyor"
+
     def stop(self) -> None:
+        RUNNER.stop()
+        EVALUATOR.stop()
         eventbridge.DISPATCHER.wait_idle(timeout=30)
         sagemaker.wait_idle(timeout=120)
         sagemaker.reset()
+        invocations.reset()
+        if isinstance(ACTIVE.runtime, WorkerLambdaRuntime):
+            ACTIVE.runtime.close()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -206,51 +251,38 @@ class OfflineCloud:
         ]
 
     def fire_schedule(self, logical_id: str, scheduled_time: str | None = None) -> dict[str, Any]:
-        """Deliver one firing of a template schedule to its target, as EventBridge Scheduler does.
+        """Deliver one firing of a template schedule now, whatever its expression says.
 
-        The target's Input gets Scheduler's context attributes substituted. The target is invoked
-        synchronously here so that a caller can read its answer.
+        The payload is the one the scheduler runner delivers; the target is invoked synchronously
+        here so that a caller can read its answer.
         """
         assert self.stack is not None, "start() the cloud first"
         name = self.stack.resources[logical_id]["Ref"]
         schedule = self.client("scheduler").get_schedule(Name=name)
-        when = scheduled_time or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        payload = schedule["Target"].get("Input", "{}")
-        for attribute, value in {
-            "<aws.scheduler.schedule-arn>": schedule["Arn"],
-            "<aws.scheduler.scheduled-time>": when,
-            "<aws.scheduler.execution-id>": f"local-{time.monotonic_ns()}",
-            "<aws.scheduler.attempt-number>": "1",
-        }.items():
-            payload = payload.replace(attribute, value)
+        when = dt.datetime.fromisoformat(scheduled_time).timestamp() if scheduled_time else CLOCK.now()
+        payload = target_payload(schedule["Arn"], schedule["Target"], when)
         response = self.client("lambda").invoke(FunctionName=schedule["Target"]["Arn"], Payload=payload.encode())
         result: dict[str, Any] = json.loads(response["Payload"].read())
         return result
 
     def alarm_event(self, alarm_name: str, state: str = "ALARM", when: float | None = None) -> None:
-        """Publish CloudWatch's "Alarm State Change" event for a template alarm on the default bus.
+        """Publish CloudWatch's "Alarm State Change" event for an alarm on the default bus, by hand.
 
-        The shape is CloudWatch's own (see events/cloudwatch_alarm_state_change.json).
+        The evaluator sends the same event when metrics move an alarm; this skips the metrics.
         """
-        stamp = time.gmtime(when if when is not None else time.time())
-        millis = int(((when if when is not None else time.time()) % 1) * 1000)
-        timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", stamp) + f".{millis:03d}+0000"
-        detail = {
-            "alarmName": alarm_name,
-            "state": {"value": state, "reason": f"Threshold Crossed (offline cloud, {state})", "timestamp": timestamp},
-            "previousState": {"value": "OK" if state == "ALARM" else "ALARM", "reason": "", "timestamp": timestamp},
-            "configuration": {"metrics": []},
-        }
-        self.client("events").put_events(
-            Entries=[
-                {
-                    "Source": "aws.cloudwatch",
-                    "DetailType": "CloudWatch Alarm State Change",
-                    "Resources": [f"arn:aws:cloudwatch:{self.region}:{ACCOUNT_ID}:alarm:{alarm_name}"],
-                    "Detail": json.dumps(detail),
-                }
-            ]
+        moment = dt.datetime.fromtimestamp(when if when is not None else time.time(), dt.UTC)
+        previous = "OK" if state == "ALARM" else "ALARM"
+        reason = f"Threshold Crossed (offline cloud, set by hand to {state})"
+        entry = state_change_event(alarm_name, self.region, ACCOUNT_ID, state, previous, reason, moment)
+        self.client("events").put_events(Entries=[entry])
+
+    def invoke_endpoint(self, body: bytes | str, target_variant: str | None = None) -> tuple[str, str]:
+        """InvokeEndpoint on the stack's endpoint with text/csv rows; returns (predictions, variant)."""
+        extra = {"TargetVariant": target_variant} if target_variant else {}
+        response = self.client("sagemaker-runtime").invoke_endpoint(
+            EndpointName=self.output("EndpointName"), ContentType="text/csv", Body=body, **extra
         )
+        return response["Body"].read().decode(), str(response.get("InvokedProductionVariant", ""))
 
     def rollback_executions(self) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")

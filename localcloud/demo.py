@@ -1,89 +1,316 @@
-"""`make demo`: Conveyor's data-arrival flow on the offline cloud, shown step by step.
+"""`make demo`: Conveyor's whole loop on the offline cloud, in five steps, shown live.
 
-A real dataset lands in S3; the template's rule starts the real state machine; the model is
-trained, gated, registered, compiled and deployed; then a noisier dataset is rejected by the gate.
-Every SNS notification is printed.
+1. A dataset lands: the model is trained, gated, registered, compiled and deployed to a new
+   endpoint, which then serves real predictions.
+2. A better dataset lands: a canary rollout bakes under the alarms and is promoted.
+3. A worse dataset lands: the quality gate rejects its model.
+4. A model goes live and starts failing (an injected fault): its 5XX alarm is evaluated from the
+   endpoint's real metrics, fires, and the alarm rollback puts the last good model back.
+5. The retraining schedule fires on the runtime's clock and skips: no new data has arrived.
+
+Traffic runs against the endpoint the whole time, so the alarms see real invocations. Every SNS
+notification is printed as it arrives.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from localcloud.cloud import OfflineCloud
+from localcloud.clock import CLOCK
+from localcloud.cloud import Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
+from localcloud.faults import FAULTS
 
-console = Console()
 # The ASL interpreter logs every IsPresent probe of an absent field at ERROR; it is not an error.
 logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
+DEMO_PARAMETERS = {
+    "BakeTimeSeconds": "300",
+    "CanaryPercent": "20",
+    "RetrainSchedule": "rate(1 day)",
+}
+TIME_SCALE = 0.01
+FAULTY_ERROR_RATE = 0.4
+_TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+_COLOURS = {"info": "green", "warning": "yellow", "error": "red"}
 
-def _show_run(cloud: OfflineCloud, run: dict[str, Any], started: float) -> list[str]:
-    states = cloud.states_entered(run["executionArn"])
-    console.print(
-        f"  execution [bold]{run['name']}[/] {run['status']} in {time.monotonic() - started:.1f}s, {len(states)} states"
-    )
-    console.print("  path: " + " → ".join(dict.fromkeys(states)), style="dim")
-    return states
+
+@dataclass
+class StepResult:
+    title: str
+    outcome: str
+    transitions: int
+    seconds: float
+    requests: int
+    errors_5xx: int
 
 
-def _show_notifications(cloud: OfflineCloud, already: int) -> int:
-    notes = cloud.notifications()
-    for note in notes[already:]:
-        colour = {"info": "green", "warning": "yellow", "error": "red"}.get(
-            note.attributes.get("severity", ""), "white"
+@dataclass
+class DemoReport:
+    steps: list[StepResult] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
+    endpoint: dict[str, Any] = field(default_factory=dict)
+    good_config: str = ""
+    faulty_config: str = ""
+    served: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class Traffic:
+    """Steady requests against the endpoint, so its metrics and alarms have something to see."""
+
+    def __init__(self, cloud: OfflineCloud, requests_per_second: float = 40.0) -> None:
+        self._cloud = cloud
+        self._interval = 1.0 / requests_per_second
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-traffic", daemon=True)
+        lines = breast_cancer_csv().decode().splitlines()
+        self._rows = [line.split(",", 1)[1] for line in lines]
+        self._random = random.Random(11)
+        self.sent = 0
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        client = self._cloud.client("sagemaker-runtime")
+        endpoint = self._cloud.output("EndpointName")
+        while not self._stop.wait(self._interval):
+            try:
+                client.invoke_endpoint(
+                    EndpointName=endpoint, ContentType="text/csv", Body=self._random.choice(self._rows)
+                )
+                self.sent += 1
+            except client.exceptions.ModelError:
+                self.sent += 1
+                self.errors += 1
+            except client.exceptions.ValidationError:
+                pass  # no endpoint yet: nothing is serving before step 1 deploys
+
+
+class Story:
+    def __init__(self, cloud: OfflineCloud, console: Console) -> None:
+        self.cloud = cloud
+        self.console = console
+        self.report = DemoReport()
+        self.traffic = Traffic(cloud)
+        self._shown_notes = 0
+        self._started = time.monotonic()
+
+    # ---------------------------------------------------------------- display
+    def _show_new_notifications(self) -> list[Notification]:
+        notes = self.cloud.notifications()
+        fresh = notes[self._shown_notes :]
+        for note in fresh:
+            colour = _COLOURS.get(note.attributes.get("severity", ""), "white")
+            self.console.print(f"    [{colour}]SNS[/] {note.subject}")
+            reason = str(note.body.get("reason", ""))
+            if reason:
+                self.console.print(f"        {reason[:150]}", style="dim")
+        self._shown_notes = len(notes)
+        self.report.notifications = notes
+        return fresh
+
+    def _follow(self, arn: str, since: float) -> int:
+        """Print each state as the execution enters it; returns the number of states entered."""
+        sfn = self.cloud.client("stepfunctions")
+        shown = 0
+        while True:
+            status = sfn.describe_execution(executionArn=arn)["status"]
+            states = self.cloud.states_entered(arn)
+            for name in states[shown:]:
+                self.console.print(f"    [dim]{time.monotonic() - since:5.1f}s[/] {name}")
+            shown = len(states)
+            self._show_new_notifications()
+            if status in _TERMINAL:
+                self.console.print(f"    execution {status} after {shown} states")
+                return shown
+            time.sleep(0.1)
+
+    def _wait_for(self, describe: Callable[[], list[dict[str, Any]]], count: int, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = describe()
+            if len(runs) >= count:
+                return str(runs[count - 1]["executionArn"])
+            self._show_new_notifications()
+            time.sleep(0.05)
+        raise TimeoutError(f"no execution #{count} after {timeout}s")
+
+    def _wait_for_note(self, event: str, after: int, timeout: float = 60) -> Notification:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._show_new_notifications()
+            match = [n for n in self.report.notifications[after:] if n.event == event]
+            if match:
+                return match[0]
+            time.sleep(0.05)
+        raise TimeoutError(f"no {event} notification after {timeout}s")
+
+    def _endpoint(self) -> dict[str, Any]:
+        sagemaker = self.cloud.client("sagemaker")
+        endpoint: dict[str, Any] = sagemaker.describe_endpoint(EndpointName=self.cloud.output("EndpointName"))
+        return endpoint
+
+    def _model_of(self, config_name: str) -> str:
+        config = self.cloud.client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)
+        return str(config["ProductionVariants"][0]["ModelName"])
+
+    def _step(self, title: str, body: Callable[[float], tuple[str, int]]) -> None:
+        self.console.rule(f"[bold]{title}")
+        started = time.monotonic()
+        sent, errors = self.traffic.sent, self.traffic.errors
+        outcome, transitions = body(started)
+        self.report.steps.append(
+            StepResult(
+                title,
+                outcome,
+                transitions,
+                time.monotonic() - started,
+                self.traffic.sent - sent,
+                self.traffic.errors - errors,
+            )
         )
-        console.print(f"  [{colour}]SNS[/] {note.subject}")
-        console.print(f"      event={note.event} reason={note.body.get('reason', '')[:160]}", style="dim")
-    return len(notes)
+
+    # ---------------------------------------------------------------- steps
+    def _data_run(self, key: str, body: bytes, started: float) -> tuple[str, int]:
+        count = len(self.cloud.executions()) + 1
+        notes_before = len(self.report.notifications)
+        self.console.print(f"  upload s3://{self.cloud.output('DataBucketName')}/{key} ({len(body) / 1024:.0f} KiB)")
+        self.cloud.upload(key, body)
+        arn = self._wait_for(self.cloud.executions, count)
+        transitions = self._follow(arn, started)
+        outcome = next(
+            (n.event for n in self.report.notifications[notes_before:] if n.event != "compile.fallback"), "none"
+        )
+        return outcome, transitions
+
+    def first_model(self, started: float) -> tuple[str, int]:
+        drop = breast_cancer_csv(label_noise=0.12, seed=1)
+        outcome = self._data_run("incoming/patients-2026-11-01.csv", drop, started)
+        rows = breast_cancer_csv(rows=5, seed=42).decode().splitlines()
+        features = "\n".join(row.split(",", 1)[1] for row in rows)
+        predictions, variant = self.cloud.invoke_endpoint(features)
+        self.report.served = predictions.splitlines()
+        self.console.print(f"  InvokeEndpoint (5 rows) answered by variant [bold]{variant}[/]:")
+        for row, prediction in zip(rows, self.report.served, strict=True):
+            label = "benign" if row.split(",", 1)[0] == "1" else "malignant"
+            self.console.print(f"    true label {label:9} → P(benign) = {float(prediction):.3f}")
+        self.traffic.start()
+        return outcome
+
+    def better_model(self, started: float) -> tuple[str, int]:
+        outcome = self._data_run("incoming/patients-2026-11-08.csv", breast_cancer_csv(seed=2), started)
+        endpoint = self._endpoint()
+        self.report.good_config = str(endpoint["EndpointConfigName"])
+        self.console.print(f"  endpoint serves {self.report.good_config} (canary promoted)")
+        return outcome
+
+    def worse_model(self, started: float) -> tuple[str, int]:
+        return self._data_run("incoming/patients-2026-11-15.csv", breast_cancer_csv(label_noise=0.3, seed=3), started)
+
+    def faulty_model(self, started: float) -> tuple[str, int]:
+        outcome, transitions = self._data_run("incoming/patients-2026-11-22.csv", breast_cancer_csv(seed=4), started)
+        endpoint = self._endpoint()
+        self.report.faulty_config = str(endpoint["EndpointConfigName"])
+        model = self._model_of(self.report.faulty_config)
+        rollbacks = len(self.cloud.rollback_executions()) + 1
+        self.console.print(
+            f"  {model} is live; it now fails {FAULTY_ERROR_RATE:.0%} of requests (injected fault). "
+            "Waiting for its 5XX alarm ..."
+        )
+        FAULTS.degrade_model(model, error_rate=FAULTY_ERROR_RATE)
+        try:
+            arn = self._wait_for(self.cloud.rollback_executions, rollbacks, timeout=120)
+            self.console.print("  alarm state change → rollback state machine:")
+            transitions += self._follow(arn, started)
+        finally:
+            FAULTS.clear()
+        endpoint = self._endpoint()
+        self.console.print(f"  endpoint serves {endpoint['EndpointConfigName']} again")
+        notes = [n.event for n in self.report.notifications if n.event.startswith(("deployment.", "rollback."))]
+        return (notes[-1] if notes else outcome), transitions
+
+    def schedule_skips(self, started: float) -> tuple[str, int]:
+        after = len(self.report.notifications)
+        self.console.print("  advancing the offline cloud's clock by one day; the rate(1 day) schedule fires ...")
+        CLOCK.advance(86_400)
+        note = self._wait_for_note("retrain.skipped", after)
+        return note.event, 0
+
+    def run(self) -> DemoReport:
+        try:
+            self._step("1. a dataset lands: train, gate, register, compile, deploy", self.first_model)
+            self._step("2. a better dataset lands: canary rollout, bake, promotion", self.better_model)
+            self._step("3. a worse dataset lands: the quality gate rejects it", self.worse_model)
+            self._step("4. a faulty model goes live: errors, alarm, rollback", self.faulty_model)
+            self._step("5. the schedule fires: nothing new, the run is skipped", self.schedule_skips)
+        finally:
+            self.traffic.stop()
+        self._show_new_notifications()
+        self.report.endpoint = self._endpoint()
+        self.report.seconds = time.monotonic() - self._started
+        return self.report
 
 
-def main() -> None:
+def summary_table(report: DemoReport) -> Table:
+    table = Table(title="Conveyor offline demo")
+    for column in ("step", "outcome", "states", "seconds", "requests", "5xx"):
+        table.add_column(column)
+    for step in report.steps:
+        table.add_row(
+            step.title.split(":")[0],
+            step.outcome,
+            str(step.transitions),
+            f"{step.seconds:.1f}",
+            str(step.requests),
+            str(step.errors_5xx),
+        )
+    return table
+
+
+def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> DemoReport:
+    console = console or Console()
     overall = time.monotonic()
     console.rule("[bold]Conveyor offline demo")
     with console.status("starting the offline cloud and deploying template.yaml ..."):
-        cloud = OfflineCloud(time_scale=0.01).start()
-    console.print(f"deployed stack [bold]{cloud.stack_name}[/]: data bucket {cloud.output('DataBucketName')}")
-    rows: list[tuple[str, str, str, int, float]] = []
-    seen = 0
+        cloud = OfflineCloud(time_scale=time_scale, parameters=DEMO_PARAMETERS).start()
+    console.print(
+        f"stack [bold]{cloud.stack_name}[/] deployed in {time.monotonic() - overall:.1f}s "
+        f"(time scale {time_scale}: a 300 s bake takes {300 * time_scale:.0f} s)"
+    )
     try:
-        steps = [
-            ("1. a dataset lands", "incoming/breast-cancer.csv", breast_cancer_csv()),
-            (
-                "2. a noisier dataset lands",
-                "incoming/breast-cancer-noisy.csv",
-                breast_cancer_csv(label_noise=0.3, seed=3),
-            ),
-        ]
-        for index, (title, key, body) in enumerate(steps, start=1):
-            console.rule(title)
-            started = time.monotonic()
-            console.print(f"  upload s3://{cloud.output('DataBucketName')}/{key} ({len(body) / 1024:.0f} KiB)")
-            cloud.upload(key, body)
-            with console.status("  running the retrain state machine ..."):
-                run = cloud.wait_for_executions(index, timeout=300)[-1]
-            states = _show_run(cloud, run, started)
-            seen = _show_notifications(cloud, seen)
-            rows.append(
-                (title, run["status"], cloud.notifications()[-1].event, len(states), time.monotonic() - started)
-            )
-        endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=cloud.output("EndpointName"))
-        console.print(
-            f"\nendpoint {endpoint['EndpointName']} is {endpoint['EndpointStatus']} on {endpoint['EndpointConfigName']}"
-        )
+        report = Story(cloud, console).run()
     finally:
         cloud.stop()
-    table = Table(title="Summary")
-    for column in ("step", "execution", "outcome", "state transitions", "seconds"):
-        table.add_column(column)
-    for title, status, outcome, transitions, seconds in rows:
-        table.add_row(title, status, outcome, str(transitions), f"{seconds:.1f}")
-    console.print(table)
-    console.print(f"total {time.monotonic() - overall:.1f}s")
+    report.seconds = time.monotonic() - overall
+    console.print(summary_table(report))
+    endpoint = report.endpoint
+    console.print(
+        f"endpoint {endpoint.get('EndpointName')} is {endpoint.get('EndpointStatus')} on "
+        f"{endpoint.get('EndpointConfigName')}; {len(report.notifications)} notifications; "
+        f"total {report.seconds:.1f}s"
+    )
+    return report
+
+
+def main() -> None:
+    run_demo()
 
 
 if __name__ == "__main__":

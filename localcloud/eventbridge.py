@@ -83,7 +83,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
-def _invoke_lambda_async(arn: str, payload: Any) -> None:
+def invoke_lambda_async(arn: str, payload: Any) -> None:
     from moto.awslambda.utils import get_backend
 
     parsed = parse_arn(arn)
@@ -98,7 +98,7 @@ def _invoke_lambda_async(arn: str, payload: Any) -> None:
     raise RuntimeError(f"async invoke of {arn} failed after {1 + len(ASYNC_RETRY_DELAYS_SECONDS)} attempts")
 
 
-def _start_execution(arn: str, payload: Any) -> None:
+def start_execution(arn: str, payload: Any) -> None:
     from moto.stepfunctions.responses import get_backend
 
     parsed = parse_arn(arn)
@@ -118,9 +118,9 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
     for target in self.targets:
         service = parse_arn(target["Arn"]).service
         if service == "lambda":
-            DISPATCHER.submit(_invoke_lambda_async, target["Arn"], target_input(target, original_event))
+            DISPATCHER.submit(invoke_lambda_async, target["Arn"], target_input(target, original_event))
         elif service == "states":
-            DISPATCHER.submit(_start_execution, target["Arn"], target_input(target, original_event))
+            DISPATCHER.submit(start_execution, target["Arn"], target_input(target, original_event))
         else:
             others.append(target)
     if others:

@@ -238,10 +238,14 @@ class EndpointHost:
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def route(self) -> tuple[Fleet, HostedVariant]:
+    def route(self, target_variant: str | None = None) -> HostedVariant | None:
+        """The variant that serves one request: by weight, or the one a TargetVariant header names."""
         with self.lock:
+            if target_variant:
+                fleets = [self.blue, *([self.green] if self.green is not None else [])]
+                return next((v for fleet in fleets for v in fleet.variants if v.name == target_variant), None)
             fleet = self.green if self.green is not None and self.rng.random() < self.green_share else self.blue
-            return fleet, fleet.pick(self.rng)
+            return fleet.pick(self.rng)
 
 
 HOSTS: dict[tuple[str, str, str], EndpointHost] = {}

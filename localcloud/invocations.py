@@ -1,0 +1,186 @@
+"""``sagemaker-runtime:InvokeEndpoint`` on the offline cloud: real predictions and real metrics.
+
+moto answers InvokeEndpoint with canned data. Here each request is routed to a variant by weight
+(the live fleet, or the new one during a blue/green rollout, as ``sagemaker.EndpointHost`` says),
+the hosted model predicts, and the invocation is recorded in CloudWatch under ``AWS/SageMaker``
+with SageMaker's own metric names, units and dimensions (``EndpointName``, ``VariantName``). The
+alarm evaluator (``localcloud.alarms``) reads those same datapoints, so an endpoint that starts
+failing really drives its alarm, and the alarm really drives the rollback rule.
+
+Errors follow SageMaker: an unknown or not-yet-serving endpoint is a ``ValidationError``; a
+request the container rejects (bad CSV, wrong feature count) is a ``ModelError`` with original
+status 400 and counts as a 4XX; a failure inside the model is a ``ModelError`` with original
+status 500 and counts as a 5XX.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.common_types import TYPE_RESPONSE
+from moto.core.exceptions import JsonRESTError
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
+
+from localcloud.faults import FAULTS
+
+LOG = logging.getLogger("localcloud.invocations")
+NAMESPACE = "AWS/SageMaker"
+# moto keeps every datapoint; a long-lived local server would grow without bound.
+MAX_DATAPOINTS = 200_000
+_SUPPORTED_CONTENT_TYPES = ("text/csv",)
+
+
+class EndpointNotServing(JsonRESTError):  # type: ignore[misc]
+    def __init__(self, message: str) -> None:
+        super().__init__("ValidationError", message)
+
+
+class ContainerError(JsonRESTError):  # type: ignore[misc]
+    """What SageMaker returns when the model container answers with an error status."""
+
+    code = 424
+
+    def __init__(self, original_status: int, message: str, endpoint_name: str) -> None:
+        side = "server" if original_status >= 500 else "client"
+        summary = f'Received {side} error ({original_status}) from model with message "{message}".'
+        super().__init__("ModelError", summary)
+        self.description = json.dumps(
+            {
+                "__type": "ModelError",
+                "message": summary,
+                "OriginalStatusCode": original_status,
+                "OriginalMessage": message,
+                "LogStreamArn": f"arn:aws:logs:local:log-group:/aws/sagemaker/Endpoints/{endpoint_name}",
+            }
+        )
+
+
+@dataclass
+class InvocationCounters:
+    """Totals since start, for the demo, the CLI and benchmarks."""
+
+    invocations: int = 0
+    errors_4xx: int = 0
+    errors_5xx: int = 0
+
+
+COUNTERS: dict[tuple[str, str], InvocationCounters] = {}
+_COUNTERS_LOCK = threading.Lock()
+
+
+def _count(endpoint: str, variant: str, status: int) -> None:
+    with _COUNTERS_LOCK:
+        counters = COUNTERS.setdefault((endpoint, variant), InvocationCounters())
+        counters.invocations += 1
+        counters.errors_4xx += int(400 <= status < 500)
+        counters.errors_5xx += int(status >= 500)
+
+
+def record_invocation(
+    account_id: str,
+    region: str,
+    endpoint_name: str,
+    variant_name: str,
+    status: int,
+    model_latency_us: float,
+    overhead_latency_us: float,
+) -> None:
+    """Write one invocation's datapoints the way SageMaker publishes them."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    backend = cloudwatch_backends[account_id][region]
+    dimensions = [{"Name": "EndpointName", "Value": endpoint_name}, {"Name": "VariantName", "Value": variant_name}]
+    data: list[dict[str, Any]] = [
+        {"MetricName": "Invocations", "Value": 1.0, "Unit": "None"},
+        {"MetricName": "Invocation4XXErrors", "Value": float(400 <= status < 500), "Unit": "None"},
+        {"MetricName": "Invocation5XXErrors", "Value": float(status >= 500), "Unit": "None"},
+        {"MetricName": "OverheadLatency", "Value": overhead_latency_us, "Unit": "Microseconds"},
+    ]
+    if status < 400:
+        data.append({"MetricName": "ModelLatency", "Value": model_latency_us, "Unit": "Microseconds"})
+    backend.put_metric_data(NAMESPACE, [{**datum, "Dimensions": dimensions} for datum in data])
+    if len(backend.metric_data) > MAX_DATAPOINTS:
+        del backend.metric_data[: MAX_DATAPOINTS // 2]
+    _count(endpoint_name, variant_name, status)
+
+
+def _content_type(headers: Any) -> str:
+    return str(headers.get("Content-Type") or "text/csv").split(";")[0].strip().lower()
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _serve(model: Any, body: bytes, content_type: str, timing: dict[str, float]) -> bytes:
+    from localcloud.sagemaker_engine.inference import format_csv_predictions, parse_csv_payload
+
+    if content_type not in _SUPPORTED_CONTENT_TYPES:
+        raise _Rejected(415, f"content type {content_type} is not supported; send text/csv")
+    try:
+        rows = parse_csv_payload(body, model.num_features)
+    except ValueError as error:
+        raise _Rejected(400, str(error)) from None
+    started = time.perf_counter()
+    try:
+        predictions = model.predict(rows)
+    except Exception as error:  # anything the model raises is the container's 500
+        raise _Rejected(500, f"{type(error).__name__}: {error}") from None
+    finally:
+        timing["model"] = time.perf_counter() - started
+    return format_csv_predictions(predictions)
+
+
+def invoke(
+    account_id: str, region: str, endpoint_name: str, body: bytes, content_type: str, target_variant: str | None
+) -> tuple[bytes, str]:
+    """Serve one request; returns (predictions CSV, the variant that answered)."""
+    from localcloud.sagemaker import HOSTS
+
+    FAULTS.check("sagemaker-runtime", "InvokeEndpoint")
+    received = time.perf_counter()
+    host = HOSTS.get((account_id, region, endpoint_name))
+    if host is None:
+        raise EndpointNotServing(f"Endpoint {endpoint_name} of account {account_id} not found.")
+    variant = host.route(target_variant)
+    if variant is None:
+        raise EndpointNotServing(f"Variant {target_variant} does not exist on endpoint {endpoint_name}.")
+    timing = {"model": 0.0}
+    status, failure = 200, ""
+    answer = b""
+    try:
+        answer = _serve(variant.model, body, content_type, timing)
+    except _Rejected as rejected:
+        status, failure = rejected.status, str(rejected)
+    model_us = timing["model"] * 1e6
+    overhead_us = (time.perf_counter() - received) * 1e6 - model_us
+    record_invocation(account_id, region, endpoint_name, variant.name, status, model_us, overhead_us)
+    if status != 200:
+        raise ContainerError(status, failure, endpoint_name)
+    return answer, variant.name
+
+
+def _response_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
+    endpoint_name = self._get_param("EndpointName") or self.path.split("/")[2]
+    target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+    body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+    answer, variant = invoke(
+        self.current_account, self.region, endpoint_name, body, _content_type(self.headers), target
+    )
+    return 200, {"Content-Type": "text/csv; charset=utf-8", "x-Amzn-Invoked-Production-Variant": variant}, answer
+
+
+def install() -> None:
+    SageMakerRuntimeResponse.invoke_endpoint = _response_invoke_endpoint  # type: ignore[method-assign]
+
+
+def reset() -> None:
+    with _COUNTERS_LOCK:
+        COUNTERS.clear()
