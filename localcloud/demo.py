@@ -18,6 +18,7 @@ import logging
 import random
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ from localcloud.faults import FAULTS
 
 # The ASL interpreter logs every IsPresent probe of an absent field at ERROR; it is not an error.
 logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+# Powertools warns when a handler publishes no metric; the gate and planner legitimately publish none.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 DEMO_PARAMETERS = {
     "BakeTimeSeconds": "300",
@@ -127,18 +130,25 @@ class Story:
         return fresh
 
     def _follow(self, arn: str, since: float) -> int:
-        """Print each state as the execution enters it; returns the number of states entered."""
+        """Print each state the first time the execution enters it; returns the number of states entered.
+
+        Polling loops (Wait/Describe/Choice) are summarised at the end instead of printed each lap.
+        """
         sfn = self.cloud.client("stepfunctions")
         shown = 0
+        laps: dict[str, int] = {}
         while True:
             status = sfn.describe_execution(executionArn=arn)["status"]
             states = self.cloud.states_entered(arn)
             for name in states[shown:]:
-                self.console.print(f"    [dim]{time.monotonic() - since:5.1f}s[/] {name}")
+                laps[name] = laps.get(name, 0) + 1
+                if laps[name] == 1:
+                    self.console.print(f"    [dim]{time.monotonic() - since:5.1f}s[/] {name}")
             shown = len(states)
             self._show_new_notifications()
             if status in _TERMINAL:
-                self.console.print(f"    execution {status} after {shown} states")
+                loops = ", ".join(f"{name} x{count}" for name, count in laps.items() if count > 1)
+                self.console.print(f"    execution {status}: {shown} states" + (f" (polled: {loops})" if loops else ""))
                 return shown
             time.sleep(0.1)
 

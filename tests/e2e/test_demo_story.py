@@ -1,0 +1,74 @@
+"""`make demo` as a test: the five-step story, with assertions on every notification and the end state."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from localcloud.demo import DemoReport, run_demo
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def report() -> DemoReport:
+    return run_demo(Console(file=io.StringIO(), width=120), time_scale=0.01)
+
+
+def test_every_step_ends_in_its_expected_outcome(report: DemoReport) -> None:
+    assert [step.outcome for step in report.steps] == [
+        "pipeline.succeeded",
+        "pipeline.succeeded",
+        "model.rejected",
+        "deployment.rolled_back",
+        "retrain.skipped",
+    ]
+
+
+def test_the_notifications_are_exactly_the_story_in_order(report: DemoReport) -> None:
+    assert [note.event for note in report.notifications] == [
+        "pipeline.succeeded",
+        "pipeline.succeeded",
+        "model.rejected",
+        "pipeline.succeeded",
+        "deployment.rolled_back",
+        "retrain.skipped",
+    ]
+    for note in report.notifications:
+        assert note.body["model"] == "tabular"
+        assert note.subject.startswith("[Conveyor] tabular")
+        assert note.attributes["event"] == note.event
+
+
+def test_the_canary_and_the_gate_report_their_reasons(report: DemoReport) -> None:
+    first, second, rejected, faulty, rolled_back, skipped = report.notifications
+    assert "(canary)" in second.body["reason"]
+    assert "rejected" in rejected.body["reason"] and "validation:auc" in rejected.body["reason"]
+    assert "(canary)" in faulty.body["reason"]
+    assert "conveyor-tabular-5xx" in rolled_back.body["reason"]
+    assert report.faulty_config in rolled_back.body["reason"] and report.good_config in rolled_back.body["reason"]
+    assert "rolled back" in skipped.body["reason"]
+
+
+def test_the_endpoint_ends_on_the_last_good_model(report: DemoReport) -> None:
+    assert report.endpoint["EndpointStatus"] == "InService"
+    assert report.endpoint["EndpointConfigName"] == report.good_config
+    assert report.good_config != report.faulty_config
+
+
+def test_real_predictions_were_served_and_the_alarm_saw_real_errors(report: DemoReport) -> None:
+    assert len(report.served) == 5
+    assert all(0.0 <= float(p) <= 1.0 for p in report.served)
+    faulty_step = report.steps[3]
+    assert faulty_step.requests > 0 and faulty_step.errors_5xx >= 1
+    assert sum(step.errors_5xx for step in report.steps if step is not faulty_step) == 0
+
+
+def test_the_state_machines_took_the_expected_paths(report: DemoReport) -> None:
+    create, canary, rejected, faulty, skipped = (step.transitions for step in report.steps)
+    assert create < canary  # a canary update polls and bakes; a first deployment creates
+    assert rejected < create
+    assert faulty > canary  # the pipeline run plus the rollback execution
+    assert skipped == 0  # the scheduled run never started an execution
