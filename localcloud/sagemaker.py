@@ -67,6 +67,27 @@ _GPU_TARGET_PREFIXES = ("ml_g4dn", "ml_p2", "ml_p3", "ml_inf", "jetson")
 ALARM_POLL_SECONDS = 10
 
 
+@dataclass
+class JobDurations:
+    """Simulated minimum durations of jobs, so orchestration can be measured as if a job took an hour.
+
+    A real job ends when its work is done *and* this much simulated time (scaled by the clock) has
+    passed since it started; 0 keeps jobs as fast as the local work.
+    """
+
+    training_seconds: float = 0.0
+    compilation_seconds: float = 0.0
+
+
+JOB_DURATIONS = JobDurations()
+
+
+def _hold_until(started: float, simulated_seconds: float) -> None:
+    remaining = CLOCK.real_seconds(simulated_seconds) - (time.monotonic() - started)
+    if remaining > 0:
+        time.sleep(remaining)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -107,6 +128,7 @@ def _run_training(backend: SageMakerModelBackend, job: Any) -> None:
     from localcloud.sagemaker_engine.training import run_training
 
     job_dir = Path(tempfile.mkdtemp(prefix=f"{job.training_job_name}-", dir=_ROOT))
+    started = time.monotonic()
     try:
         channels: dict[str, Path] = {}
         for channel in job.input_data_config:
@@ -116,6 +138,7 @@ def _run_training(backend: SageMakerModelBackend, job: Any) -> None:
         job.secondary_status = "Training"
         limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
         outcome = run_training(job_dir / "opt-ml", dict(job.hyper_parameters or {}), channels, limit)
+        _hold_until(started, JOB_DURATIONS.training_seconds)
         if outcome.status == "Completed" and outcome.model_tar_gz is not None:
             _put_bytes(backend.region_name, job.model_artifacts["S3ModelArtifacts"], outcome.model_tar_gz)
             now = _now()
@@ -153,11 +176,13 @@ def _create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any)
 def _run_compilation(backend: SageMakerModelBackend, job: Any) -> None:
     from localcloud.sagemaker_engine.compilation import compile_model
 
+    started = time.monotonic()
     try:
         work = Path(tempfile.mkdtemp(prefix=f"{job.compilation_job_name}-", dir=_ROOT))
         model = _get_bytes(backend.region_name, job.input_config["S3Uri"])
         target = job.output_config.get("TargetDevice") or job.output_config.get("TargetPlatform", {}).get("Os", "")
         outcome = compile_model(model, job.input_config.get("Framework", ""), str(target), work)
+        _hold_until(started, JOB_DURATIONS.compilation_seconds)
         if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
             uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
             _put_bytes(backend.region_name, uri, outcome.artifact_tar_gz)
@@ -514,3 +539,4 @@ def install() -> None:
 
 def reset() -> None:
     HOSTS.clear()
+    JOB_DURATIONS.training_seconds = JOB_DURATIONS.compilation_seconds = 0.0
