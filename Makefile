@@ -33,7 +33,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud
+	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli
 
 cfn-lint: $(BIN)/.installed
 	$(BIN)/cfn-lint template.yaml
