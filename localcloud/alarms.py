@@ -57,7 +57,8 @@ def statistic(values: list[float], name: str) -> float:
         rank = float(name[1:]) / 100.0
         ordered = sorted(values)
         # Nearest-rank percentile, the definition CloudWatch documents for pNN.
-        index = max(0, math.ceil(rank * len(ordered)) - 1)
+        # Rounded first: 0.999 * 1000 is 999.0000000000001 in floating point, which ceil makes 1000.
+        index = max(0, math.ceil(round(rank * len(ordered), 9)) - 1)
         return ordered[index]
     raise ValueError(f"statistic {name} is not supported offline")
 

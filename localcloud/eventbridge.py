@@ -1,28 +1,66 @@
 """EventBridge targets that moto cannot reach: Lambda functions and Step Functions state machines.
 
 moto cannot deliver to these targets (it raises on them). Delivery here is asynchronous, like
-EventBridge, and honours the target's ``Input``, ``InputPath`` and ``InputTransformer``.
-Lambda targets get Lambda's asynchronous retries (two more attempts) on a function error.
+EventBridge, and honours the target's ``Input``, ``InputPath`` and ``InputTransformer``, and what
+happens when things fail:
+
+* EventBridge's own call (Lambda ``Invoke``, ``StartExecution``) can be throttled or fail (an
+  injected fault): it is retried with backoff up to the target's ``RetryPolicy``
+  (``MaximumRetryAttempts``, ``MaximumEventAgeInSeconds``), then the event goes to the target's
+  ``DeadLetterConfig`` queue with EventBridge's message attributes (``ERROR_CODE``,
+  ``ERROR_MESSAGE``, ``RULE_ARN``, ``TARGET_ARN``, ``RETRY_ATTEMPTS``);
+* a Lambda function that accepted the event and then fails gets Lambda's asynchronous retries
+  (``EventInvokeConfig.MaximumRetryAttempts``, two by default, 1 and 2 minutes apart), then the
+  event goes to the function's dead-letter queue (``DeadLetterQueue``) with Lambda's attributes
+  (``RequestID``, ``ErrorCode``, ``ErrorMessage``) and to an ``OnFailure`` SQS destination with
+  Lambda's invocation record.
+
+An event that fails with nowhere to go is lost, and counted (``Dispatcher.failed``).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import logging
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
+from localcloud import faults
 from localcloud.clock import CLOCK
+from localcloud.faults import FAULTS
+from localcloud.lambdas import ASYNC_SETTINGS
 
 LOG = logging.getLogger("localcloud.events")
+# Lambda retries a failed asynchronous invocation after about 1 and then 2 minutes.
 ASYNC_RETRY_DELAYS_SECONDS = (60, 120)
+LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS = 21600
+# EventBridge's defaults without a RetryPolicy: 185 attempts over 24 hours.
+EVENTBRIDGE_DEFAULT_RETRIES = 185
+EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS = 86400
+EVENTBRIDGE_MAX_BACKOFF_SECONDS = 60.0
+# Lambda keeps this much of the error message in a dead-letter message's ErrorMessage attribute.
+DLQ_ERROR_MESSAGE_LIMIT = 1024
+
+
+@dataclass
+class DeliveryCounts:
+    """What happened to asynchronous deliveries since the cloud started."""
+
+    delivery_retries: int = 0  # EventBridge re-sending after its call to the target failed
+    async_retries: int = 0  # Lambda re-running a function that failed an asynchronous event
+    dead_lettered: int = 0  # events sent to a dead-letter queue or an OnFailure destination
+
+
+COUNTS = DeliveryCounts()
 
 
 class Dispatcher:
@@ -83,19 +121,151 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
+def _body(payload: Any) -> str:
+    return payload if isinstance(payload, str) else json.dumps(payload)
+
+
+def send_to_queue(queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+    """Put a message on an SQS queue as an AWS service does (no fault injection: AWS-internal)."""
+    from moto.sqs.models import sqs_backends
+
+    parsed = parse_arn(queue_arn)
+    message_attributes = {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
+    sqs_backends[parsed.account][parsed.region].send_message(
+        parsed.resource_id, body, message_attributes=message_attributes
+    )
+    COUNTS.dead_lettered += 1
+
+
+def _accepted(
+    service: str,
+    operation: str,
+    target: dict[str, Any],
+    payload: Any,
+    rule_arn: str | None,
+    caller: str,
+) -> bool:
+    """Make EventBridge's call to a target, retrying failures per its RetryPolicy; False: given up."""
+    policy = target.get("RetryPolicy") or {}
+    max_retries = int(policy.get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRIES))
+    max_age = float(policy.get("MaximumEventAgeInSeconds", EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS))
+    retries, waited = 0, 0.0
+    with FAULTS.caller(caller):
+        while True:
+            fault = FAULTS.decide(service, operation)
+            if fault is None:
+                return True
+            error = faults.wire_error(service, fault)
+            delay = min(2.0**retries, EVENTBRIDGE_MAX_BACKOFF_SECONDS)
+            if retries >= max_retries or waited + delay > max_age:
+                condition = "MaximumRetryAttempts" if retries >= max_retries else "MaximumEventAgeInSeconds"
+                break
+            LOG.info("delivery to %s failed with %s; retrying in %.0f s", target["Arn"], error.code, delay)
+            CLOCK.sleep(delay)
+            waited += delay
+            retries += 1
+            COUNTS.delivery_retries += 1
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if not dead_letter:
+        raise RuntimeError(f"delivery to {target['Arn']} failed ({error.code}) and the target has no dead-letter queue")
+    attributes = {
+        "ERROR_CODE": error.code,
+        "ERROR_MESSAGE": error.message,
+        "TARGET_ARN": str(target["Arn"]),
+        "RETRY_ATTEMPTS": str(retries),
+        "EXHAUSTED_RETRY_CONDITION": condition,
+    }
+    if rule_arn:
+        attributes["RULE_ARN"] = rule_arn
+    send_to_queue(dead_letter, _body(payload), attributes)
+    LOG.warning("delivery to %s dead-lettered to %s after %d retries", target["Arn"], dead_letter, retries)
+    return False
+
+
+def deliver_to_lambda(
+    target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
+) -> None:
+    """Deliver to a Lambda target: EventBridge's Invoke (retried, dead-lettered), then Lambda's async run.
+
+    ``source`` names the deliverer for fault injection (``scheduler:<arn>``); a rule by default.
+    """
+    caller = source or f"events:{rule_arn or 'delivery'}"
+    if _accepted("lambda", "Invoke", target, payload, rule_arn, caller):
+        invoke_lambda_async(target["Arn"], payload)
+
+
+def deliver_to_state_machine(
+    target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
+) -> None:
+    caller = source or f"events:{rule_arn or 'delivery'}"
+    if _accepted("stepfunctions", "StartExecution", target, payload, rule_arn, caller):
+        start_execution(target["Arn"], payload)
+
+
+def _error_message(result: str) -> tuple[str, str]:
+    try:
+        error = json.loads(result)
+    except (TypeError, ValueError):
+        return "Unhandled", str(result)
+    if not isinstance(error, dict):
+        return "Unhandled", str(result)
+    return str(error.get("errorType", "Unhandled")), str(error.get("errorMessage", result))
+
+
 def invoke_lambda_async(arn: str, payload: Any) -> None:
+    """Lambda's asynchronous invocation: retries, then the function's dead-letter queue and destination."""
     from moto.awslambda.utils import get_backend
 
     parsed = parse_arn(arn)
     function = get_backend(parsed.account, parsed.region).get_function(arn)
-    for attempt, delay in enumerate((0, *ASYNC_RETRY_DELAYS_SECONDS)):
+    config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+    retries = int(config.get("MaximumRetryAttempts", len(ASYNC_RETRY_DELAYS_SECONDS)))
+    max_age = float(config.get("MaximumEventAgeInSeconds", LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS))
+    delays = [0.0, *ASYNC_RETRY_DELAYS_SECONDS[:retries]]
+    request_id = str(uuid.uuid4())
+    started = dt.datetime.now(dt.UTC)
+    waited, attempts, result, condition = 0.0, 0, "", "RetriesExhausted"
+    for delay in delays:
+        if waited + delay > max_age:
+            condition = "EventAgeExceeded"
+            break
         if delay:
             CLOCK.sleep(delay)
-        _, errored, _ = function._invoke_lambda(event=payload)
+            waited += delay
+            COUNTS.async_retries += 1
+        attempts += 1
+        result, errored, _ = function._invoke_lambda(event=payload)
         if not errored:
             return
-        LOG.warning("async invoke of %s failed (attempt %d)", arn, attempt + 1)
-    raise RuntimeError(f"async invoke of {arn} failed after {1 + len(ASYNC_RETRY_DELAYS_SECONDS)} attempts")
+        LOG.warning("async invoke of %s failed (attempt %d)", arn, attempts)
+    error_type, error_message = _error_message(result)
+    settings = ASYNC_SETTINGS.get(arn) or ASYNC_SETTINGS.get(function.function_name)
+    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    if settings is not None and settings.dead_letter_arn:
+        attributes = {
+            "RequestID": request_id,
+            "ErrorCode": "200",
+            "ErrorMessage": f"{error_type}: {error_message}"[:DLQ_ERROR_MESSAGE_LIMIT],
+        }
+        send_to_queue(settings.dead_letter_arn, _body(payload), attributes)
+    if destination and parse_arn(destination).service == "sqs":
+        record = {
+            "version": "1.0",
+            "timestamp": started.isoformat(),
+            "requestContext": {
+                "requestId": request_id,
+                "functionArn": f"{function.function_arn}:$LATEST",
+                "condition": condition,
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": payload,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": json.loads(result) if result.startswith("{") else result,
+        }
+        send_to_queue(destination, json.dumps(record), {})
+    if (settings is None or not settings.dead_letter_arn) and not destination:
+        raise RuntimeError(f"async invoke of {arn} failed after {attempts} attempts and has no dead-letter queue")
+    LOG.warning("async invoke of %s failed after %d attempts; the event was dead-lettered", arn, attempts)
 
 
 def start_execution(arn: str, payload: Any) -> None:
@@ -118,9 +288,9 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
     for target in self.targets:
         service = parse_arn(target["Arn"]).service
         if service == "lambda":
-            DISPATCHER.submit(invoke_lambda_async, target["Arn"], target_input(target, original_event))
+            DISPATCHER.submit(deliver_to_lambda, target, target_input(target, original_event), self.arn)
         elif service == "states":
-            DISPATCHER.submit(start_execution, target["Arn"], target_input(target, original_event))
+            DISPATCHER.submit(deliver_to_state_machine, target, target_input(target, original_event), self.arn)
         else:
             others.append(target)
     if others:
@@ -130,4 +300,5 @@ def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input
 
 
 def install() -> None:
+    faults.install()
     Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]

@@ -1,19 +1,194 @@
-"""Fault injection for the offline cloud: make API calls throttle or fail, make models err or slow down.
+"""Fault injection for the offline cloud: API faults on any call, crashes, killed jobs, broken models.
+
+**API faults.** Every AWS API call that reaches moto in-process passes through moto's botocore
+stubber; ``install()`` wraps it, so a rule can answer any call of any service with that service's
+own throttling, server-error or timeout response, exactly as it would arrive on the wire:
+
+* ``throttle``: the service's throttling code (``ThrottlingException``, S3 ``SlowDown`` 503, Lambda
+  ``TooManyRequestsException`` 429, SNS ``Throttled`` 429, CloudWatch ``Throttling``...);
+* ``error``: the service's 5xx code (``InternalFailure`` 500, S3 ``InternalError``, DynamoDB
+  ``InternalServerError``, Lambda ``ServiceException``...);
+* ``timeout``: the request is cut off before the service acted: ``RequestTimeout`` with HTTP 504
+  (S3: its own ``RequestTimeout`` 400). botocore treats both as transient and retries them, as it
+  does a read timeout. A real read timeout (sleeping past the client's 60 s ``read_timeout``)
+  would cost a minute per fault, and "processed, but the answer was lost" is not modelled: every
+  injected fault happens before the service acts, so a retry never meets its own side effect.
+
+Who is called matters less than who calls. A rule with ``scope="pipeline"`` (the default of
+``inject``) only hits calls made by the product: inside a Lambda handler (``lambdas.py`` marks the
+invocation), a state machine execution (``stepfunctions.py`` marks its thread) or an EventBridge
+delivery (``eventbridge.py``). A test or harness reading state is never marked, and ``suspended()``
+turns injection off for a block whatever the rule says. The offline SageMaker's own work (a
+training job downloading its channels) runs on unmarked threads: that is AWS-internal traffic.
+
+Retries are visible too: botocore stamps every attempt with ``amz-sdk-invocation-id`` and
+``amz-sdk-request: attempt=N``, so ``stats()`` counts the retries an SDK made and whether the call
+finally succeeded (absorbed) or gave up (surfaced to the caller).
+
+**Other faults.** ``crash_function`` makes a Lambda handler raise or its runtime exit;
+``kill_training`` SIGKILLs a training job's container process midway (Linux ``/proc``);
+``fail_model_load`` makes an endpoint's model fail to load; ``degrade_model`` adds model errors and
+latency to InvokeEndpoint.
 
 Rules are looked up on every call, so a test can turn a fault on after an endpoint is serving.
+The in-process cloud (``mock_aws``) is where API faults apply; against ``ThreadedMotoServer`` only
+the backend-level ``check()`` hooks (``fail_api`` on SageMaker calls) fire.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
+import os
 import random
+import signal
 import threading
 import time
-from dataclasses import dataclass
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 from moto.core.exceptions import JsonRESTError
 
-FaultKind = Literal["throttle", "error"]
+FaultKind = Literal["throttle", "error", "timeout"]
+KINDS: tuple[FaultKind, ...] = ("throttle", "error", "timeout")
+Scope = Literal["pipeline", "any"]
+CrashKind = Literal["exception", "exit"]
+
+
+# ----------------------------------------------------------------------------- wire errors
+
+
+@dataclass(frozen=True)
+class WireError:
+    """What a service answers for one kind of fault: its own error code, HTTP status and message."""
+
+    code: str
+    status: int
+    message: str
+
+
+_DEFAULT_WIRE: dict[FaultKind, WireError] = {
+    "throttle": WireError("ThrottlingException", 400, "Rate exceeded"),
+    "error": WireError("InternalFailure", 500, "The request processing has failed because of an unknown error"),
+    "timeout": WireError("RequestTimeout", 504, "The request timed out before the service answered"),
+}
+
+_SERVICE_WIRE: dict[str, dict[FaultKind, WireError]] = {
+    "s3": {
+        "throttle": WireError("SlowDown", 503, "Please reduce your request rate."),
+        "error": WireError("InternalError", 500, "We encountered an internal error. Please try again."),
+        "timeout": WireError(
+            "RequestTimeout",
+            400,
+            "Your socket connection to the server was not read from or written to within the timeout period.",
+        ),
+    },
+    "dynamodb": {"error": WireError("InternalServerError", 500, "Internal server error")},
+    "sns": {
+        "throttle": WireError("Throttled", 429, "Rate exceeded"),
+        "error": WireError("InternalError", 500, "Internal error"),
+    },
+    "lambda": {
+        "throttle": WireError("TooManyRequestsException", 429, "Rate Exceeded."),
+        "error": WireError("ServiceException", 500, "An internal error occurred in the Lambda service."),
+    },
+    "cloudwatch": {
+        "throttle": WireError("Throttling", 400, "Rate exceeded"),
+        "error": WireError("InternalServiceError", 500, "Internal service error"),
+    },
+    "application-autoscaling": {"error": WireError("InternalServiceException", 500, "Internal service error")},
+    "events": {"error": WireError("InternalException", 500, "Internal error")},
+    "kms": {"error": WireError("KMSInternalException", 500, "Internal error")},
+    "logs": {"error": WireError("ServiceUnavailableException", 503, "Service unavailable")},
+    "iam": {
+        "throttle": WireError("Throttling", 400, "Rate exceeded"),
+        "error": WireError("ServiceFailure", 500, "Service failure"),
+    },
+    "sts": {
+        "throttle": WireError("Throttling", 400, "Rate exceeded"),
+        "error": WireError("ServiceFailure", 500, "Service failure"),
+    },
+}
+
+# botocore event names use the hyphenized service id; FAULTS speaks boto3 client names.
+_SERVICE_IDS = {
+    "sfn": "stepfunctions",
+    "eventbridge": "events",
+    "application-auto-scaling": "application-autoscaling",
+    "cloudwatch-logs": "logs",
+}
+
+
+def wire_error(service: str, kind: FaultKind) -> WireError:
+    return _SERVICE_WIRE.get(service, {}).get(kind, _DEFAULT_WIRE[kind])
+
+
+@cache
+def _protocol(service: str) -> str:
+    try:
+        return str(_botocore_session().get_service_model(service).protocol)
+    except Exception:
+        return "json"
+
+
+@cache
+def _botocore_session() -> Any:
+    import botocore.session
+
+    return botocore.session.Session()
+
+
+def render(service: str, error: WireError, operation: str = "") -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of ``error`` in the wire protocol botocore speaks to ``service``."""
+    request_id = str(uuid.uuid4())
+    message = f"{error.message} (injected fault on {service}:{operation})" if operation else error.message
+    protocol = _protocol(service)
+    if protocol == "rest-xml":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{error.code}</Code><Message>{message}</Message>"
+            f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
+        )
+        return error.status, {"x-amz-request-id": request_id, "Content-Type": "application/xml"}, body.encode()
+    if protocol in ("query", "ec2"):
+        fault_type = "Sender" if error.status < 500 else "Receiver"
+        body = (
+            f"<ErrorResponse><Error><Type>{fault_type}</Type><Code>{error.code}</Code>"
+            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )
+        return error.status, {"x-amzn-RequestId": request_id, "Content-Type": "text/xml"}, body.encode()
+    if protocol == "smithy-rpc-v2-cbor":
+        headers = {"x-amzn-RequestId": request_id, "Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+        return error.status, headers, _cbor_text_map({"__type": error.code, "message": message})
+    content_type = "application/json" if protocol == "rest-json" else "application/x-amz-json-1.0"
+    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code, "Content-Type": content_type}
+    return error.status, headers, json.dumps({"__type": error.code, "message": message}).encode()
+
+
+def _cbor_text_map(values: dict[str, str]) -> bytes:
+    """A CBOR map of text strings (RFC 8949), enough for an rpc-v2-cbor error body."""
+
+    def head(major: int, length: int) -> bytes:
+        if length < 24:
+            return bytes([major << 5 | length])
+        if length < 256:
+            return bytes([major << 5 | 24, length])
+        return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
+
+    out = bytearray(head(5, len(values)))
+    for key, value in values.items():
+        for text in (key, value):
+            data = text.encode()
+            out += head(3, len(data)) + data
+    return bytes(out)
+
+
+# ----------------------------------------------------------------------------- moto exceptions
 
 
 class ThrottlingException(JsonRESTError):  # type: ignore[misc]
@@ -28,14 +203,50 @@ class InternalFailure(JsonRESTError):  # type: ignore[misc]
         super().__init__("InternalFailure", f"Internal failure (injected fault on {operation})")
 
 
+class RequestTimeout(JsonRESTError):  # type: ignore[misc]
+    code = 504
+
+    def __init__(self, operation: str) -> None:
+        super().__init__("RequestTimeout", f"Request timed out (injected fault on {operation})")
+
+
 class ModelError(RuntimeError):
     """An invocation failed inside the model container (InvokeEndpoint answers 5XX)."""
 
 
+class ModelLoadError(RuntimeError):
+    """The model artefact could not be loaded by the serving container (the endpoint fails)."""
+
+
+class InjectedCrash(RuntimeError):
+    """A Lambda handler crashed with an exception nobody expected."""
+
+
+# ----------------------------------------------------------------------------- rules
+
+
 @dataclass
 class ApiFault:
-    kind: FaultKind
+    kinds: tuple[FaultKind, ...]
     rate: float
+    service: str = "*"
+    operation: str = "*"
+    scope: Scope = "any"
+    callers: tuple[str, ...] = ()
+    remaining: int | None = None
+
+    @property
+    def kind(self) -> FaultKind:
+        return self.kinds[0]
+
+    def matches(self, service: str, operation: str, caller: str | None) -> bool:
+        if self.remaining == 0:
+            return False
+        if self.service not in ("*", service) or self.operation not in ("*", operation):
+            return False
+        if self.scope == "pipeline" and caller is None:
+            return False
+        return not self.callers or (caller is not None and caller.startswith(self.callers))
 
 
 @dataclass
@@ -44,43 +255,359 @@ class ModelFault:
     extra_latency_seconds: float = 0.0
 
 
+@dataclass
+class _Countdown:
+    match: str
+    remaining: int | None
+    rate: float = 1.0
+
+    def take(self, name: str, roll: Any) -> bool:
+        if self.remaining == 0 or self.match not in name or not roll(self.rate):
+            return False
+        if self.remaining is not None:
+            self.remaining -= 1
+        return True
+
+
+@dataclass
+class _CrashRule(_Countdown):
+    kind: CrashKind = "exception"
+
+
+@dataclass
+class _KillRule:
+    match: str
+    remaining: int | None
+    after_seconds: float
+
+
+@dataclass
+class _Call:
+    """One SDK call (all its attempts) that met at least one injected fault."""
+
+    service: str
+    operation: str
+    caller: str
+    attempts: int = 0
+    faults: int = 0
+    succeeded: bool = False
+
+
+@dataclass
+class FaultStats:
+    api_calls: Counter[str] = field(default_factory=Counter)  # service -> requests the product made
+    injected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, kind)
+    by_operation: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, operation)
+    by_caller: Counter[str] = field(default_factory=Counter)
+    sdk_retries: Counter[str] = field(default_factory=Counter)  # service -> attempts after the first
+    # (caller kind, outcome) of each SDK call that met a fault: "absorbed" when a retry of the SDK
+    # itself succeeded, "surfaced" when its last attempt failed and the caller saw the error.
+    faulted_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    crashes: Counter[str] = field(default_factory=Counter)
+    killed_training_jobs: list[str] = field(default_factory=list)
+    failed_model_loads: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.injected.values())
+
+    @property
+    def calls_absorbed(self) -> int:
+        return sum(count for (_, outcome), count in self.faulted_calls.items() if outcome == "absorbed")
+
+    @property
+    def calls_surfaced(self) -> int:
+        return sum(count for (_, outcome), count in self.faulted_calls.items() if outcome == "surfaced")
+
+
+_caller: contextvars.ContextVar[str | None] = contextvars.ContextVar("localcloud_fault_caller", default=None)
+_suspended: contextvars.ContextVar[bool] = contextvars.ContextVar("localcloud_fault_suspended", default=False)
+# The (service, operation) whose request is being dispatched: backend-level check() calls made
+# while dispatching it were already decided by the stubber and must not roll twice.
+_dispatching: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar(
+    "localcloud_fault_dispatching", default=None
+)
+
+
 class FaultInjector:
     def __init__(self, seed: int = 7) -> None:
-        self._api: dict[tuple[str, str], ApiFault] = {}
+        self._api: list[ApiFault] = []
         self._models: dict[str, ModelFault] = {}
+        self._crashes: list[_CrashRule] = []
+        self._model_loads: list[_Countdown] = []
+        self._kills: list[_KillRule] = []
         self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._calls: dict[str, _Call] = {}
+        self._stats = FaultStats()
+        self._watcher: threading.Thread | None = None
+        self._watcher_stop = threading.Event()
         self.injected = 0
 
-    def fail_api(self, service: str, operation: str, kind: FaultKind = "throttle", rate: float = 1.0) -> None:
+    # ------------------------------------------------------------------ configuring
+    def seed(self, seed: int) -> None:
         with self._lock:
-            self._api[(service, operation)] = ApiFault(kind, rate)
+            self._rng = random.Random(seed)
+
+    def fail_api(
+        self,
+        service: str,
+        operation: str,
+        kind: FaultKind = "throttle",
+        rate: float = 1.0,
+        scope: Scope = "any",
+        times: int | None = None,
+        callers: tuple[str, ...] = (),
+    ) -> None:
+        """Fault one API (``operation`` may be ``"*"``); replaces an earlier rule for the same pair.
+
+        ``callers`` limits the rule to callers whose mark starts with one of these prefixes
+        (``"lambda:"``, ``"states:"``, ``"events:"``); ``times`` stops it after that many faults.
+        """
+        with self._lock:
+            self._api = [r for r in self._api if (r.service, r.operation) != (service, operation)]
+            self._api.insert(0, ApiFault((kind,), rate, service, operation, scope, tuple(callers), times))
+
+    def inject(
+        self,
+        rate: float,
+        kinds: tuple[FaultKind, ...] = KINDS,
+        services: tuple[str, ...] = ("*",),
+        scope: Scope = "pipeline",
+        callers: tuple[str, ...] = (),
+    ) -> None:
+        """Fault ``rate`` of every call to ``services`` (all by default), the kind drawn from ``kinds``."""
+        with self._lock:
+            for service in services:
+                self._api.append(ApiFault(tuple(kinds), rate, service, "*", scope, tuple(callers)))
 
     def degrade_model(self, model_name: str, error_rate: float = 0.0, extra_latency_seconds: float = 0.0) -> None:
         with self._lock:
             self._models[model_name] = ModelFault(error_rate, extra_latency_seconds)
 
+    def crash_function(
+        self, match: str, kind: CrashKind = "exception", times: int | None = None, rate: float = 1.0
+    ) -> None:
+        """Make invocations of functions whose name contains ``match`` crash before the handler runs."""
+        with self._lock:
+            self._crashes.append(_CrashRule(match, times, rate, kind))
+
+    def fail_model_load(self, match: str = "", times: int | None = None) -> None:
+        """Make loading a model whose SageMaker model name contains ``match`` fail (the endpoint fails)."""
+        with self._lock:
+            self._model_loads.append(_Countdown(match, times))
+
+    def kill_training(self, match: str = "", after_seconds: float = 0.2, times: int | None = 1) -> None:
+        """SIGKILL the container process of a training job whose name contains ``match``, midway.
+
+        A watcher looks for this process's children running the XGBoost container and kills one
+        once it has run ``after_seconds``: what an out-of-memory kill or a lost instance does.
+        """
+        with self._lock:
+            self._kills.append(_KillRule(match, times, after_seconds))
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher_stop.clear()
+                self._watcher = threading.Thread(target=self._watch_training, daemon=True, name="fault-kill-training")
+                self._watcher.start()
+
     def clear(self) -> None:
+        """Remove every rule and reset the statistics."""
+        self._watcher_stop.set()
         with self._lock:
             self._api.clear()
             self._models.clear()
+            self._crashes.clear()
+            self._model_loads.clear()
+            self._kills.clear()
+            self._calls.clear()
+            self._stats = FaultStats()
+            self.injected = 0
 
+    # ------------------------------------------------------------------ scoping
+    @contextlib.contextmanager
+    def caller(self, name: str) -> Iterator[None]:
+        """Mark the calls made in this block (and threads that copy its context) as the product's."""
+        token = _caller.set(name)
+        try:
+            yield
+        finally:
+            _caller.reset(token)
+
+    @contextlib.contextmanager
+    def suspended(self) -> Iterator[None]:
+        """No fault is injected into calls made in this block: an observer reading state."""
+        token = _suspended.set(True)
+        try:
+            yield
+        finally:
+            _suspended.reset(token)
+
+    @staticmethod
+    def current_caller() -> str | None:
+        return _caller.get()
+
+    # ------------------------------------------------------------------ deciding
     def _roll(self, rate: float) -> bool:
         with self._lock:
-            return self._rng.random() < rate
+            return rate >= 1.0 or self._rng.random() < rate
+
+    def decide(self, service: str, operation: str) -> FaultKind | None:
+        """Whether this call fails, and how; counts the injection."""
+        if _suspended.get():
+            return None
+        caller = _caller.get()
+        with self._lock:
+            if caller is not None:
+                self._stats.api_calls[service] += 1
+            for rule in self._api:
+                if not rule.matches(service, operation, caller) or not self._roll(rule.rate):
+                    continue
+                kind = rule.kinds[0] if len(rule.kinds) == 1 else self._rng.choice(rule.kinds)
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                self.injected += 1
+                self._stats.injected[(service, kind)] += 1
+                self._stats.by_operation[(service, operation)] += 1
+                self._stats.by_caller[_caller_group(caller)] += 1
+                return kind
+        return None
 
     def check(self, service: str, operation: str) -> None:
-        fault = self._api.get((service, operation))
-        if fault is None or not self._roll(fault.rate):
+        """Backend-level hook (offline SageMaker, InvokeEndpoint): raise the fault a rule asks for."""
+        if _dispatching.get() == (service, operation):
             return
-        self.injected += 1
-        raise ThrottlingException(operation) if fault.kind == "throttle" else InternalFailure(operation)
+        kind = self.decide(service, operation)
+        if kind == "throttle":
+            raise ThrottlingException(operation)
+        if kind == "error":
+            raise InternalFailure(operation)
+        if kind == "timeout":
+            raise RequestTimeout(operation)
+
+    def record_attempt(
+        self, invocation_id: str | None, service: str, operation: str, attempt: int, fault: FaultKind | None
+    ) -> None:
+        """Follow one SDK call across its attempts (botocore numbers them in ``amz-sdk-request``)."""
+        with self._lock:
+            if attempt > 1:
+                self._stats.sdk_retries[service] += 1
+            if not invocation_id:
+                return
+            call = self._calls.get(invocation_id)
+            if call is None:
+                if fault is None:
+                    return
+                call = self._calls[invocation_id] = _Call(service, operation, _caller_group(_caller.get()))
+            call.attempts += 1
+            if fault is not None:
+                call.faults += 1
+            else:
+                call.succeeded = True
+
+    # ------------------------------------------------------------------ other faults
+    def function_crash(self, function_name: str) -> tuple[CrashKind, BaseException] | None:
+        """The crash an invocation of ``function_name`` must suffer now, if any (lambdas.py asks)."""
+        with self._lock:
+            for rule in self._crashes:
+                if rule.take(function_name, self._roll):
+                    self._stats.crashes[function_name] += 1
+                    self.injected += 1
+                    if rule.kind == "exit":
+                        return "exit", InjectedCrash("Runtime exited with error: exit status 1 (injected fault)")
+                    return "exception", InjectedCrash(f"injected crash in {function_name}")
+        return None
 
     def wrap_model(self, model_name: str, model: Any) -> Any:
+        with self._lock:
+            for rule in self._model_loads:
+                if rule.take(model_name, self._roll):
+                    self._stats.failed_model_loads.append(model_name)
+                    self.injected += 1
+                    raise ModelLoadError(f"injected fault: the artefact of {model_name} does not load")
         return _FaultyModel(self, model_name, model)
 
     def model_fault(self, model_name: str) -> ModelFault | None:
         return self._models.get(model_name)
+
+    def _watch_training(self) -> None:
+        from localcloud.sagemaker_engine.training import CONTAINER_MODULE
+
+        first_seen: dict[int, float] = {}
+        while not self._watcher_stop.wait(0.02):
+            with self._lock:
+                rules = [rule for rule in self._kills if rule.remaining != 0]
+            if not rules:
+                return
+            for pid, command in _children_running(CONTAINER_MODULE):
+                seen = first_seen.setdefault(pid, time.monotonic())
+                for rule in rules:
+                    if rule.match not in command or time.monotonic() - seen < rule.after_seconds:
+                        continue
+                    with self._lock:
+                        if rule.remaining == 0:
+                            continue
+                        if rule.remaining is not None:
+                            rule.remaining -= 1
+                        self._stats.killed_training_jobs.append(command)
+                        self.injected += 1
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                    break
+
+    # ------------------------------------------------------------------ reading
+    def stats(self) -> FaultStats:
+        """A snapshot of what was injected and what the SDKs did about it."""
+        with self._lock:
+            snapshot = FaultStats(
+                api_calls=Counter(self._stats.api_calls),
+                injected=Counter(self._stats.injected),
+                by_operation=Counter(self._stats.by_operation),
+                by_caller=Counter(self._stats.by_caller),
+                sdk_retries=Counter(self._stats.sdk_retries),
+                crashes=Counter(self._stats.crashes),
+                killed_training_jobs=list(self._stats.killed_training_jobs),
+                failed_model_loads=list(self._stats.failed_model_loads),
+            )
+            for call in self._calls.values():
+                kind = call.caller.partition(":")[0]
+                snapshot.faulted_calls[(kind, "absorbed" if call.succeeded else "surfaced")] += 1
+            return snapshot
+
+
+def _caller_group(caller: str | None) -> str:
+    """``lambda:conveyor-IngestFunction-1a2b3c4d`` -> ``lambda:IngestFunction``; ``None`` -> ``observer``."""
+    if caller is None:
+        return "observer"
+    kind, _, name = caller.partition(":")
+    parts = name.split("-")
+    if kind == "lambda" and len(parts) >= 3:
+        return f"{kind}:{parts[-2]}"
+    return f"{kind}:{name}" if name else kind
+
+
+def _children_running(module: str) -> list[tuple[int, str]]:
+    """(pid, command line) of this process's children whose command line names ``module`` (Linux)."""
+    found: list[tuple[int, str]] = []
+    me = os.getpid()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+            if int(fields[1]) != me:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if module in command:
+            found.append((int(entry), command))
+    return found
 
 
 class _FaultyModel:
@@ -106,3 +633,65 @@ class _FaultyModel:
 
 
 FAULTS = FaultInjector()
+
+
+# ----------------------------------------------------------------------------- installing
+
+
+def _header(request: Any, name: str) -> str:
+    value = request.headers.get(name)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value or "")
+
+
+def _attempt(request: Any) -> int:
+    for part in _header(request, "amz-sdk-request").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "attempt" and value.isdigit():
+            return int(value)
+    return 1
+
+
+_installed: list[bool] = []
+
+
+def install() -> None:
+    """Wrap moto's botocore stubber (API faults) and scale botocore's retry backoff with the clock."""
+    if _installed:
+        return
+    from botocore.awsrequest import AWSResponse
+    from botocore.retries.standard import ExponentialBackoff
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+    from localcloud.clock import CLOCK
+
+    original_call = BotocoreStubber.__call__
+
+    def call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        if not self.enabled:
+            return None
+        parts = event_name.split(".")
+        if len(parts) < 3:
+            return original_call(self, event_name, request, **kwargs)
+        service, operation = _SERVICE_IDS.get(parts[1], parts[1]), parts[2]
+        fault = FAULTS.decide(service, operation)
+        FAULTS.record_attempt(_header(request, "amz-sdk-invocation-id"), service, operation, _attempt(request), fault)
+        if fault is not None:
+            status, headers, body = render(service, wire_error(service, fault), operation)
+            return AWSResponse(request.url, status, headers, MockRawResponse(body))
+        token = _dispatching.set((service, operation))
+        try:
+            return original_call(self, event_name, request, **kwargs)
+        finally:
+            _dispatching.reset(token)
+
+    original_delay = ExponentialBackoff.delay_amount
+
+    def scaled_delay(self: ExponentialBackoff, context: Any) -> float:
+        # The offline clock shortens every wait the product makes; an SDK's backoff is one of them.
+        return CLOCK.real_seconds(float(original_delay(self, context)))
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+    ExponentialBackoff.delay_amount = scaled_delay  # type: ignore[method-assign]
+    _installed.append(True)

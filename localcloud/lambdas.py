@@ -9,7 +9,14 @@ moto routes every invoke path (the API, Step Functions tasks, EventBridge target
 * a warm "container": the module stays imported after the first (cold) call, and cold/warm
   starts are written to the function's CloudWatch log group, as Lambda does;
 * its configured timeout; a raised exception returns ``{"errorType", "errorMessage",
-  "stackTrace"}`` with ``FunctionError`` set, so ASL ``Catch`` on the error type works.
+  "stackTrace"}`` with ``FunctionError`` set, so ASL ``Catch`` on the error type works;
+* its asynchronous-invocation settings (``DeadLetterQueue``, ``EventInvokeConfig``), which
+  ``eventbridge.invoke_lambda_async`` honours after its retries (moto drops ``DeadLetterConfig``).
+
+Every invocation is marked as the product's own calls for fault injection (``FAULTS.caller``), and
+``FAULTS.crash_function`` can make one crash before its handler runs. SQS event source mappings
+deliver records the way Lambda does (message attributes, receive counts, partial batch failures),
+where moto leaves the attributes out.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from localcloud import environ
+from localcloud.faults import FAULTS
 
 LOG = logging.getLogger("localcloud.lambda")
 
@@ -70,6 +78,7 @@ class FunctionRuntime:
     environment: dict[str, str]
     timeout_seconds: int = 3
     memory_mb: int = 128
+    dead_letter_arn: str | None = None
     module: ModuleType | None = None
     invocations: int = 0
     cold_starts: int = 0
@@ -110,6 +119,17 @@ class FunctionTimeoutError(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class AsyncSettings:
+    """Where Lambda sends an asynchronous event whose retries are exhausted."""
+
+    dead_letter_arn: str | None = None
+
+
+# Function ARN (and name) -> its asynchronous-invocation settings, filled in by the deployer.
+ASYNC_SETTINGS: dict[str, AsyncSettings] = {}
+
+
 class LocalLambdaRuntime:
     """Registry of deployed functions and the in-process executor behind moto's invoke."""
 
@@ -122,6 +142,7 @@ class LocalLambdaRuntime:
         with self._lock:
             self._functions[runtime.name] = runtime
             self._functions[runtime.arn] = runtime
+        ASYNC_SETTINGS[runtime.name] = ASYNC_SETTINGS[runtime.arn] = AsyncSettings(runtime.dead_letter_arn)
 
     def get(self, name_or_arn: str) -> FunctionRuntime | None:
         return self._functions.get(name_or_arn)
@@ -145,7 +166,7 @@ class LocalLambdaRuntime:
         init_ms = 0.0
         token = _invocation_log.set(buffer)
         try:
-            with environ.function_environment(variables):
+            with environ.function_environment(variables), FAULTS.caller(f"lambda:{runtime.name}"):
                 cold = runtime.module is None
                 if cold:
                     init_ms = self._cold_start(runtime)
@@ -193,8 +214,12 @@ class LocalLambdaRuntime:
         context = LambdaContext(runtime, request_id)
         outcome: dict[str, Any] = {}
 
+        crash = FAULTS.function_crash(runtime.name)
+
         def call() -> None:
             try:
+                if crash is not None:
+                    raise crash[1]
                 outcome["result"] = handler(event, context)
             except Exception as error:
                 outcome["error"] = error
@@ -215,6 +240,9 @@ class LocalLambdaRuntime:
             buffer = _invocation_log.get()
             if buffer is not None:
                 buffer.write(f"[ERROR] {type(error).__name__}: {error}\n{traceback_text}")
+            if crash is not None and crash[0] == "exit":
+                message = f"RequestId: {request_id} Error: {error}"
+                return _error_payload(RuntimeError(message), "Runtime.ExitError"), True
             return _error_payload(error), True
         return outcome.get("result"), False
 
@@ -247,3 +275,83 @@ def decode_event(event: Any) -> Any:
         except json.JSONDecodeError:
             return event
     return event
+
+
+def _message_attributes(message: Any, queue_arn: str) -> dict[str, Any]:
+    """The message's attributes as sent: moto's receive (which the mapping uses) filters them all out."""
+    from moto.sqs.models import sqs_backends
+    from moto.utilities.arns import parse_arn
+
+    parsed = parse_arn(queue_arn)
+    for queue in sqs_backends[parsed.account][parsed.region].queues.values():
+        if queue.queue_arn == queue_arn:
+            for original in list(queue._messages):
+                if original.id == message.id:
+                    return dict(original.message_attributes or {})
+    return dict(message.message_attributes or {})
+
+
+def _sqs_record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+        for name, value in _message_attributes(message, queue_arn).items()
+    }
+    return {
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": {
+            "ApproximateReceiveCount": str(message.approximate_receive_count or 1),
+            "SentTimestamp": str(message.sent_timestamp or int(time.time() * 1000)),
+            "SenderId": str(message.sender_id),
+            "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp or ""),
+        },
+        "messageAttributes": attributes,
+        "md5OfBody": message.body_md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def _send_sqs_message(backend: Any, function_arn: str, message: Any, queue_arn: str) -> bool:
+    """Deliver one SQS message to a function as Lambda's event source mapping does.
+
+    Returns whether the message may be deleted: not when the function failed, nor when it reported
+    the message in ``batchItemFailures`` (ReportBatchItemFailures).
+    """
+    event = {"Records": [_sqs_record(message, queue_arn, backend.region_name)]}
+    response_headers: dict[str, Any] = {}
+    payload = backend.invoke(
+        function_name=function_arn,
+        qualifier=None,
+        body=json.dumps(event),
+        headers={},
+        response_headers=response_headers,
+    )
+    if "x-amz-function-error" in response_headers:
+        return False
+    try:
+        answer = json.loads(payload or b"null")
+    except (TypeError, ValueError):
+        return True
+    return not (isinstance(answer, dict) and answer.get("batchItemFailures"))
+
+
+_installed: list[bool] = []
+
+
+def install() -> None:
+    """Patch moto's SQS event source delivery (once per process)."""
+    if _installed:
+        return
+    from moto.awslambda.models import LambdaBackend
+
+    LambdaBackend._send_sqs_message = _send_sqs_message  # type: ignore[method-assign]
+    _installed.append(True)

@@ -15,6 +15,7 @@ nothing; it has no UpdateEndpoint, and InvokeEndpoint returns a fixed body. Here
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import random
@@ -354,12 +355,9 @@ def _traffic_steps(routing: dict[str, Any]) -> list[float]:
             else [0.1, 1.0]
         )
     if kind == "LINEAR":
-        step = float(routing.get("LinearStepSize", {}).get("Value", 25)) / 100.0
-        shares, share = [], step
-        while share < 1.0:
-            shares.append(share)
-            share += step
-        return [*shares, 1.0]
+        # Whole percents: adding 0.1 ten times in floating point never reaches 1.0.
+        step_percent = max(1, int(routing.get("LinearStepSize", {}).get("Value", 25)))
+        return [*(percent / 100.0 for percent in range(step_percent, 100, step_percent)), 1.0]
     return [1.0]
 
 
@@ -461,13 +459,18 @@ WEIGHT_UPDATE_SECONDS = 30
 def _apply_weights(endpoint: Any, host: EndpointHost | None, desired: list[dict[str, Any]]) -> None:
     CLOCK.sleep(WEIGHT_UPDATE_SECONDS)
     weights = {item["VariantName"]: float(item["DesiredWeight"]) for item in desired if "DesiredWeight" in item}
+    counts = {
+        item["VariantName"]: int(item["DesiredInstanceCount"]) for item in desired if "DesiredInstanceCount" in item
+    }
     if host is not None:
         with host.lock:
             for variant in host.blue.variants:
                 variant.weight = weights.get(variant.name, variant.weight)
     for variant in endpoint.production_variants:
         if variant["VariantName"] in weights:
-            variant["CurrentWeight"] = weights[variant["VariantName"]]
+            variant["CurrentWeight"] = variant["DesiredWeight"] = weights[variant["VariantName"]]
+        if variant["VariantName"] in counts:
+            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
     endpoint.endpoint_status = "InService"
     endpoint.last_modified_time = _now()
 
@@ -479,7 +482,13 @@ def _update_weights(
     endpoint = self.endpoints.get(endpoint_name)
     if endpoint is not None and endpoint.endpoint_status != "InService":
         raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+    before = copy.deepcopy(endpoint.production_variants) if endpoint is not None else []
     arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)
+    endpoint = self.endpoints[endpoint_name]
+    # moto applies the new weights at once and drops counts nobody asked to change; SageMaker keeps
+    # serving the old weights (and every count) while the endpoint is Updating.
+    endpoint.production_variants = before
+    endpoint.endpoint_status = "Updating"
     _submit(
         _apply_weights,
         self.endpoints[endpoint_name],
@@ -526,11 +535,20 @@ def _update_model_package(self: SageMakerModelBackend, model_package_arn: str, *
 # --------------------------------------------------------------------------- install
 
 
+_original_delete_endpoint = SageMakerModelBackend.delete_endpoint
+
+
+def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
+    _original_delete_endpoint(self, endpoint_name)
+    HOSTS.pop(_host_key(self, endpoint_name), None)
+
+
 def install() -> None:
     SageMakerModelBackend.create_training_job = _create_training_job  # type: ignore[method-assign]
     SageMakerModelBackend.create_compilation_job = _create_compilation_job  # type: ignore[method-assign]
     SageMakerModelBackend.describe_compilation_job = _describe_compilation_job  # type: ignore[method-assign]
     SageMakerModelBackend.create_endpoint = _create_endpoint  # type: ignore[method-assign]
+    SageMakerModelBackend.delete_endpoint = _delete_endpoint  # type: ignore[method-assign]
     SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
     SageMakerModelBackend.update_model_package = _update_model_package  # type: ignore[method-assign]
     SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights  # type: ignore[method-assign]

@@ -45,16 +45,23 @@ def _field(text: str, low: int, high: int, names: dict[str, int] | None = None) 
     """The values a cron field allows; None means any (``*`` or ``?``)."""
     if text in ("*", "?"):
         return None
-    if any(marker in text for marker in ("L", "W", "#")) and not (names and text.upper() in names):
-        raise UnsupportedExpression(f"cron field {text!r} uses L, W or #, which the offline scheduler does not support")
+
+    def value(token: str) -> int:
+        upper = token.upper()
+        if names and upper in names:
+            return names[upper]
+        if upper.isdigit():
+            return int(upper)
+        if "#" in upper or upper.endswith(("L", "W")):
+            raise UnsupportedExpression(
+                f"cron field {text!r} uses L, W or #, which the offline scheduler does not support"
+            )
+        raise UnsupportedExpression(f"cron field {text!r}: {token!r} is not a number or a name")
+
     allowed: set[int] = set()
     for part in text.split(","):
         base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-
-        def value(token: str) -> int:
-            upper = token.upper()
-            return names[upper] if names and upper in names else int(token)
+        step = value(step_text) if step_text else 1
 
         if base in ("*", "?"):
             first, last = low, high

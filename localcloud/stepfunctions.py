@@ -6,20 +6,29 @@
   Failed/Stopped job raises ``States.TaskFailed`` with the job description as the cause;
 * epoch-millisecond timestamps in ``aws-sdk`` results (raw ``datetime`` objects break
   ``DescribeExecution``);
-* the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled.
+* the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled;
+* the error names Step Functions gives a failed service call, so ``Retry`` and ``Catch`` see what
+  they would see on AWS: ``aws-sdk`` tasks ``<Service>.<ErrorCode>`` with the ``Exception``
+  suffix (``SageMaker.ThrottlingException``; moto says ``sagemaker.sagemakerException`` for all),
+  Lambda function tasks ``Lambda.<ErrorCode>`` (moto says ``Exception``), a client-side timeout
+  ``Lambda.SdkClientException``, optimized DynamoDB ``DynamoDB.<ErrorCode>Exception``;
+* fault injection: each execution runs as a caller of its own (``FAULTS.caller``), and a ``.sync``
+  job's Describe polling rides out throttling and 5xx answers, as Step Functions' own polling does.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
+import threading
 import time
 import types
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -28,10 +37,15 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
+from moto.stepfunctions.parser.asl.component.program import program
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory, state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
     state_task_service_callback,
+    state_task_service_dynamodb,
     state_task_service_factory,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
@@ -44,7 +58,9 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend import execution_worker
 
+from localcloud import faults, lambdas
 from localcloud.clock import CLOCK
+from localcloud.faults import FAULTS
 
 # (describe operation, name parameter, status field) for each .sync-capable SageMaker job.
 _SYNC_JOBS: dict[str, tuple[str, str, str]] = {
@@ -53,6 +69,19 @@ _SYNC_JOBS: dict[str, tuple[str, str, str]] = {
     "create_transform_job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
 }
 _RUNNING = frozenset({"InProgress", "Stopping"})
+# Answers a .sync poller retries instead of failing the task (throttling, 5xx, timeouts).
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 _SUCCEEDED = "Completed"
 _REAL_SYNC_POLL_SECONDS = 0.5
 
@@ -122,7 +151,12 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc]
         job_name = normalised_parameters[name_field]
 
         def resolve() -> Any:
-            description = getattr(client, describe)(**{name_field: job_name})
+            try:
+                description = getattr(client, describe)(**{name_field: job_name})
+            except ClientError as error:
+                if _is_transient(error):
+                    return None  # poll again at the next interval
+                raise
             description.pop("ResponseMetadata", None)
             status = description[status_field]
             if status in _RUNNING:
@@ -147,6 +181,132 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc]
             )
 
         return resolve
+
+
+def _is_transient(error: ClientError) -> bool:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code in _TRANSIENT_CODES or status >= 500
+
+
+# PascalCase service names Step Functions puts in front of aws-sdk error names.
+_SDK_ERROR_SERVICE_NAMES = {
+    "sagemaker": "SageMaker",
+    "dynamodb": "DynamoDb",
+    "cloudwatch": "CloudWatch",
+    "applicationautoscaling": "ApplicationAutoScaling",
+    "sfn": "Sfn",
+    "sns": "Sns",
+    "sqs": "Sqs",
+    "s3": "S3",
+    "lambda": "Lambda",
+    "eventbridge": "EventBridge",
+    "kms": "Kms",
+}
+
+
+def _with_exception_suffix(code: str) -> str:
+    name = code.rsplit("#", maxsplit=1)[-1]
+    return name if name.endswith("Exception") else name + "Exception"
+
+
+def aws_sdk_error_name(service: str, code: str) -> str:
+    """``ServiceName.ErrorName``, both PascalCase, the error always ending in ``Exception``."""
+    prefix = _SDK_ERROR_SERVICE_NAMES.get(service.lower(), service[:1].upper() + service[1:])
+    return f"{prefix}.{_with_exception_suffix(code)}"
+
+
+def lambda_error_name(code: str) -> str:
+    """The error a Lambda function task fails with when the Invoke call itself answers ``code``."""
+    if code in ("RequestTimeout", "RequestTimeoutException"):
+        return "Lambda.SdkClientException"  # what the SDK inside Step Functions raises on a timeout
+    return f"Lambda.{_with_exception_suffix(code)}"
+
+
+def task_error_name(resource: str, code: str) -> str:
+    """The error a Task with this ``Resource`` fails with, offline, when its service call answers ``code``."""
+    if ":states:::aws-sdk:" in resource:
+        return aws_sdk_error_name(resource.split(":states:::aws-sdk:", 1)[1].split(":", 1)[0], code)
+    if ":states:::" not in resource:
+        return lambda_error_name(code)  # a function ARN as the Resource
+    service = resource.split(":states:::", 1)[1].split(":", 1)[0]
+    if service == "sagemaker":
+        return "SageMaker.AmazonSageMakerException"  # the optimized integration's one name for a failed call
+    if service == "dynamodb":
+        return f"DynamoDB.{_with_exception_suffix(code)}"
+    if service == "sns":
+        return f"SNS.{_with_exception_suffix(code)}"
+    if service == "lambda":
+        return f"Lambda.{code}"
+    raise ValueError(f"no offline error naming for {resource}")
+
+
+def _aws_sdk_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+    if not isinstance(ex, ClientError):
+        return _original_aws_sdk_from_error(self, env, ex)
+    error = aws_sdk_error_name(self.resource.api_name, str(ex.response["Error"]["Code"]))
+    metadata = ex.response.get("ResponseMetadata", {})
+    cause = (
+        f"{ex.response['Error'].get('Message', '')} (Service: {error.split('.')[0]}, "
+        f"Status Code: {metadata.get('HTTPStatusCode')}, Request ID: {metadata.get('RequestId')})"
+    )
+    failure: FailureEvent = self._get_task_failure_event(env=env, error=error, cause=cause)
+    return failure
+
+
+def _lambda_task_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+    if not isinstance(ex, ClientError):
+        return _original_lambda_from_error(self, env, ex)
+    error = lambda_error_name(str(ex.response.get("Error", {}).get("Code", "")))
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.LambdaFunctionFailed,
+        event_details=EventDetails(
+            lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+                error=error, cause=f"{ex.response['Error'].get('Message', '')} (Service: AWSLambda)"
+            )
+        ),
+    )
+
+
+def _dynamodb_error_cause(client_error: ClientError) -> tuple[str, str]:
+    error, cause = _original_dynamodb_error_cause(client_error)
+    return f"DynamoDB.{_with_exception_suffix(error.removeprefix('DynamoDB.'))}", cause
+
+
+_original_aws_sdk_from_error = state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error
+_original_lambda_from_error = state_task_lambda.StateTaskLambda._from_error
+_original_dynamodb_error_cause = state_task_service_dynamodb.StateTaskServiceDynamoDB._error_cause_from_client_error
+_original_execution_logic = execution_worker.ExecutionWorker._execution_logic
+
+
+class _ContextThread(threading.Thread):
+    """A thread that runs in a copy of its creator's context variables, as an asyncio task does.
+
+    The interpreter runs the program, each state and each branch on threads of their own; without
+    this, an execution's calls would lose the fault-injection caller mark its first thread set.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._context = contextvars.copy_context()
+
+    def run(self) -> None:
+        self._context.run(super().run)
+
+
+_threading_with_context = types.SimpleNamespace(
+    **{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")}
+)
+_threading_with_context.Thread = _ContextThread
+
+
+def _execution_logic_as_caller(self: Any) -> None:
+    # Every call this execution's states make is the product's own, for fault injection.
+    name = self._evaluation_details.state_machine_details.name
+    with FAULTS.caller(f"states:{name}"):
+        _original_execution_logic(self)
 
 
 _original_service_for = state_task_service_factory.state_task_service_for
@@ -197,8 +357,19 @@ _installed: list[bool] = []
 
 
 def install() -> None:
+    faults.install()
+    lambdas.install()
     if _installed:
         return
+    state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error  # type: ignore[method-assign]
+    state_task_lambda.StateTaskLambda._from_error = _lambda_task_from_error  # type: ignore[method-assign]
+    state_task_service_dynamodb.StateTaskServiceDynamoDB._error_cause_from_client_error = staticmethod(  # type: ignore[method-assign]
+        _dynamodb_error_cause
+    )
+    execution_worker.ExecutionWorker._execution_logic = _execution_logic_as_caller  # type: ignore[method-assign]
+    for module in (program, branch_worker, inline_iteration_component, state_task_service_callback):
+        module.threading = _threading_with_context  # type: ignore[attr-defined]
+    execute_state.Thread = _ContextThread  # type: ignore[attr-defined,misc]
     state_task_factory.state_task_service_for = _service_for  # type: ignore[assignment]
     state_task_service_factory.state_task_service_for = _service_for  # type: ignore[assignment]
     state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_with_epoch_times  # type: ignore[method-assign]

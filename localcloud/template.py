@@ -288,6 +288,18 @@ class Deployer:
             s3.put_bucket_notification_configuration(
                 Bucket=name, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
+        if "LoggingConfiguration" in props:
+            # Recorded, like CloudFormation does; the offline cloud writes no access logs.
+            logging = props["LoggingConfiguration"]
+            s3.put_bucket_logging(
+                Bucket=name,
+                BucketLoggingStatus={
+                    "LoggingEnabled": {
+                        "TargetBucket": logging["DestinationBucketName"],
+                        "TargetPrefix": logging.get("LogFilePrefix", ""),
+                    }
+                },
+            )
         return {"Ref": name, "Arn": f"arn:aws:s3:::{name}", "DomainName": f"{name}.s3.amazonaws.com"}
 
     def _create_AWS_S3_BucketPolicy(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -336,6 +348,33 @@ class Deployer:
             Name=props.get("TopicName") or self._name(logical_id), Attributes=attributes
         )["TopicArn"]
         return {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+    def _create_AWS_SQS_Queue(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(spec.get("Properties", {}))
+        name = props.get("QueueName") or self._name(logical_id, limit=80)
+        attributes = {key: _queue_attribute(props[key]) for key in _QUEUE_ATTRIBUTES if key in props}
+        sqs = self.client("sqs")
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return {"Ref": url, "Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _create_AWS_SQS_QueuePolicy(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(spec["Properties"])
+        for url in props["Queues"]:
+            self.client("sqs").set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+            )
+        return {"Ref": logical_id}
+
+    def _create_AWS_Lambda_EventSourceMapping(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(spec["Properties"])
+        request = {
+            key: props[key]
+            for key in ("EventSourceArn", "FunctionName", "BatchSize", "Enabled", "FunctionResponseTypes")
+            if key in props
+        }
+        mapping = self.client("lambda").create_event_source_mapping(**request)
+        return {"Ref": mapping["UUID"], "Id": mapping["UUID"]}
 
     def _create_AWS_SNS_TopicPolicy(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])
@@ -387,7 +426,8 @@ class Deployer:
     def _create_AWS_Logs_LogGroup(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec.get("Properties", {}))
         name = props.get("LogGroupName") or self._name(logical_id)
-        self.client("logs").create_log_group(logGroupName=name)
+        extra = {"kmsKeyId": props["KmsKeyId"]} if "KmsKeyId" in props else {}
+        self.client("logs").create_log_group(logGroupName=name, **extra)
         return {"Ref": name, "Arn": self._arn("logs", f"log-group:{name}:*")}
 
     def _create_AWS_Serverless_LayerVersion(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -418,6 +458,7 @@ class Deployer:
         }
         role = iam.create_role(RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
         variables = {k: str(v) for k, v in props["Environment"]["Variables"].items()}
+        dead_letter = props.get("DeadLetterQueue") or {}
         arn = self.client("lambda").create_function(
             FunctionName=name,
             Runtime=props["Runtime"],
@@ -440,21 +481,53 @@ class Deployer:
                 environment=variables,
                 timeout_seconds=int(props.get("Timeout", 3)),
                 memory_mb=int(props.get("MemorySize", 128)),
+                dead_letter_arn=dead_letter.get("TargetArn"),
             )
         )
-        for event_id, event in props.get("Events", {}).items():
-            if event["Type"] != "EventBridgeRule":
-                raise TemplateError(f"{logical_id}.{event_id}: event type {event['Type']} is not supported offline")
-            self._rule(f"{name}-{event_id}"[-64:], event["Properties"]["Pattern"], arn)
+        if "EventInvokeConfig" in props:
+            self._event_invoke_config(name, props["EventInvokeConfig"])
+        self._event_rules(logical_id, name, props.get("Events", {}), arn)
         return {"Ref": name, "Arn": arn}
 
-    def _rule(self, name: str, pattern: dict[str, Any], target_arn: str, target_input: str | None = None) -> str:
+    def _event_invoke_config(self, function_name: str, config: dict[str, Any]) -> None:
+        request: dict[str, Any] = {
+            key: int(config[key]) for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in config
+        }
+        destinations = {
+            outcome: {"Destination": target["Destination"]}
+            for outcome, target in (config.get("DestinationConfig") or {}).items()
+            if target.get("Destination")
+        }
+        if destinations:
+            request["DestinationConfig"] = destinations
+        self.client("lambda").put_function_event_invoke_config(FunctionName=function_name, **request)
+
+    def _event_rules(self, logical_id: str, name: str, events: dict[str, Any], target_arn: str) -> None:
+        for event_id, event in events.items():
+            if event["Type"] != "EventBridgeRule":
+                raise TemplateError(f"{logical_id}.{event_id}: event type {event['Type']} is not supported offline")
+            properties = event["Properties"]
+            target: dict[str, Any] = {}
+            if "RetryPolicy" in properties:
+                target["RetryPolicy"] = {key: int(value) for key, value in properties["RetryPolicy"].items()}
+            if (properties.get("DeadLetterConfig") or {}).get("Arn"):
+                target["DeadLetterConfig"] = {"Arn": properties["DeadLetterConfig"]["Arn"]}
+            self._rule(f"{name}-{event_id}"[-64:], properties["Pattern"], target_arn, target=target)
+
+    def _rule(
+        self,
+        name: str,
+        pattern: dict[str, Any],
+        target_arn: str,
+        target_input: str | None = None,
+        target: dict[str, Any] | None = None,
+    ) -> str:
         events = self.client("events")
         rule_arn = events.put_rule(Name=name, EventPattern=json.dumps(pattern), State="ENABLED")["RuleArn"]
-        target: dict[str, Any] = {"Id": "target", "Arn": target_arn}
+        request: dict[str, Any] = {"Id": "target", "Arn": target_arn, **(target or {})}
         if target_input is not None:
-            target["Input"] = target_input
-        events.put_targets(Rule=name, Targets=[target])
+            request["Input"] = target_input
+        events.put_targets(Rule=name, Targets=[request])
         return str(rule_arn)
 
     def _create_AWS_Serverless_StateMachine(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -480,16 +553,17 @@ class Deployer:
         arn = self.client("stepfunctions").create_state_machine(
             name=name, definition=definition, roleArn=role["Arn"], type=props.get("Type", "STANDARD")
         )["stateMachineArn"]
-        for event_id, event in props.get("Events", {}).items():
-            if event["Type"] != "EventBridgeRule":
-                raise TemplateError(f"{logical_id}.{event_id}: event type {event['Type']} is not supported offline")
-            self._rule(f"{name}-{event_id}"[-64:], event["Properties"]["Pattern"], arn)
+        self._event_rules(logical_id, name, props.get("Events", {}), arn)
         return {"Ref": arn, "Arn": arn, "Name": name}
 
     def _create_AWS_Scheduler_Schedule(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])
         name = props.get("Name") or self._name(logical_id, limit=64)
-        target = {k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy")}
+        target = {
+            k: v
+            for k, v in props["Target"].items()
+            if k in ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")
+        }
         arn = self.client("scheduler").create_schedule(
             Name=name,
             ScheduleExpression=props["ScheduleExpression"],
@@ -499,6 +573,27 @@ class Deployer:
             Description=props.get("Description", ""),
         )["ScheduleArn"]
         return {"Ref": name, "Arn": arn}
+
+
+_QUEUE_ATTRIBUTES = (
+    "KmsMasterKeyId",
+    "KmsDataKeyReusePeriodSeconds",
+    "SqsManagedSseEnabled",
+    "MessageRetentionPeriod",
+    "VisibilityTimeout",
+    "RedrivePolicy",
+    "DelaySeconds",
+    "ReceiveMessageWaitTimeSeconds",
+)
+
+
+def _queue_attribute(value: Any) -> str:
+    """CloudFormation's typed queue properties as the string attributes the SQS API takes."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _as_list(value: Any) -> list[str]:

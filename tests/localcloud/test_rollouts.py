@@ -1,0 +1,630 @@
+"""SageMaker hosting and training on the offline cloud, at the API level (no state machine, no template).
+
+UpdateEndpoint's blue/green rollouts (canary, linear, all-at-once) are watched from outside: a thread
+samples the endpoint's status and ``traffic_shares`` while the rollout runs, and requests show where
+traffic really goes. Auto-rollback is driven by real metrics: the new model fails, its 5XX datapoints
+move the alarm, and the alarm stops the rollout. Training jobs run the built-in XGBoost contract.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import numpy as np
+import numpy.typing as npt
+import pytest
+import xgboost
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from sklearn.datasets import load_breast_cancer
+
+from localcloud import invocations
+from localcloud import sagemaker as local_sagemaker
+from localcloud.alarms import EVALUATOR
+from localcloud.clock import CLOCK
+from localcloud.cloud import ACCOUNT_ID, install_runtime
+from localcloud.datasets import breast_cancer_csv
+from localcloud.faults import FAULTS
+from localcloud.sagemaker_engine.inference import load_model
+
+REGION = "us-east-1"
+TIME_SCALE = 0.01
+BUCKET = "localcloud-rollouts"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/sagemaker-execution"
+XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+ENDPOINT = "rollouts"
+CONFIG_A, CONFIG_B = "config-a", "config-b"
+MODEL_A, MODEL_B = "model-a", "model-b"
+BLUE, GREEN = "blue", "green"  # the variant of config A and the one of config B
+GREEN_ALARM = "green-5xx"
+CHI_SQUARE_CRITICAL_DF1_P001 = 10.83
+
+
+# --- models and the offline cloud ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def features() -> npt.NDArray[np.float32]:
+    rows, _ = load_breast_cancer(return_X_y=True)
+    return rows.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def boosters(features: npt.NDArray[np.float32]) -> dict[str, xgboost.Booster]:
+    _, labels = load_breast_cancer(return_X_y=True)
+    matrix = xgboost.DMatrix(features, label=labels)
+    return {
+        MODEL_A: xgboost.train({"objective": "binary:logistic", "max_depth": 4, "seed": 1}, matrix, 12),
+        MODEL_B: xgboost.train({"objective": "binary:logistic", "max_depth": 1, "seed": 2}, matrix, 3),
+    }
+
+
+def model_tar_gz(booster: xgboost.Booster) -> bytes:
+    model = bytes(booster.save_raw(raw_format="json"))
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("xgboost-model")
+        info.size = len(model)
+        archive.addfile(info, io.BytesIO(model))
+    return buffer.getvalue()
+
+
+def csv_body(rows: npt.NDArray[np.float32]) -> bytes:
+    return "\n".join(",".join(repr(float(value)) for value in row) for row in rows).encode()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not reached within {timeout}s")
+        time.sleep(0.005)
+
+
+def client(service: str) -> Any:
+    return boto3.client(service, region_name=REGION)
+
+
+def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
+    total = sum(observed.values())
+    return sum((observed.get(name, 0) - total * share) ** 2 / (total * share) for name, share in shares.items())
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    install_runtime()  # first: it swaps os.environ for the runtime's overlay, which monkeypatch then edits
+    for variable, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", REGION),
+    ):
+        monkeypatch.setenv(variable, value)
+    previous_scale = CLOCK.scale
+    CLOCK.set_scale(TIME_SCALE)
+    FAULTS.clear()
+    try:
+        with mock_aws():
+            client("s3").create_bucket(Bucket=BUCKET)
+            yield
+            local_sagemaker.wait_idle(timeout=60)
+    finally:
+        EVALUATOR.stop()
+        local_sagemaker.reset()
+        invocations.reset()
+        FAULTS.clear()
+        CLOCK.set_scale(previous_scale)
+
+
+@dataclass
+class Endpoint:
+    """The endpoint under test and the SageMaker calls the tests make on it."""
+
+    sagemaker: Any
+    runtime: Any
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+        return described
+
+    def status(self) -> str:
+        return str(self.describe()["EndpointStatus"])
+
+    def wait_in_service(self, timeout: float = 30.0) -> dict[str, Any]:
+        wait_until(lambda: self.status() in {"InService", "Failed"}, timeout, "endpoint InService")
+        return self.describe()
+
+    def update(self, config: str, deployment: dict[str, Any] | None = None) -> None:
+        extra = {"DeploymentConfig": deployment} if deployment is not None else {}
+        self.sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=config, **extra)
+
+    def invoke(self, body: bytes, target_variant: str | None = None) -> tuple[bytes, str]:
+        extra = {"TargetVariant": target_variant} if target_variant else {}
+        response = self.runtime.invoke_endpoint(EndpointName=ENDPOINT, ContentType="text/csv", Body=body, **extra)
+        return response["Body"].read(), response["InvokedProductionVariant"]
+
+
+def shares() -> dict[str, float]:
+    return {
+        name: round(share, 6)
+        for name, share in local_sagemaker.traffic_shares(ACCOUNT_ID, REGION, ENDPOINT).items()
+        if share > 0
+    }
+
+
+def register_model(sagemaker: Any, name: str, artefact: bytes | None) -> None:
+    """Upload the artefact (None: leave it missing) and create the SageMaker model on it."""
+    key = f"models/{name}/model.tar.gz"
+    if artefact is not None:
+        client("s3").put_object(Bucket=BUCKET, Key=key, Body=artefact)
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=ROLE_ARN,
+        PrimaryContainer={"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{key}"},
+    )
+
+
+def create_config(sagemaker: Any, name: str, variants: dict[str, tuple[str, float]]) -> None:
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": model,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+            for variant, (model, weight) in variants.items()
+        ],
+    )
+
+
+@pytest.fixture
+def endpoint(aws: None, boosters: dict[str, xgboost.Booster]) -> Endpoint:
+    """Serving config A (variant blue, model A); config B (variant green, model B) is ready to roll out."""
+    sagemaker = client("sagemaker")
+    for name, booster in boosters.items():
+        register_model(sagemaker, name, model_tar_gz(booster))
+    create_config(sagemaker, CONFIG_A, {BLUE: (MODEL_A, 1.0)})
+    create_config(sagemaker, CONFIG_B, {GREEN: (MODEL_B, 1.0)})
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG_A)
+    serving = Endpoint(sagemaker, client("sagemaker-runtime"))
+    assert serving.wait_in_service()["EndpointStatus"] == "InService"
+    return serving
+
+
+@dataclass
+class Observed:
+    statuses: list[str] = field(default_factory=list)
+    green_shares: list[float] = field(default_factory=list)
+
+
+@contextmanager
+def watching() -> Iterator[Observed]:
+    """Record every status the endpoint passes through and every share of traffic green is given."""
+    seen = Observed()
+    done = threading.Event()
+    sagemaker = client("sagemaker")
+
+    def sample_once() -> None:
+        status = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"]
+        green = shares().get(GREEN)
+        if not seen.statuses or seen.statuses[-1] != status:
+            seen.statuses.append(status)
+        if green is not None and (not seen.green_shares or seen.green_shares[-1] != green):
+            seen.green_shares.append(green)
+
+    def sample() -> None:
+        while not done.is_set():
+            sample_once()
+            time.sleep(0.002)
+
+    sample_once()  # where the endpoint starts from
+    worker = threading.Thread(target=sample, name="rollout-watcher")
+    worker.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        worker.join()
+        sample_once()  # where it ends
+
+
+def blue_green(
+    routing_type: str,
+    wait_seconds: int = 0,
+    termination_wait_seconds: int = 0,
+    alarms: tuple[str, ...] = (),
+    **routing: Any,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": {"Type": routing_type, "WaitIntervalInSeconds": wait_seconds, **routing},
+            "TerminationWaitInSeconds": termination_wait_seconds,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        }
+    }
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": name} for name in alarms]}
+    return config
+
+
+def slow_the_clock() -> None:
+    """Stretch the bake that comes next (x10) so that the requests sent during it all land in it."""
+    CLOCK.set_scale(TIME_SCALE * 10)
+
+
+def hurry_the_clock() -> None:
+    """Let the rest of the bake pass at once (the fixture restores the scale afterwards)."""
+    CLOCK.set_scale(TIME_SCALE / 100)
+
+
+def percent(value: int) -> dict[str, Any]:
+    return {"Type": "CAPACITY_PERCENT", "Value": value}
+
+
+def create_green_error_alarm() -> None:
+    """An alarm on green's 5XX errors, as a deployment guardrail would watch them."""
+    client("cloudwatch").put_metric_alarm(
+        AlarmName=GREEN_ALARM,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": GREEN}],
+        Statistic="Sum",
+        Period=600,  # 6 s of wall time: the errors stay in the evaluated period even on a busy machine
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        TreatMissingData="notBreaching",
+    )
+
+
+def assert_serves(endpoint: Endpoint, variant: str, booster: xgboost.Booster, rows: npt.NDArray[np.float32]) -> None:
+    """The endpoint describes one variant, and that variant answers requests with ``booster``'s predictions."""
+    assert [v["VariantName"] for v in endpoint.describe()["ProductionVariants"]] == [variant]
+    body, served = endpoint.invoke(csv_body(rows))
+    assert served == variant
+    np.testing.assert_array_equal(np.array(body.decode().split("\n"), dtype=np.float32), booster.inplace_predict(rows))
+
+
+# --- traffic steps -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("routing", "expected"),
+    [
+        ({"Type": "ALL_AT_ONCE"}, [1.0]),
+        ({"Type": "CANARY", "CanarySize": percent(20)}, [0.2, 1.0]),
+        ({"Type": "CANARY", "CanarySize": percent(80)}, [0.5, 1.0]),  # a canary is at most half the traffic
+        ({"Type": "LINEAR", "LinearStepSize": percent(25)}, [0.25, 0.5, 0.75, 1.0]),
+        ({"Type": "LINEAR", "LinearStepSize": percent(40)}, [0.4, 0.8, 1.0]),
+        ({"Type": "LINEAR", "LinearStepSize": percent(20)}, [0.2, 0.4, 0.6, 0.8, 1.0]),
+    ],
+)
+def test_traffic_steps_of_each_routing_type(routing: dict[str, Any], expected: list[float]) -> None:
+    assert local_sagemaker._traffic_steps(routing) == pytest.approx(expected)
+
+
+def test_a_ten_percent_linear_rollout_has_ten_steps() -> None:
+    steps = local_sagemaker._traffic_steps({"Type": "LINEAR", "LinearStepSize": percent(10)})
+
+    assert steps == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+
+
+# --- blue/green rollouts -------------------------------------------------------------------------
+
+
+def test_a_canary_serves_the_canary_share_then_completes_on_the_new_config(
+    endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
+) -> None:
+    create_green_error_alarm()  # watched, and quiet: model B is healthy
+    deployment = blue_green("CANARY", wait_seconds=300, alarms=(GREEN_ALARM,), CanarySize=percent(20))
+    body = csv_body(features[:1])
+
+    slow_the_clock()  # the 300 s canary lasts 30 s of wall time
+
+    with watching() as seen:
+        endpoint.update(CONFIG_B, deployment)
+        wait_until(lambda: GREEN in shares(), what="the canary serving")
+        canary_shares = shares()
+        served = Counter(endpoint.invoke(body)[1] for _ in range(300))
+        assert endpoint.status() == "Updating", "the requests were all served during the canary"
+        with pytest.raises(ClientError, match="Cannot update in-progress endpoint"):
+            endpoint.update(CONFIG_A)
+        hurry_the_clock()
+        described = endpoint.wait_in_service()
+
+    assert canary_shares == {BLUE: 0.8, GREEN: 0.2}
+    assert chi_square(served, {BLUE: 0.8, GREEN: 0.2}) < CHI_SQUARE_CRITICAL_DF1_P001, served
+    assert seen.statuses == ["InService", "Updating", "InService"]
+    assert seen.green_shares[0] == 0.2
+    assert set(seen.green_shares) <= {0.2, 1.0}
+    assert described["EndpointConfigName"] == CONFIG_B
+    assert "FailureReason" not in described
+    assert shares() == {GREEN: 1.0}
+    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+
+
+def test_a_linear_rollout_shifts_traffic_in_equal_steps(
+    endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
+) -> None:
+    with watching() as seen:
+        started = time.monotonic()
+        endpoint.update(CONFIG_B, blue_green("LINEAR", wait_seconds=60, LinearStepSize=percent(25)))
+        described = endpoint.wait_in_service()
+        elapsed = time.monotonic() - started
+
+    assert seen.statuses == ["InService", "Updating", "InService"]
+    assert seen.green_shares[:3] == [0.25, 0.5, 0.75]
+    assert set(seen.green_shares) <= {0.25, 0.5, 0.75, 1.0}
+    assert elapsed >= 3 * 60 * TIME_SCALE * 0.9, "three bakes of WaitIntervalInSeconds"
+    assert described["EndpointConfigName"] == CONFIG_B
+    assert shares() == {GREEN: 1.0}
+    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+
+
+def test_all_at_once_moves_all_traffic_then_waits_before_retiring_the_old_fleet(
+    endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
+) -> None:
+    slow_the_clock()  # the 100 s termination wait lasts 10 s of wall time
+
+    with watching() as seen:
+        endpoint.update(CONFIG_B, blue_green("ALL_AT_ONCE", termination_wait_seconds=100))
+        wait_until(lambda: GREEN in shares(), what="the new fleet serving")
+        during = shares()
+        served = {endpoint.invoke(csv_body(features[:1]))[1] for _ in range(30)}
+        assert endpoint.status() == "Updating", "the old fleet is kept for TerminationWaitInSeconds"
+        hurry_the_clock()
+        described = endpoint.wait_in_service()
+
+    assert during == {GREEN: 1.0}
+    assert served == {GREEN}
+    assert seen.statuses == ["InService", "Updating", "InService"]
+    assert seen.green_shares == [1.0]
+    assert described["EndpointConfigName"] == CONFIG_B
+    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+
+
+def test_an_update_without_deployment_config_switches_at_once(
+    endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
+) -> None:
+    endpoint.update(CONFIG_B)
+
+    assert endpoint.wait_in_service()["EndpointConfigName"] == CONFIG_B
+    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+
+
+def test_a_failing_canary_trips_its_alarm_and_rolls_back_to_the_old_config(
+    endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
+) -> None:
+    create_green_error_alarm()
+    EVALUATOR.start()
+    FAULTS.degrade_model(MODEL_B, error_rate=1.0)
+    deployment = blue_green("CANARY", wait_seconds=3000, alarms=(GREEN_ALARM,), CanarySize=percent(20))
+
+    with watching() as seen:
+        started = time.monotonic()
+        endpoint.update(CONFIG_B, deployment)
+        wait_until(lambda: GREEN in shares(), what="the canary serving")
+        for _ in range(3):
+            with pytest.raises(ClientError, match="Received server error \\(500\\)"):
+                endpoint.invoke(csv_body(features[:1]), target_variant=GREEN)
+        described = endpoint.wait_in_service(timeout=60)
+        elapsed = time.monotonic() - started
+
+    alarm = client("cloudwatch").describe_alarms(AlarmNames=[GREEN_ALARM])["MetricAlarms"][0]
+    assert alarm["StateValue"] == "ALARM"
+    assert seen.statuses == ["InService", "Updating", "RollingBack", "InService"]
+    assert seen.green_shares[0] == 0.2
+    assert 1.0 not in seen.green_shares, "the rollout never went past the canary"
+    assert elapsed < 3000 * TIME_SCALE / 2, "rolled back as soon as the alarm fired, not after the bake"
+    assert described["EndpointConfigName"] == CONFIG_A
+    assert described["FailureReason"] == f"Deployment rolled back: alarm(s) {GREEN_ALARM} went to ALARM"
+    assert shares() == {BLUE: 1.0}
+    assert_serves(endpoint, BLUE, boosters[MODEL_A], features[:6])
+
+
+def test_an_alarm_set_by_hand_during_the_bake_rolls_back(endpoint: Endpoint) -> None:
+    create_green_error_alarm()
+    deployment = blue_green("LINEAR", wait_seconds=3000, alarms=(GREEN_ALARM,), LinearStepSize=percent(50))
+
+    endpoint.update(CONFIG_B, deployment)
+    wait_until(lambda: GREEN in shares(), what="the first step serving")
+    client("cloudwatch").set_alarm_state(AlarmName=GREEN_ALARM, StateValue="ALARM", StateReason="by hand")
+    described = endpoint.wait_in_service()
+
+    assert described["EndpointConfigName"] == CONFIG_A
+    assert GREEN_ALARM in described["FailureReason"]
+    assert shares() == {BLUE: 1.0}
+
+
+def test_a_new_config_whose_model_cannot_load_leaves_the_endpoint_on_the_old_one(endpoint: Endpoint) -> None:
+    register_model(endpoint.sagemaker, "model-missing", artefact=None)
+    create_config(endpoint.sagemaker, "config-broken", {GREEN: ("model-missing", 1.0)})
+
+    endpoint.update("config-broken", blue_green("ALL_AT_ONCE"))
+    described = endpoint.wait_in_service()
+
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == CONFIG_A
+    assert described["FailureReason"].startswith("Failed to load the new model")
+    assert shares() == {BLUE: 1.0}
+
+
+def test_update_endpoint_refuses_unknown_endpoints_and_configs(endpoint: Endpoint) -> None:
+    with pytest.raises(ClientError, match="Could not find endpoint configuration 'config-nope'"):
+        endpoint.update("config-nope")
+    with pytest.raises(ClientError, match="Could not find endpoint 'nope'"):
+        endpoint.sagemaker.update_endpoint(EndpointName="nope", EndpointConfigName=CONFIG_B)
+    assert endpoint.status() == "InService"
+
+
+# --- UpdateEndpointWeightsAndCapacities ----------------------------------------------------------
+
+
+@pytest.fixture
+def two_variant_endpoint(endpoint: Endpoint) -> Endpoint:
+    create_config(endpoint.sagemaker, "config-ab", {BLUE: (MODEL_A, 3.0), GREEN: (MODEL_B, 1.0)})
+    endpoint.update("config-ab")
+    endpoint.wait_in_service()
+    assert shares() == {BLUE: 0.75, GREEN: 0.25}
+    return endpoint
+
+
+def change_weights(endpoint: Endpoint, **weights: float) -> None:
+    endpoint.sagemaker.update_endpoint_weights_and_capacities(
+        EndpointName=ENDPOINT,
+        DesiredWeightsAndCapacities=[
+            {"VariantName": name, "DesiredWeight": weight} for name, weight in weights.items()
+        ],
+    )
+
+
+def test_new_variant_weights_change_the_routing(two_variant_endpoint: Endpoint) -> None:
+    endpoint = two_variant_endpoint
+
+    change_weights(endpoint, blue=1.0, green=1.0)
+    wait_until(lambda: shares() == {BLUE: 0.5, GREEN: 0.5}, what="the new weights applied")
+    described = endpoint.wait_in_service()
+
+    assert {v["VariantName"]: v["CurrentWeight"] for v in described["ProductionVariants"]} == {BLUE: 1.0, GREEN: 1.0}
+    change_weights(endpoint, blue=0.0)
+    wait_until(lambda: shares() == {GREEN: 1.0}, what="blue drained")
+    assert {endpoint.invoke(b"0," * 29 + b"0")[1] for _ in range(20)} == {GREEN}
+
+
+def test_an_endpoint_is_updating_until_its_new_weights_route_traffic(
+    two_variant_endpoint: Endpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = two_variant_endpoint
+    monkeypatch.setattr(local_sagemaker, "WEIGHT_UPDATE_SECONDS", 100)  # 1 s: ample time to look
+
+    change_weights(endpoint, blue=1.0, green=1.0)
+    routing = shares()
+    described = endpoint.describe()
+
+    assert routing == {BLUE: 0.75, GREEN: 0.25}, "the new weights take a while to apply"
+    assert described["EndpointStatus"] == "Updating"
+    endpoint.wait_in_service()
+    assert shares() == {BLUE: 0.5, GREEN: 0.5}
+
+
+def test_changing_only_a_weight_keeps_the_instance_count(two_variant_endpoint: Endpoint) -> None:
+    endpoint = two_variant_endpoint
+
+    change_weights(endpoint, blue=1.0)
+    described = endpoint.wait_in_service()
+
+    blue = next(v for v in described["ProductionVariants"] if v["VariantName"] == BLUE)
+    assert blue.get("CurrentInstanceCount") == 1
+
+
+# --- training jobs -------------------------------------------------------------------------------
+
+
+def upload_dataset() -> None:
+    rows = breast_cancer_csv(rows=300).decode().splitlines(keepends=True)
+    s3 = client("s3")
+    s3.put_object(Bucket=BUCKET, Key="data/train/train.csv", Body="".join(rows[:220]).encode())
+    s3.put_object(Bucket=BUCKET, Key="data/validation/validation.csv", Body="".join(rows[220:]).encode())
+
+
+def start_training(name: str, hyperparameters: dict[str, str]) -> Any:
+    upload_dataset()
+    sagemaker = client("sagemaker")
+    sagemaker.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
+        RoleArn=ROLE_ARN,
+        HyperParameters=hyperparameters,
+        InputDataConfig=[
+            {
+                "ChannelName": channel,
+                "ContentType": "text/csv",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{BUCKET}/data/{channel}/",
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+            for channel in ("train", "validation")
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    return sagemaker
+
+
+def finished(sagemaker: Any, name: str) -> dict[str, Any]:
+    wait_until(
+        lambda: sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "InProgress",
+        timeout=120,
+        what=f"training job {name} finishing",
+    )
+    described: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=name)
+    return described
+
+
+def test_a_training_job_produces_a_model_artefact_and_final_metrics(
+    aws: None, features: npt.NDArray[np.float32], tmp_path: Any
+) -> None:
+    hyperparameters = {"objective": "binary:logistic", "num_round": "10", "max_depth": "3", "eval_metric": "auc"}
+    sagemaker = start_training("train-ok", hyperparameters)
+    assert sagemaker.describe_training_job(TrainingJobName="train-ok")["TrainingJobStatus"] == "InProgress"
+
+    described = finished(sagemaker, "train-ok")
+
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["SecondaryStatus"] == "Completed"
+    assert "FailureReason" not in described
+    metrics = {metric["MetricName"]: metric["Value"] for metric in described["FinalMetricDataList"]}
+    assert set(metrics) == {"train:auc", "validation:auc"}
+    assert 0.9 < metrics["validation:auc"] <= 1.0
+    artefact_uri = described["ModelArtifacts"]["S3ModelArtifacts"]
+    assert artefact_uri == f"s3://{BUCKET}/output/train-ok/output/model.tar.gz"
+    artefact = client("s3").get_object(Bucket=BUCKET, Key=artefact_uri.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+    model = load_model(artefact, tmp_path)
+    assert model.num_features == 30
+    predictions = model.predict(features[:5])
+    assert ((predictions > 0) & (predictions < 1)).all()
+    assert described["TrainingEndTime"] >= described["TrainingStartTime"]
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "reason"),
+    [
+        pytest.param(
+            {"objective": "binary:logistic", "num_round": "-1"},
+            "Hyperparameter num_round must be a positive integer; got '-1'",
+            id="negative-num_round",
+        ),
+        pytest.param(
+            {"objective": "nope", "num_round": "5"}, "Unknown objective function: `nope`", id="unknown-objective"
+        ),
+    ],
+)
+def test_a_training_job_with_bad_hyperparameters_fails_naming_the_problem(
+    aws: None, hyperparameters: dict[str, str], reason: str
+) -> None:
+    sagemaker = start_training("train-bad", hyperparameters)
+
+    described = finished(sagemaker, "train-bad")
+
+    assert described["TrainingJobStatus"] == "Failed"
+    assert described["FailureReason"].startswith("ClientError: ")
+    assert reason in described["FailureReason"]
+    assert described.get("FinalMetricDataList", []) == []
+    artefact_key = "output/train-bad/output/model.tar.gz"
+    assert client("s3").list_objects_v2(Bucket=BUCKET, Prefix=artefact_key).get("KeyCount") == 0
