@@ -394,11 +394,14 @@ def _roll_out(backend: SageMakerModelBackend, endpoint: Any, new_config: str, de
     for share in _traffic_steps(routing):
         with host.lock:
             host.green_share = share
-        wait = (
-            float(routing.get("WaitIntervalInSeconds", 0))
-            if share < 1.0
-            else float(policy.get("TerminationWaitInSeconds", 0))
-        )
+        interval = float(routing.get("WaitIntervalInSeconds", 0))
+        # All at once bakes the whole new fleet for the interval; every strategy then keeps the old
+        # fleet (still watched) for the termination wait.
+        if share < 1.0:
+            wait = interval
+        else:
+            wait = float(policy.get("TerminationWaitInSeconds", 0))
+            wait += interval if routing.get("Type", "ALL_AT_ONCE") == "ALL_AT_ONCE" else 0.0
         firing = _bake(backend, wait, alarms)
         if firing:
             break
