@@ -212,14 +212,16 @@ class OfflineCloud:
         return response
 
     # ----------------------------------------------------------------- observing
-    def executions(self) -> list[dict[str, Any]]:
+    def _all_executions(self, output: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
         found: list[dict[str, Any]] = []
-        for page in sfn.get_paginator("list_executions").paginate(
-            stateMachineArn=self.output("RetrainStateMachineArn")
-        ):
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.output(output)):
             found.extend(page["executions"])
         return sorted(found, key=lambda e: e["startDate"])
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every retrain execution, oldest first."""
+        return self._all_executions("RetrainStateMachineArn")
 
     def wait_for_executions(self, count: int = 1, timeout: float = 120.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` executions exist and every one of them has finished."""
@@ -285,9 +287,8 @@ class OfflineCloud:
         return response["Body"].read().decode(), str(response.get("InvokedProductionVariant", ""))
 
     def rollback_executions(self) -> list[dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        runs = sfn.list_executions(stateMachineArn=self.output("RollbackStateMachineArn"))["executions"]
-        return sorted(runs, key=lambda e: e["startDate"])
+        """Every rollback execution, oldest first."""
+        return self._all_executions("RollbackStateMachineArn")
 
     def wait_for_rollbacks(self, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,6 +25,7 @@ from conveyor_core.drops import (
     classify_key,
     execution_name,
     idempotency_key,
+    is_folder_placeholder,
     validate_key,
 )
 from conveyor_core.locks import ModelLock
@@ -53,7 +55,7 @@ def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
     try:
         dataset = ingest.resolve_dataset(s3, arrival, settings.max_object_bytes)
     except InvalidDropError as error:
-        return quarantine_drop(arrival.bucket, [arrival.key], error)
+        return quarantine_drop(arrival.bucket, [arrival.key], error, arrival.version_id)
     lock = ModelLock(dynamodb, settings.lock_table, settings.model_name)
     admission = ingest.admit(arrival, dataset, settings.model_name, settings.state_machine_arn, sfn, lock)
     metrics.add_metric(name=f"Drops{admission.action.capitalize()}", unit=MetricUnit.Count, value=1)
@@ -61,10 +63,21 @@ def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
     return admission.as_output()
 
 
-def quarantine_drop(bucket: str, keys: list[str], error: InvalidDropError) -> dict[str, Any]:
+@idempotent_function(data_keyword_argument="arrival", config=idempotency_config, persistence_store=persistence)  # type: ignore[untyped-decorator]
+def refuse_arrival(arrival: dict[str, Any]) -> dict[str, Any]:
+    """Quarantine an arrival refused on its key alone, once per S3 object version like admissions."""
+    error = InvalidDropError(arrival["reason"], arrival["detail"])
+    return quarantine_drop(arrival["bucket"], [arrival["key"]], error, arrival["version_id"])
+
+
+def quarantine_drop(
+    bucket: str, keys: list[str], error: InvalidDropError, version_id: str | None = None
+) -> dict[str, Any]:
     reason = {"reason": error.reason, "detail": error.detail, "stage": "ingest"}
     target = f"quarantine/ingest/{ingest_identity_suffix(keys)}/"
-    uri = s3_io.quarantine(s3, bucket, keys, target, reason)
+    # A drop its uploader deleted is reported, never copied back into existence.
+    withdrawn = keys if error.reason == "object-missing" else ()
+    uri = s3_io.quarantine(s3, bucket, keys, target, reason, version_id=version_id, skip=withdrawn)
     notifications.publish(
         sns,
         settings.topic_arn,
@@ -93,23 +106,39 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
     idempotency_config.register_lambda_context(context)
     bucket = event.detail.bucket.name
     obj = event.detail.object
+    if is_folder_placeholder(obj.key, int(obj.size or 0)):
+        return {"action": "ignored", "why": "folder-placeholder"}
+    identity = idempotency_key(bucket, obj.key, obj.version_id, obj.etag, obj.sequencer)
     try:
-        validate_key(obj.key, settings.incoming_prefix)
+        return handle_arrival(bucket, obj.key, int(obj.size or 0), obj.version_id, identity)
+    except IdempotencyAlreadyInProgressError:
+        # Another delivery of this very write is being handled right now. Failing would only make
+        # Lambda retry and, after its retries, dead-letter a harmless duplicate; if that other
+        # delivery fails instead, its own retries take the write through again.
+        metrics.add_metric(name="DropsDuplicate", unit=MetricUnit.Count, value=1)
+        logger.info("duplicate delivery while the same write is being handled", extra={"key": obj.key})
+        return {"action": "duplicate", "execution_name": execution_name(settings.model_name, identity)}
+
+
+def handle_arrival(bucket: str, key: str, size: int, version_id: str | None, identity: str) -> dict[str, Any]:
+    arrival = {"bucket": bucket, "key": key, "version_id": version_id, "identity": identity}
+    try:
+        validate_key(key, settings.incoming_prefix)
     except InvalidDropError as error:
-        return quarantine_drop(bucket, [obj.key], error)
-    classification = classify_key(obj.key, settings.incoming_prefix)
+        refused: dict[str, Any] = refuse_arrival(arrival={**arrival, "reason": error.reason, "detail": error.detail})
+        return refused
+    classification = classify_key(key, settings.incoming_prefix)
+    if classification.decision is KeyDecision.UNSUPPORTED:
+        unsupported = {
+            "reason": "unsupported-file-type",
+            "detail": "only a .csv or .csv.gz object, or a folder closed by _SUCCESS or manifest.json, starts a run",
+        }
+        refused = refuse_arrival(arrival={**arrival, **unsupported})
+        return refused
     if classification.decision is not KeyDecision.START:
         # Part files wait for their folder's marker; this is the cheap, common path in a burst.
         return {"action": "ignored", "why": classification.decision.value}
     assert classification.kind is not None
-    drop = {
-        "bucket": bucket,
-        "key": obj.key,
-        "kind": classification.kind,
-        "drop_prefix": classification.drop_prefix,
-        "size": int(obj.size or 0),
-        "version_id": obj.version_id,
-        "identity": idempotency_key(bucket, obj.key, obj.version_id, obj.etag, obj.sequencer),
-    }
+    drop = {**arrival, "kind": classification.kind, "drop_prefix": classification.drop_prefix, "size": size}
     admission: dict[str, Any] = admit_drop(drop=drop)
     return admission

@@ -28,18 +28,44 @@ dynamodb = boto3.client("dynamodb")
 @event_parser(model=RollbackInput)
 def lambda_handler(event: RollbackInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(RollbackSettings)
+    if not rollback.claim_alarm(
+        dynamodb, settings.state_table, settings.model_name, event.alarm, event.alarm_time, event.execution
+    ):
+        plan = rollback.RollbackPlan(
+            "duplicate", f"alarm {event.alarm} at {event.alarm_time} is already handled", settings.endpoint_name
+        )
+        return finish(plan, event)
+    endpoint = describe_endpoint(sagemaker, settings.endpoint_name)
+    serving = str(endpoint["EndpointConfigName"]) if endpoint else ""
+    owner = rollback.rolled_away_by(dynamodb, settings.state_table, settings.model_name, serving) if serving else None
+    if owner is not None:
+        # Another alarm about the same config got there first; its restore may still be updating the endpoint.
+        plan = rollback.RollbackPlan(
+            "duplicate",
+            f"a rollback away from {serving} is already claimed by {owner}",
+            settings.endpoint_name,
+            serving,
+        )
+        return finish(plan, event)
     history = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
     plan = rollback.plan_rollback(
-        describe_endpoint(sagemaker, settings.endpoint_name),
+        endpoint,
         settings.endpoint_name,
         history,
         rollback.parse_time(event.alarm_time),
         settings.model_name,
+        restored_since=rollback.restored_at(dynamodb, settings.state_table, settings.model_name, serving)
+        if serving
+        else None,
     )
     if plan.action == "rollback" and not rollback.claim(
-        dynamodb, settings.state_table, settings.model_name, plan.bad_config, event.execution
+        dynamodb, settings.state_table, settings.model_name, plan.bad_config, event.execution, plan.good_config
     ):
         plan = rollback.RollbackPlan("duplicate", f"a rollback away from {plan.bad_config} already ran", plan.endpoint)
+    return finish(plan, event)
+
+
+def finish(plan: rollback.RollbackPlan, event: RollbackInput) -> dict[str, Any]:
     logger.info("rollback planned", extra={"action": plan.action, "reason": plan.reason, "alarm": event.alarm})
     metrics.add_metric(name=f"Rollback{plan.action.capitalize()}", unit=MetricUnit.Count, value=1)
     return plan.as_output()

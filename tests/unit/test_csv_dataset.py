@@ -169,6 +169,23 @@ def test_crlf_line_endings_are_accepted_and_written_as_lf() -> None:
     assert (result.train + result.validation).count(b"\n") == 40
 
 
+def test_a_byte_order_mark_opening_each_source_is_skipped_as_xgboost_skips_it() -> None:
+    train, validation = io.BytesIO(), io.BytesIO()
+    validator = DatasetValidator(train, validation, "binary:logistic", 0.2)
+    rows = simple_rows(40)
+    validator.consume("part-0.csv", [b"\xef\xbb\xbf" + rows[0], *rows[1:20]])
+    validator.consume("part-1.csv", [b"\xef\xbb\xbf" + rows[20], *rows[21:]])
+    report = validator.finish()
+    assert report.rows == 40
+    assert b"\xef\xbb\xbf" not in train.getvalue() + validation.getvalue()
+    as_uploaded = b"\xef\xbb\xbf" + b"".join(rows[:20]) + b"\xef\xbb\xbf" + b"".join(rows[20:])
+    assert report.sha256 == hashlib.sha256(as_uploaded).hexdigest(), "the hash is of the bytes as uploaded"
+
+
+def test_distinct_rows_repeated_many_times_are_still_valid() -> None:
+    assert validate(simple_rows(MIN_ROWS) * 10, validation_fraction=0.45).report.rows == MIN_ROWS * 10
+
+
 def test_blank_lines_are_skipped_and_a_missing_final_newline_is_fine() -> None:
     lines = [*simple_rows(20), b"\n", b"   \n", b"\r\n", b"1,2,3"]
     result = validate(lines)
@@ -214,7 +231,7 @@ GOOD = simple_rows(20)
         pytest.param([*GOOD, b"1,2\n"], "ragged-row", id="ragged-row-short"),
         pytest.param([*GOOD, b"1,2,3,4\n"], "ragged-row", id="ragged-row-long"),
         pytest.param([b"1\n", *GOOD], "too-few-columns", id="single-column"),
-        pytest.param([b"\xef\xbb\xbf0,1,2\n", *GOOD], "byte-order-mark", id="bom"),
+        pytest.param([*GOOD, b"\xef\xbb\xbf0,1,2\n"], "bad-label", id="bom-after-the-first-line"),
         pytest.param([*GOOD, b"1,\xff\xfe,2\n"], "not-utf8", id="non-utf8"),
         pytest.param([*GOOD, "1,2,3\n".encode("utf-16")], "not-utf8", id="utf16"),
         pytest.param([*GOOD, b"1,2," + b"3" * MAX_LINE_BYTES + b"\n"], "line-too-long", id="line-too-long"),
@@ -243,6 +260,8 @@ def test_problem_detail_names_the_line_number() -> None:
         pytest.param([b"\n", b"  \n", b"\r\n"], "binary:logistic", "empty-dataset", id="only-blank-lines"),
         pytest.param(simple_rows(MIN_ROWS - 1), "binary:logistic", "too-few-rows", id="too-few-rows"),
         pytest.param([f"1,{i}\n".encode() for i in range(40)], "binary:logistic", "single-class", id="single-class"),
+        pytest.param([b"1,2,3\n"] * 100, "binary:logistic", "duplicate-rows", id="one-row-repeated"),
+        pytest.param(simple_rows(MIN_ROWS - 1) * 20, "reg:squarederror", "duplicate-rows", id="nine-rows-repeated"),
         pytest.param(
             [f"3,{i}\n".encode() for i in range(40)], "multi:softprob", "single-class", id="single-class-multi"
         ),

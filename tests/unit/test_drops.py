@@ -15,6 +15,8 @@ from conveyor_core.drops import (
     classify_key,
     execution_name,
     idempotency_key,
+    is_folder_placeholder,
+    is_safe_key,
     parse_manifest,
     select_success_parts,
     validate_key,
@@ -55,19 +57,19 @@ def test_validate_key_accepts_a_key_of_exactly_the_maximum_length() -> None:
         ("incomingdata.csv", "key-outside-prefix"),
         ("Incoming/data.csv", "key-outside-prefix"),
         ("incoming/" + "a" * MAX_KEY_LENGTH + ".csv", "key-too-long"),
-        ("incoming/my data.csv", "unsafe-key"),
-        ("incoming/tab\tdata.csv", "unsafe-key"),
-        ("incoming/données.csv", "unsafe-key"),
-        ("incoming/\u202ecsv.exe", "unsafe-key"),
-        ("incoming/a;rm -rf.csv", "unsafe-key"),
-        ("incoming/a$b.csv", "unsafe-key"),
-        ("incoming/../secret.csv", "unsafe-key"),
-        ("incoming/a/../b.csv", "unsafe-key"),
-        ("incoming/./b.csv", "unsafe-key"),
-        ("incoming/a//b.csv", "unsafe-key"),
-        ("incoming//b.csv", "unsafe-key"),
-        ("incoming/folder/", "unsafe-key"),
-        ("incoming/", "unsafe-key"),
+        ("incoming/my data.csv", "unsafe-key-characters"),
+        ("incoming/tab\tdata.csv", "unsafe-key-characters"),
+        ("incoming/données.csv", "unsafe-key-characters"),
+        ("incoming/\u202ecsv.exe", "unsafe-key-characters"),
+        ("incoming/a;rm -rf.csv", "unsafe-key-characters"),
+        ("incoming/a$b.csv", "unsafe-key-characters"),
+        ("incoming/../secret.csv", "unsafe-key-path"),
+        ("incoming/a/../b.csv", "unsafe-key-path"),
+        ("incoming/./b.csv", "unsafe-key-path"),
+        ("incoming/a//b.csv", "unsafe-key-path"),
+        ("incoming//b.csv", "unsafe-key-path"),
+        ("incoming/folder/", "unsafe-key-path"),
+        ("incoming/", "unsafe-key-path"),
     ],
 )
 def test_validate_key_rejects_unsafe_keys_with_a_machine_readable_reason(key: str, reason: str) -> None:
@@ -83,6 +85,36 @@ def test_validate_key_rejects_too_long_before_judging_characters() -> None:
     with pytest.raises(InvalidDropError) as caught:
         validate_key("incoming/" + " " * MAX_KEY_LENGTH, PREFIX)
     assert caught.value.reason == "key-too-long"
+
+
+def test_key_length_is_counted_in_utf8_bytes_as_s3_counts_it() -> None:
+    key = PREFIX + "é" * (MAX_KEY_LENGTH // 2)
+    assert len(key) <= MAX_KEY_LENGTH < len(key.encode())
+    with pytest.raises(InvalidDropError) as caught:
+        validate_key(key, PREFIX)
+    assert caught.value.reason == "key-too-long"
+
+
+@pytest.mark.parametrize(
+    ("key", "safe"),
+    [
+        ("incoming/a.csv", True),
+        ("other/a.csv", True),
+        ("incoming/my data.csv", False),
+        ("incoming/../a.csv", False),
+        ("incoming/" + "a" * MAX_KEY_LENGTH, False),
+    ],
+)
+def test_is_safe_key_judges_a_key_wherever_it_lives(key: str, safe: bool) -> None:
+    assert is_safe_key(key) is safe
+
+
+@pytest.mark.parametrize(
+    ("key", "size", "placeholder"),
+    [("incoming/2026/", 0, True), ("incoming/", 0, True), ("incoming/2026/", 3, False), ("incoming/a.csv", 0, False)],
+)
+def test_folder_placeholders_are_empty_keys_ending_in_a_slash(key: str, size: int, placeholder: bool) -> None:
+    assert is_folder_placeholder(key, size) is placeholder
 
 
 def test_invalid_drop_error_is_a_value_error() -> None:
@@ -127,18 +159,26 @@ def test_classify_manifest_starts_a_manifest_drop_with_its_nested_folder_as_pref
 
 
 @pytest.mark.parametrize(
+    "key",
+    ["incoming/readme.txt", "incoming/data.json", "incoming/data.CSV", "incoming/_SUCCESS", "incoming/manifest.json"],
+)
+def test_classify_top_level_non_data_files_are_unsupported(key: str) -> None:
+    # Nothing would ever complete them, so they must not wait silently.
+    result = classify_key(key, PREFIX)
+    assert result.decision is KeyDecision.UNSUPPORTED
+    assert result.kind is None
+    assert result.drop_prefix == key
+
+
+@pytest.mark.parametrize(
     ("key", "drop_prefix"),
     [
-        ("incoming/readme.txt", "incoming/readme.txt"),
-        ("incoming/data.json", "incoming/data.json"),
-        ("incoming/_SUCCESS", "incoming/_SUCCESS"),
-        ("incoming/manifest.json", "incoming/manifest.json"),
         ("incoming/folder/notes.txt", "incoming/folder/"),
         ("incoming/folder/data.csv.bak", "incoming/folder/"),
         ("incoming/folder/_success", "incoming/folder/"),
     ],
 )
-def test_classify_non_data_files_are_not_data(key: str, drop_prefix: str) -> None:
+def test_classify_non_data_files_in_a_folder_are_not_data(key: str, drop_prefix: str) -> None:
     result = classify_key(key, PREFIX)
     assert result.decision is KeyDecision.NOT_DATA
     assert result.kind is None
@@ -191,7 +231,7 @@ def test_parse_manifest_rejects_a_part_with_unsafe_characters() -> None:
     body = json.dumps({"parts": ["my part.csv"]}).encode()
     with pytest.raises(InvalidDropError) as caught:
         parse_manifest(body, "incoming/d/")
-    assert caught.value.reason == "unsafe-key"
+    assert caught.value.reason == "unsafe-key-characters"
 
 
 # --- select_success_parts -----------------------------------------------------------------------

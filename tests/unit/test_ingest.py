@@ -186,6 +186,29 @@ def test_single_object_over_the_size_limit_is_invalid(s3: Any, bucket: str) -> N
     assert resolve_dataset(s3, drop, max_object_bytes=400).keys == ["incoming/big.csv"]
 
 
+def test_single_object_deleted_before_ingest_is_missing(s3: Any, bucket: str) -> None:
+    # The version survives under a delete marker, but the uploader withdrew the drop.
+    drop = arrival(s3, bucket, "incoming/gone.csv")
+    s3.delete_object(Bucket=bucket, Key="incoming/gone.csv")
+    with pytest.raises(InvalidDropError) as caught:
+        resolve_dataset(s3, drop, LIMIT)
+    assert caught.value.reason == "object-missing"
+    assert "incoming/gone.csv" in caught.value.detail
+
+
+@pytest.mark.parametrize("marker", ["_SUCCESS", "manifest.json"])
+def test_folder_drop_whose_parts_add_up_over_the_limit_is_invalid(s3: Any, bucket: str, marker: str) -> None:
+    for name in ("a.csv", "b.csv", "c.csv"):
+        s3.put_object(Bucket=bucket, Key=f"incoming/d/{name}", Body=b"1,2\n" * 50)  # 200 bytes each
+    body = json.dumps({"parts": ["a.csv", "b.csv", "c.csv"]}).encode() if marker == "manifest.json" else b""
+    drop = arrival(s3, bucket, f"incoming/d/{marker}", body)
+    with pytest.raises(InvalidDropError) as caught:
+        resolve_dataset(s3, drop, max_object_bytes=599)
+    assert caught.value.reason == "dataset-too-large"
+    assert "600 bytes" in caught.value.detail
+    assert len(resolve_dataset(s3, drop, max_object_bytes=600).keys) == 3
+
+
 # --- executions ---------------------------------------------------------------------------------
 
 

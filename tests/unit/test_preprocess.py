@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,13 @@ def run_preprocess(s3: Any, run: PipelineInput, artifact_bucket: str, **override
     }
     arguments.update(overrides)
     return preprocess(s3, run, artifact_bucket, **arguments)
+
+
+def _all_in_training_split() -> bytes:
+    """Ten distinct rows that the deterministic split all sends to training (none to validation)."""
+    rows = (f"{i % 2},{i}\n".encode() for i in range(1000))
+    chosen = [row for row in rows if zlib.crc32(row) % 10_000 >= 2_000][:10]
+    return b"".join(chosen)
 
 
 def artifact_keys(s3: Any, artifact_bucket: str) -> set[str]:
@@ -191,10 +199,23 @@ def test_bad_row_after_a_multipart_part_aborts_the_upload(
         (b"1,2\n0,3\n", "incoming/a.csv", "too-few-rows"),
         (b"1,2\n0,3\n" * 10, "incoming/a.csv.gz", "bad-gzip"),
         (gzip.compress(b"1,2\n0,3\n" * 10, mtime=0), "incoming/a.csv", "gzip-without-suffix"),
-        (b"\xef\xbb\xbf1,2\n0,3\n" * 10, "incoming/a.csv", "byte-order-mark"),
-        (b"1,2\n0,3\n" * 10, "incoming/a.csv", "split-empty"),
+        (b"1,2\n\xef\xbb\xbf0,3\n" * 10, "incoming/a.csv", "bad-label"),
+        (b"1,2\n0,3\n" * 10, "incoming/a.csv", "duplicate-rows"),
+        (_all_in_training_split(), "incoming/a.csv", "split-empty"),
+        (b"PAR1\x15\x04" + b"\x00" * 64, "incoming/a.csv", "not-csv"),
+        (b"1," + b"7" * (2 * 1024 * 1024) + b"\n", "incoming/a.csv", "line-too-long"),
     ],
-    ids=["single-class", "too-few-rows", "bad-gzip", "gzip-without-suffix", "byte-order-mark", "split-empty"],
+    ids=[
+        "single-class",
+        "too-few-rows",
+        "bad-gzip",
+        "gzip-without-suffix",
+        "bom-inside-the-file",
+        "duplicate-rows",
+        "split-empty",
+        "not-csv",
+        "line-too-long",
+    ],
 )
 def test_each_kind_of_bad_data_is_quarantined_with_its_reason(
     s3: Any, bucket: str, artifact_bucket: str, case: tuple[bytes, str, str]
@@ -241,7 +262,8 @@ def test_object_deleted_before_processing_is_quarantined_as_missing(
 
     assert result.status == "quarantined"
     assert result.reason == "object-missing"
-    assert result.detail == f"s3://{bucket}/incoming/churn.csv no longer exists"
+    assert result.detail is not None
+    assert result.detail.startswith(f"s3://{bucket}/incoming/churn.csv no longer exists")
     reason = json.loads(read(s3, result.quarantine_uri or ""))
     assert reason["reason"] == "object-missing"
     assert reason["missing_sources"] == ["incoming/churn.csv"]
@@ -269,3 +291,70 @@ def test_quarantine_copies_the_version_that_failed(s3: Any, bucket: str, artifac
 
     assert result.reason == "header-row"
     assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/incoming/churn.csv") == bad
+
+
+def test_a_pinned_version_whose_key_was_deleted_is_withdrawn_and_never_copied(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    # In a versioned bucket the version survives a plain delete, but the uploader took it back.
+    version = s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=good_csv)["VersionId"]
+    s3.delete_object(Bucket=bucket, Key="incoming/churn.csv")
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"], version), artifact_bucket)
+
+    assert (result.status, result.reason) == ("quarantined", "object-missing")
+    reason = json.loads(read(s3, result.quarantine_uri or ""))
+    assert reason["missing_sources"] == ["incoming/churn.csv"]
+    assert [o["status"] for o in reason["objects"]] == ["missing"]
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")["Contents"]}
+    assert listed == {f"quarantine/{RUN_ID}/reason.json"}, "the deleted data is not copied back into existence"
+    assert artifact_keys(s3, artifact_bucket) == set()
+
+
+def test_a_byte_order_mark_at_the_start_of_a_file_is_accepted_as_xgboost_does(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/churn.csv", Body=b"\xef\xbb\xbf" + good_csv.replace(b"\n", b"\r\n"))
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/churn.csv"]), artifact_bucket)
+
+    assert (result.status, result.rows) == ("ok", 569)
+    train = read(s3, result.train_uri + "train.csv")
+    assert not train.startswith(b"\xef\xbb\xbf")
+    assert b"\r" not in train
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type"),
+    [
+        ("incoming/a.csv", "application/json"),
+        ("incoming/a.csv", "image/png"),
+        ("incoming/a.csv", "application/gzip"),
+        ("incoming/a.csv", "text/csv; charset=iso-8859-1"),
+    ],
+)
+def test_a_declared_content_type_that_is_not_csv_is_quarantined(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes, key: str, content_type: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=good_csv, ContentType=content_type)
+    result = run_preprocess(s3, pipeline_input(bucket, [key]), artifact_bucket)
+    assert (result.status, result.reason) == ("quarantined", "wrong-content-type")
+    assert read(s3, f"s3://{bucket}/quarantine/{RUN_ID}/{key}") == good_csv
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type"),
+    [
+        ("incoming/a.csv", "text/csv"),
+        ("incoming/a.csv", "text/csv; charset=utf-8"),
+        ("incoming/a.csv", "binary/octet-stream"),
+        ("incoming/a.csv", "application/vnd.ms-excel"),
+        ("incoming/a.csv.gz", "application/gzip"),
+    ],
+)
+def test_content_types_a_csv_upload_really_gets_are_accepted(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes, key: str, content_type: str
+) -> None:
+    body = gzip.compress(good_csv, mtime=0) if key.endswith(".gz") else good_csv
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    assert run_preprocess(s3, pipeline_input(bucket, [key]), artifact_bucket).status == "ok"

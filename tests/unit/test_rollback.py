@@ -12,9 +12,11 @@ from conveyor_core.rollback import (
     RollbackPlan,
     choose_target,
     claim,
+    claim_alarm,
     deployment_history,
     parse_time,
     plan_rollback,
+    restored_at,
     went_live_at,
 )
 
@@ -419,7 +421,60 @@ def test_a_lost_claim_keeps_the_winning_execution(dynamodb: Any, state_table: st
     claim(dynamodb, state_table, MODEL, "cfg-c", "exec-1")
     claim(dynamodb, state_table, MODEL, "cfg-c", "exec-2")
     items = dynamodb.scan(TableName=state_table)["Items"]
-    assert items == [{"id": s(f"rollback#{MODEL}#cfg-c"), "execution": s("exec-1")}]
+    assert len(items) == 1
+    assert items[0]["id"] == s(f"rollback#{MODEL}#cfg-c")
+    assert items[0]["execution"] == s("exec-1")
+
+
+def test_a_winning_claim_records_when_the_good_config_was_claimed_for_restoring(
+    dynamodb: Any, state_table: str
+) -> None:
+    moment = at("2026-11-20T10:00:00Z")
+    assert restored_at(dynamodb, state_table, MODEL, "cfg-b") is None
+    assert claim(dynamodb, state_table, MODEL, "cfg-c", "exec-1", "cfg-b", now=moment) is True
+    assert restored_at(dynamodb, state_table, MODEL, "cfg-b") == moment
+    # The loser records nothing: the restore it would have claimed is not happening.
+    assert (
+        claim(dynamodb, state_table, MODEL, "cfg-c", "exec-2", "cfg-a", now=after("2026-11-20T10:00:00Z", seconds=5))
+        is False
+    )
+    assert restored_at(dynamodb, state_table, MODEL, "cfg-a") is None
+
+
+def test_one_alarm_transition_is_claimed_once_but_its_own_retry_may_claim_again(
+    dynamodb: Any, state_table: str
+) -> None:
+    stamp = "2026-11-20T10:00:00.000+0000"
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-5xx", stamp, "exec-1") is True
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-5xx", stamp, "exec-2") is False
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-5xx", stamp, "exec-1") is True
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-5xx", "2026-11-20T10:05:00.000+0000", "exec-3") is True
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-latency", stamp, "exec-4") is True
+
+
+def test_an_alarm_planned_after_a_restore_but_before_its_record_is_stale() -> None:
+    # The rollback from cfg-c to cfg-b has updated the endpoint but not yet written its history item.
+    history = [deployed("2026-11-20T09:00:00Z", "cfg-c"), deployed("2026-11-19T09:00:00Z", "cfg-b")]
+    claimed = at("2026-11-20T10:00:05Z")
+    plan = plan_rollback(
+        endpoint("cfg-b"), ENDPOINT, history, at("2026-11-20T10:00:00Z"), MODEL, restored_since=claimed
+    )
+    assert plan.action == "stale"
+    # Without the claim time, the same alarm would have rolled back to the bad config.
+    assert plan_rollback(endpoint("cfg-b"), ENDPOINT, history, at("2026-11-20T10:00:00Z"), MODEL).action == "rollback"
+
+
+def test_an_alarm_after_the_restore_claim_is_about_the_restored_config() -> None:
+    history = [deployed("2026-11-20T09:00:00Z", "cfg-c"), deployed("2026-11-19T09:00:00Z", "cfg-b")]
+    plan = plan_rollback(
+        endpoint("cfg-b"),
+        ENDPOINT,
+        history,
+        at("2026-11-20T11:00:00Z"),
+        MODEL,
+        restored_since=at("2026-11-20T10:00:05Z"),
+    )
+    assert plan.action != "stale"
 
 
 def test_claims_on_different_bad_configs_are_independent(dynamodb: Any, state_table: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from typing import Any
 
@@ -61,6 +62,58 @@ def test_lines_split_across_read_chunks_are_reassembled(s3: Any, bucket: str, mo
     monkeypatch.setattr(s3_io, "READ_CHUNK", 3)
     s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=CSV)
     assert list(iter_object_lines(s3, bucket, "incoming/a.csv")) == CSV.splitlines(keepends=True)
+
+
+def test_a_line_that_outgrows_the_limit_is_refused_before_it_is_held_in_memory(
+    s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_io, "READ_CHUNK", 1000)
+    monkeypatch.setattr(s3_io, "MAX_LINE_BYTES", 4000)
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"1,2\n" + b"9" * 100_000)
+    lines = iter_object_lines(s3, bucket, "incoming/a.csv")
+    assert next(lines) == b"1,2\n"
+    with pytest.raises(InvalidDatasetError) as caught:
+        next(lines)
+    assert caught.value.reason == "line-too-long"
+    assert caught.value.detail.startswith("incoming/a.csv line 2:")
+
+
+def test_a_gzip_bomb_inflates_in_bounded_pieces(s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3_io, "READ_CHUNK", 64 * 1024)
+    inflated = []
+    original = s3_io._lines
+
+    def recording_lines(chunks: Any, name: str) -> Any:
+        def observed() -> Any:
+            for chunk in chunks:
+                inflated.append(len(chunk))
+                yield chunk
+
+        return original(observed(), name)
+
+    monkeypatch.setattr(s3_io, "_lines", recording_lines)
+    body = gzip.compress(b"1,2\n" * 2_000_000, mtime=0)  # 8 MB of rows in a few KB
+    s3.put_object(Bucket=bucket, Key="incoming/bomb.csv.gz", Body=body)
+    assert sum(1 for _ in iter_object_lines(s3, bucket, "incoming/bomb.csv.gz")) == 2_000_000
+    assert max(inflated) <= 64 * 1024
+    assert sum(inflated) == 8_000_000
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        (b"PAR1\x15\x04\x15", "Parquet"),
+        (b"PK\x03\x04\x14\x00", "ZIP"),
+        (b"\x89PNG\r\n\x1a\n", "PNG"),
+        (b"%PDF-1.7\n", "PDF"),
+    ],
+)
+def test_binary_formats_saved_under_a_csv_name_are_refused(s3: Any, bucket: str, body: bytes, what: str) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=body)
+    with pytest.raises(InvalidDatasetError) as caught:
+        list(iter_object_lines(s3, bucket, "incoming/a.csv"))
+    assert caught.value.reason == "not-csv"
+    assert what in caught.value.detail
 
 
 def test_gz_key_that_is_not_gzip_is_refused(s3: Any, bucket: str) -> None:
@@ -235,3 +288,64 @@ def test_quarantine_propagates_errors_other_than_a_missing_source(s3: Any, bucke
         quarantine(DeniedCopy(s3), bucket, ["incoming/a.csv"], "quarantine/q/", {"reason": "r"})
     assert caught.value.response["Error"]["Code"] == "AccessDenied"
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/")
+
+
+def test_quarantine_never_reuses_an_unsafe_key_as_a_name(s3: Any, bucket: str) -> None:
+    keys = ["incoming/my data.csv", "incoming/../x.csv", "incoming/données.csv", "incoming/" + "a" * 900 + ".csv"]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+
+    uri = quarantine(s3, bucket, keys, "quarantine/q/", {"reason": "unsafe-key-characters"})
+
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/q/")["Contents"]]
+    assert len(listed) == len(keys) + 1
+    assert all(re.fullmatch(r"quarantine/q/(renamed/object-[0-9a-f]{32}|reason\.json)", key) for key in listed)
+    _, key = split_uri(uri)
+    reason = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    for original, record in zip(keys, reason["objects"], strict=True):
+        assert record["source"] == f"s3://{bucket}/{original}"
+        _, copy = split_uri(record["copy"])
+        assert s3.get_object(Bucket=bucket, Key=copy)["Body"].read() == original.encode()
+
+
+def test_quarantine_references_objects_too_large_to_copy(s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3_io, "MAX_COPY_BYTES", 10)
+    s3.put_object(Bucket=bucket, Key="incoming/d/small.csv", Body=b"1,2\n")
+    s3.put_object(Bucket=bucket, Key="incoming/d/big.csv", Body=b"1,2\n" * 10)
+
+    uri = quarantine(s3, bucket, ["incoming/d/small.csv", "incoming/d/big.csv"], "quarantine/q/", {"reason": "r"})
+
+    _, key = split_uri(uri)
+    reason = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert reason["not_copied"] == ["incoming/d/big.csv"]
+    assert [o["status"] for o in reason["objects"]] == ["copied", "too-large-to-copy"]
+    assert reason["objects"][1]["bytes"] == 40
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/q/")["Contents"]}
+    assert listed == {"quarantine/q/incoming/d/small.csv", "quarantine/q/reason.json"}
+
+
+def test_quarantine_never_copies_skipped_inputs(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"1,2\n")
+    keys = ["incoming/a.csv"]
+    uri = quarantine(s3, bucket, keys, "quarantine/q/", {"reason": "object-missing"}, skip=keys)
+    _, key = split_uri(uri)
+    reason = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert reason["missing_sources"] == ["incoming/a.csv"]
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/q/")["Contents"]}
+    assert listed == {"quarantine/q/reason.json"}
+
+
+def test_quarantine_records_the_copied_version(s3: Any, bucket: str) -> None:
+    first = s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"bad\n")["VersionId"]
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"1,2\n")
+    uri = quarantine(s3, bucket, ["incoming/a.csv"], "quarantine/q/", {"reason": "r"}, version_id=first)
+    _, key = split_uri(uri)
+    [record] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["objects"]
+    assert record == {
+        "source": f"s3://{bucket}/incoming/a.csv",
+        "version_id": first,
+        "bytes": 4,
+        "status": "copied",
+        "copy": f"s3://{bucket}/quarantine/q/incoming/a.csv",
+    }
+    assert s3.get_object(Bucket=bucket, Key="quarantine/q/incoming/a.csv")["Body"].read() == b"bad\n"

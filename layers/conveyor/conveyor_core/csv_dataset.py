@@ -6,8 +6,12 @@ so memory stays constant whatever the file size.
 
 What is bad data here follows XGBoost itself: an empty field or ``nan`` in a *feature* is a
 missing value, which XGBoost handles, so it is legal. A missing/non-numeric/NaN/inf label, an inf
-feature, text in a feature, a ragged row, a single class for a classification objective, or no
-rows at all is not.
+feature, text in a feature, a ragged row, a single class for a classification objective, fewer
+than MIN_ROWS distinct rows, or no rows at all is not.
+
+XGBoost's CSV reader (dmlc-core) ends lines at ``\n`` or ``\r`` and skips a UTF-8 byte-order mark,
+so CRLF files and a BOM at the start of a file are valid; the split is written with plain ``\n``
+and no BOM either way.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ MAX_REPORTED_PROBLEMS = 5
 MAX_DISTINCT_LABELS = 1000
 MIN_ROWS = 10
 MAX_LINE_BYTES = 1024 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
 
 # Python's float() also takes "1_000", " 1 " and "infinity"; XGBoost's CSV reader does not.
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -133,6 +138,8 @@ class DatasetValidator:
         self._hash = hashlib.sha256()
         self._problems: list[str] = []
         self._problem_reason: str | None = None
+        # Digests of the first MIN_ROWS distinct rows: enough to tell "too few distinct rows" apart.
+        self._distinct: set[bytes] = set()
         self.report = DatasetReport()
 
     def consume(self, source_name: str, lines: Iterable[bytes]) -> None:
@@ -152,6 +159,12 @@ class DatasetValidator:
         if report.rows < MIN_ROWS:
             raise InvalidDatasetError(
                 "too-few-rows", f"{report.rows} rows; at least {MIN_ROWS} are needed to train and validate"
+            )
+        if len(self._distinct) < MIN_ROWS:
+            raise InvalidDatasetError(
+                "duplicate-rows",
+                f"only {len(self._distinct)} distinct rows among {report.rows}; at least {MIN_ROWS} distinct rows "
+                "are needed (identical rows add no information and always land on the same side of the split)",
             )
         if report.validation_rows == 0 or report.train_rows == 0:
             raise InvalidDatasetError(
@@ -196,6 +209,8 @@ class DatasetValidator:
 
     def _consume_line(self, source: str, number: int, raw: bytes) -> None:
         where = f"{source} line {number}"
+        if number == 1 and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM) :]
         if len(raw) > MAX_LINE_BYTES:
             self._problem("line-too-long", f"{where}: a line of {len(raw)} bytes exceeds {MAX_LINE_BYTES}")
             return
@@ -203,11 +218,6 @@ class DatasetValidator:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             self._problem("not-utf8", f"{where}: not UTF-8 ({error.reason} at byte {error.start})")
-            return
-        if text.startswith("\ufeff"):
-            self._problem(
-                "byte-order-mark", f"{where}: starts with a UTF-8 byte-order mark, which XGBoost would read as data"
-            )
             return
         text = text.rstrip("\r\n")
         if not text.strip():
@@ -261,6 +271,8 @@ class DatasetValidator:
             report.label_counts[key] = report.label_counts.get(key, 0) + 1
         report.rows += 1
         line = text.encode() + b"\n"
+        if len(self._distinct) < MIN_ROWS:
+            self._distinct.add(hashlib.blake2b(line, digest_size=16).digest())
         if zlib.crc32(line) % _SPLIT_BUCKETS < self._threshold:
             report.validation_rows += 1
             self._validation.write(line)

@@ -37,6 +37,8 @@ class KeyDecision(StrEnum):
     START = "start"
     PART_OF_FOLDER = "part-of-folder"
     NOT_DATA = "not-data"
+    # A top-level object that is neither data nor in a folder: nothing will ever complete it.
+    UNSUPPORTED = "unsupported"
 
 
 class InvalidDropError(ValueError):
@@ -55,17 +57,41 @@ class Classification:
     drop_prefix: str
 
 
-def validate_key(key: str, incoming_prefix: str) -> None:
-    """Reject keys we will not feed to any tool: the reason is machine-readable prose."""
+def key_problem(key: str, incoming_prefix: str = "") -> InvalidDropError | None:
+    """Why ``key`` must not be used as a name anywhere, or None when it is safe.
+
+    The key is data: it is checked here before any tool sees it, and an unsafe key is never
+    reused as a path, a command argument or part of a document's syntax.
+    """
     if not key.startswith(incoming_prefix):
-        raise InvalidDropError("key-outside-prefix", f"key is outside the '{incoming_prefix}' prefix")
-    if len(key) > MAX_KEY_LENGTH:
-        raise InvalidDropError("key-too-long", f"key is longer than {MAX_KEY_LENGTH} characters")
+        return InvalidDropError("key-outside-prefix", f"key is outside the '{incoming_prefix}' prefix")
+    if len(key.encode()) > MAX_KEY_LENGTH:
+        return InvalidDropError("key-too-long", f"key is longer than {MAX_KEY_LENGTH} bytes")
     if not _SAFE_KEY.fullmatch(key):
-        raise InvalidDropError("unsafe-key", "key contains characters outside S3's safe set [A-Za-z0-9!_.*'()/-]")
+        return InvalidDropError(
+            "unsafe-key-characters",
+            "key contains characters outside S3's safe set [A-Za-z0-9!_.*'()/-] (spaces, non-ASCII, shell syntax)",
+        )
     segments = key[len(incoming_prefix) :].split("/")
     if any(segment in ("", ".", "..") for segment in segments):
-        raise InvalidDropError("unsafe-key", "key has an empty, '.' or '..' path segment")
+        return InvalidDropError("unsafe-key-path", "key has an empty, '.' or '..' path segment")
+    return None
+
+
+def validate_key(key: str, incoming_prefix: str) -> None:
+    """Reject keys we will not feed to any tool, with a machine-readable reason."""
+    if problem := key_problem(key, incoming_prefix):
+        raise problem
+
+
+def is_safe_key(key: str) -> bool:
+    """Whether ``key`` may be reused verbatim inside another key (a quarantine copy's name)."""
+    return key_problem(key) is None
+
+
+def is_folder_placeholder(key: str, size: int) -> bool:
+    """The empty ``folder/`` object the S3 console's "Create folder" writes: not a dataset."""
+    return key.endswith("/") and size == 0
 
 
 def classify_key(key: str, incoming_prefix: str) -> Classification:
@@ -83,7 +109,7 @@ def classify_key(key: str, incoming_prefix: str) -> Classification:
         return Classification(KeyDecision.NOT_DATA, None, drop_prefix)
     if name.endswith(DATA_SUFFIXES):
         return Classification(KeyDecision.START, DropKind.SINGLE_OBJECT, key)
-    return Classification(KeyDecision.NOT_DATA, None, key)
+    return Classification(KeyDecision.UNSUPPORTED, None, key)
 
 
 def parse_manifest(body: bytes, drop_prefix: str) -> list[str]:

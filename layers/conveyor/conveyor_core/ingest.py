@@ -53,11 +53,33 @@ class Admission:
         }
 
 
-def _list_keys(s3_client: Any, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
+def _list_sizes(s3_client: Any, bucket: str, prefix: str) -> dict[str, int]:
+    """Every key under ``prefix`` with its size in bytes."""
+    sizes: dict[str, int] = {}
     for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(item["Key"] for item in page.get("Contents", []))
-    return keys
+        sizes.update((item["Key"], int(item.get("Size", 0))) for item in page.get("Contents", []))
+    return sizes
+
+
+def _is_not_found(error: Exception) -> bool:
+    response = getattr(error, "response", {}) or {}
+    return response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")
+
+
+def _check_still_present(s3_client: Any, drop: Drop) -> None:
+    """A single object deleted between its upload and now is gone: its drop is withdrawn.
+
+    In a versioned bucket the written version survives a plain delete (under a delete marker),
+    so the current key is what counts: the uploader took the data back, and it is not used.
+    """
+    try:
+        s3_client.head_object(Bucket=drop.bucket, Key=drop.key)
+    except s3_client.exceptions.ClientError as error:
+        if _is_not_found(error):
+            raise InvalidDropError(
+                "object-missing", f"{drop.key} was deleted after it landed; nothing was processed or copied"
+            ) from error
+        raise
 
 
 def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> DatasetRef:
@@ -67,8 +89,11 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
             raise InvalidDropError("empty-object", f"{drop.key} is 0 bytes")
         if drop.size > max_object_bytes:
             raise InvalidDropError(
-                "object-too-large", f"{drop.key} is {drop.size} bytes; the limit is {max_object_bytes}"
+                "object-too-large",
+                f"{drop.key} is {drop.size} bytes; the Lambda preprocessing limit (MaxDatasetBytes) is "
+                f"{max_object_bytes} and there is no Processing-job path: drop less data or raise MaxDatasetBytes",
             )
+        _check_still_present(s3_client, drop)
         return DatasetRef(
             bucket=drop.bucket,
             keys=[drop.key],
@@ -77,7 +102,7 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
             version_id=drop.version_id,
             identity=drop.identity,
         )
-    listed = _list_keys(s3_client, drop.bucket, drop.drop_prefix)
+    listed = _list_sizes(s3_client, drop.bucket, drop.drop_prefix)
     if drop.kind is DropKind.MANIFEST:
         manifest = s3_client.get_object(Bucket=drop.bucket, Key=drop.key)["Body"].read()
         keys = parse_manifest(manifest, drop.drop_prefix)
@@ -87,11 +112,18 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
                 "manifest-parts-missing", f"the manifest names {len(missing)} missing part(s): {missing[:5]}"
             )
     else:
-        keys = select_success_parts(listed, drop.drop_prefix)
+        keys = select_success_parts(list(listed), drop.drop_prefix)
         if not keys:
             raise InvalidDropError(
                 "marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data"
             )
+    total = sum(listed[key] for key in keys)
+    if total > max_object_bytes:
+        raise InvalidDropError(
+            "dataset-too-large",
+            f"the {len(keys)} part(s) of {drop.drop_prefix} add up to {total} bytes; the Lambda preprocessing limit "
+            f"(MaxDatasetBytes) is {max_object_bytes} and there is no Processing-job path: drop less data or raise it",
+        )
     return DatasetRef(
         bucket=drop.bucket,
         keys=keys,

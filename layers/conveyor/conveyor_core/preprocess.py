@@ -13,20 +13,78 @@ class DatasetTooLargeError(RuntimeError):
     """Valid data that is too big for the Lambda path; the run fails with this as its cause."""
 
 
-def _total_bytes(s3_client: Any, run: PipelineInput) -> int:
+class ObjectMissingError(InvalidDatasetError):
+    """Inputs that no longer exist (deleted after they landed); they are reported, never copied."""
+
+    def __init__(self, keys: list[str], detail: str) -> None:
+        super().__init__("object-missing", detail)
+        self.keys = keys
+
+
+# What a CSV object may declare as its Content-Type. S3 defaults to binary/octet-stream, the AWS CLI
+# guesses text/csv from the name, and Windows maps .csv to application/vnd.ms-excel.
+_CSV_CONTENT_TYPES = frozenset(
+    {
+        "",
+        "text/csv",
+        "text/plain",
+        "text/x-csv",
+        "application/csv",
+        "application/x-csv",
+        "application/vnd.ms-excel",
+        "application/octet-stream",
+        "binary/octet-stream",
+    }
+)
+_GZIP_CONTENT_TYPES = frozenset({"application/gzip", "application/x-gzip"})
+_UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
+def content_type_problem(key: str, content_type: str) -> str | None:
+    """Why an object's declared Content-Type is not CSV (or gzip for .gz), or None if it is acceptable."""
+    media, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    allowed = _CSV_CONTENT_TYPES | (_GZIP_CONTENT_TYPES if key.endswith(".gz") else frozenset())
+    if media not in allowed:
+        return f"{key} is declared as {media!r}; a dataset must be CSV text (text/csv) or gzip for .csv.gz"
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in _UTF8_CHARSETS:
+            return f"{key} declares charset {value.strip()!r}; the CSV contract is UTF-8"
+    return None
+
+
+def _not_found(error: Any) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")
+
+
+def _inspect(s3_client: Any, run: PipelineInput) -> int:
+    """Total bytes of the drop; raises InvalidDatasetError for inputs that are gone or not CSV.
+
+    A single object pinned to a version is also checked at its current key: a plain delete in a
+    versioned bucket keeps the version under a delete marker, and the uploader's withdrawal wins.
+    """
     total = 0
+    missing: list[str] = []
     for key in run.dataset.keys:
         request = {"Bucket": run.dataset.bucket, "Key": key}
-        if run.dataset.version_id and len(run.dataset.keys) == 1:
-            request["VersionId"] = run.dataset.version_id
+        pinned = bool(run.dataset.version_id and len(run.dataset.keys) == 1)
+        if pinned:
+            request["VersionId"] = run.dataset.version_id or ""
         try:
-            total += int(s3_client.head_object(**request)["ContentLength"])
+            head = s3_client.head_object(**request)
+            if pinned:
+                s3_client.head_object(Bucket=run.dataset.bucket, Key=key)
         except s3_client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion"):
-                raise InvalidDatasetError(
-                    "object-missing", f"s3://{run.dataset.bucket}/{key} no longer exists"
-                ) from error
+            if _not_found(error):
+                missing.append(key)
+                continue
             raise
+        if problem := content_type_problem(key, str(head.get("ContentType", ""))):
+            raise InvalidDatasetError("wrong-content-type", problem)
+        total += int(head["ContentLength"])
+    if missing:
+        where = ", ".join(f"s3://{run.dataset.bucket}/{key}" for key in missing[:5])
+        raise ObjectMissingError(missing, f"{where} no longer exists (deleted after it landed); nothing was copied")
     return total
 
 
@@ -44,7 +102,7 @@ def preprocess(
     objective = hyperparameters.get("objective", "reg:squarederror")
     validator = DatasetValidator(train, validation, objective, validation_fraction)
     try:
-        size = _total_bytes(s3_client, run)
+        size = _inspect(s3_client, run)
         if size > max_dataset_bytes:
             raise DatasetTooLargeError(
                 f"the dataset is {size} bytes; the Lambda preprocessing limit is {max_dataset_bytes} bytes "
@@ -64,6 +122,7 @@ def preprocess(
             f"quarantine/{run.run_id}/",
             {"reason": error.reason, "detail": error.detail, "problems": error.problems, "stage": "preprocess"},
             version_id=run.dataset.version_id,
+            skip=error.keys if isinstance(error, ObjectMissingError) else (),
         )
         return PreprocessOutput(status="quarantined", reason=error.reason, detail=error.detail, quarantine_uri=uri)
     train.close()

@@ -1,10 +1,14 @@
 """Alarm-driven rollback: decide whether and where to roll an endpoint back, exactly once.
 
-Three guards keep an alarm that flaps, or an event delivered twice, from causing a second rollback
-or a rollback loop:
+Four guards keep an alarm that flaps, or an event delivered many times at once, from causing a
+second rollback or a rollback loop:
 
+* a marker per alarm transition (alarm name + state timestamp): copies of one event are duplicates
+  before anything else is decided, so they neither roll back nor report a deferral;
 * a marker per bad endpoint config (conditional write): one rollback away from a config, ever;
-* an alarm older than the moment the current config went live is about an earlier config: stale;
+* an alarm older than the moment the current config went live is about an earlier config: stale.
+  "Went live" includes the moment a rollback *claimed* the restore, which is written before the
+  endpoint update, so an alarm planned between the restore and its history record is stale too;
 * configs that were rolled away from, or rolled back by the guardrails, are never targets.
 """
 
@@ -101,13 +105,18 @@ def choose_target(history: list[dict[str, Any]], bad_config: str) -> dict[str, A
     return None
 
 
-def claim(dynamodb_client: Any, state_table: str, model_name: str, bad_config: str, execution: str) -> bool:
-    """Record that ``execution`` rolls back away from ``bad_config``; False if someone already did."""
+MARKER_TTL_SECONDS = 30 * 24 * 3600
+
+
+def _conditional_put(
+    dynamodb_client: Any, state_table: str, item: dict[str, Any], condition: str, **values: Any
+) -> bool:
     try:
         dynamodb_client.put_item(
             TableName=state_table,
-            Item={"id": {"S": f"rollback#{model_name}#{bad_config}"}, "execution": {"S": execution}},
-            ConditionExpression="attribute_not_exists(id)",
+            Item=item,
+            ConditionExpression=condition,
+            **({"ExpressionAttributeValues": values} if values else {}),
         )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
@@ -116,12 +125,91 @@ def claim(dynamodb_client: Any, state_table: str, model_name: str, bad_config: s
     return True
 
 
+def _expiry(now: dt.datetime) -> dict[str, str]:
+    return {"N": str(int(now.timestamp()) + MARKER_TTL_SECONDS)}
+
+
+def claim_alarm(
+    dynamodb_client: Any, state_table: str, model_name: str, alarm: str, alarm_time: str, execution: str
+) -> bool:
+    """Own one alarm transition; False when another execution already handles the same event.
+
+    The same execution may claim again: Step Functions retries the planning task after a Lambda error.
+    """
+    return _conditional_put(
+        dynamodb_client,
+        state_table,
+        {
+            "id": {"S": f"alarm#{model_name}#{alarm}#{alarm_time}"},
+            "execution": {"S": execution},
+            "expiration": _expiry(dt.datetime.now(dt.UTC)),
+        },
+        "attribute_not_exists(id) OR execution = :execution",
+        **{":execution": {"S": execution}},
+    )
+
+
+def claim(
+    dynamodb_client: Any,
+    state_table: str,
+    model_name: str,
+    bad_config: str,
+    execution: str,
+    good_config: str = "",
+    now: dt.datetime | None = None,
+) -> bool:
+    """Record that ``execution`` rolls back away from ``bad_config``; False if someone already did.
+
+    The winner also records when ``good_config`` was claimed for restoring (see ``restored_at``).
+    """
+    moment = now or dt.datetime.now(dt.UTC)
+    won = _conditional_put(
+        dynamodb_client,
+        state_table,
+        {
+            "id": {"S": f"rollback#{model_name}#{bad_config}"},
+            "execution": {"S": execution},
+            "restored_config": {"S": good_config},
+            "claimed_at": {"S": moment.isoformat()},
+        },
+        "attribute_not_exists(id)",
+    )
+    if won and good_config:
+        dynamodb_client.put_item(
+            TableName=state_table,
+            Item={
+                "id": {"S": f"restored#{model_name}#{good_config}"},
+                "execution": {"S": execution},
+                "claimed_at": {"S": moment.isoformat()},
+                "expiration": _expiry(moment),
+            },
+        )
+    return won
+
+
+def rolled_away_by(dynamodb_client: Any, state_table: str, model_name: str, config: str) -> str | None:
+    """The execution that claimed the rollback away from ``config``, if one did."""
+    item = dynamodb_client.get_item(
+        TableName=state_table, Key={"id": {"S": f"rollback#{model_name}#{config}"}}, ConsistentRead=True
+    ).get("Item")
+    return _text(item, "execution") if item else None
+
+
+def restored_at(dynamodb_client: Any, state_table: str, model_name: str, config: str) -> dt.datetime | None:
+    """When a rollback last claimed ``config`` as the one to restore, if one did."""
+    item = dynamodb_client.get_item(
+        TableName=state_table, Key={"id": {"S": f"restored#{model_name}#{config}"}}, ConsistentRead=True
+    ).get("Item")
+    return parse_time(_text(item, "claimed_at")) if item else None
+
+
 def plan_rollback(
     endpoint: dict[str, Any] | None,
     endpoint_name: str,
     history: list[dict[str, Any]],
     alarm_time: dt.datetime,
     model_name: str,
+    restored_since: dt.datetime | None = None,
 ) -> RollbackPlan:
     """Pure decision; the caller claims the marker for a ``rollback`` plan before acting on it."""
     if endpoint is None:
@@ -142,7 +230,9 @@ def plan_rollback(
             endpoint_name,
             bad,
         )
-    live_since = went_live_at(history, bad)
+    live_since = max(
+        (moment for moment in (went_live_at(history, bad), restored_since) if moment is not None), default=None
+    )
     if live_since is not None and alarm_time <= live_since:
         return RollbackPlan(
             "stale", f"the alarm predates {bad} going live at {live_since.isoformat()}", endpoint_name, bad

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from conveyor_core.csv_dataset import InvalidDatasetError
+from conveyor_core.csv_dataset import MAX_LINE_BYTES, InvalidDatasetError
+from conveyor_core.drops import is_safe_key
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1024 * 1024
 # S3 multipart parts must be at least 5 MiB (except the last); 8 MiB keeps memory flat and small.
 PART_SIZE = 8 * 1024 * 1024
+# CopyObject refuses sources above 5 GiB; such an input is referenced in reason.json, not copied.
+MAX_COPY_BYTES = 5 * 1024**3
+# Formats people save with a .csv name by mistake, by their first bytes (none can start a valid row).
+_BINARY_FORMATS = (
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a ZIP archive (an .xlsx workbook is one)"),
+    (b"\xd0\xcf\x11\xe0", "an OLE2 document (a legacy .xls workbook)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"Obj\x01", "an Avro file"),
+    (b"ORC", "an ORC file"),
+    (b"BZh", "bzip2 data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -30,14 +47,21 @@ def _chunks(body: Any) -> Iterator[bytes]:
 
 
 def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Inflate every member of a gzip stream (``cat a.gz b.gz`` is valid gzip) and insist on its end."""
+    """Inflate every member of a gzip stream (``cat a.gz b.gz`` is valid gzip) and insist on its end.
+
+    Output comes in pieces of at most READ_CHUNK bytes, so a small, highly compressed object (a
+    gzip bomb) cannot inflate into memory all at once.
+    """
     inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
     try:
         for chunk in chunks:
             data = chunk
             while data:
-                if out := inflater.decompress(data):
+                if out := inflater.decompress(data, READ_CHUNK):
                     yield out
+                if inflater.unconsumed_tail:
+                    data = inflater.unconsumed_tail
+                    continue
                 data = inflater.unused_data
                 if inflater.eof and data:
                     inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
@@ -51,15 +75,26 @@ def _gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise InvalidDatasetError("bad-gzip", "the gzip stream is truncated (no end-of-stream and checksum)")
 
 
-def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _lines(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """Split a byte stream into lines, refusing one that outgrows MAX_LINE_BYTES (memory stays flat)."""
     pending = b""
+    number = 0
     for chunk in chunks:
         pending += chunk
         *complete, pending = pending.split(b"\n")
         for line in complete:
+            number += 1
             yield line + b"\n"
+        if len(pending) > MAX_LINE_BYTES:
+            raise InvalidDatasetError(
+                "line-too-long", f"{name} line {number + 1}: a line longer than {MAX_LINE_BYTES} bytes"
+            )
     if pending:
         yield pending
+
+
+def _binary_format(first: bytes) -> str | None:
+    return next((what for magic, what in _BINARY_FORMATS if first.startswith(magic)), None)
 
 
 def iter_object_lines(s3_client: Any, bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
@@ -75,13 +110,15 @@ def iter_object_lines(s3_client: Any, bucket: str, key: str, version_id: str | N
         raise InvalidDatasetError("bad-gzip", f"{key} ends in .gz but is not gzip data")
     if not key.endswith(".gz") and is_gzip_data:
         raise InvalidDatasetError("gzip-without-suffix", f"{key} holds gzip data but does not end in .gz")
+    if what := _binary_format(first):
+        raise InvalidDatasetError("not-csv", f"{key} is {what}, not CSV text")
 
     def replay() -> Iterator[bytes]:
         if first:
             yield first
         yield from chunks
 
-    yield from _lines(_gunzip(replay()) if is_gzip_data else replay())
+    yield from _lines(_gunzip(replay()) if is_gzip_data else replay(), key)
 
 
 class S3StreamWriter:
@@ -145,6 +182,21 @@ def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any]) ->
     return f"s3://{bucket}/{key}"
 
 
+def quarantine_copy_key(quarantine_prefix: str, key: str) -> str:
+    """Where the copy of ``key`` goes: under its own name when that is safe, else under a digest.
+
+    An unsafe key (spaces, non-ASCII, '..', over-long) is never reused as a name; reason.json maps
+    the digest back to the original key, as data.
+    """
+    if is_safe_key(key):
+        return f"{quarantine_prefix}{key}"
+    return f"{quarantine_prefix}renamed/object-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+def _is_not_found(error: Any) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404")
+
+
 def quarantine(
     s3_client: Any,
     source_bucket: str,
@@ -152,28 +204,53 @@ def quarantine(
     quarantine_prefix: str,
     reason: dict[str, Any],
     version_id: str | None = None,
+    skip: Collection[str] = (),
 ) -> str:
     """Copy the inputs to ``quarantine_prefix`` and write ``reason.json`` beside them.
 
     The originals are never deleted or changed: copy only, so nothing is lost and the operator
-    can fix and re-upload. Copies of objects that vanished meanwhile are skipped, and noted.
+    can fix and re-upload. Inputs that vanished meanwhile, or that ``skip`` names (withdrawn by
+    their uploader), are listed as missing and never copied; inputs above CopyObject's 5 GiB limit
+    are listed as not copied and stay where they are.
     """
     missing: list[str] = []
+    not_copied: list[str] = []
+    objects: list[dict[str, Any]] = []
     for key in keys:
+        source = {"Bucket": source_bucket, "Key": key}
+        # Quarantine the version that failed, not whatever was uploaded over it since.
+        if version_id and len(keys) == 1:
+            source["VersionId"] = version_id
+        record: dict[str, Any] = {"source": f"s3://{source_bucket}/{key}", "version_id": source.get("VersionId")}
+        objects.append(record)
+        if key in skip:
+            missing.append(key)
+            record["status"] = "missing"
+            continue
         try:
-            source = {"Bucket": source_bucket, "Key": key}
-            # Quarantine the version that failed, not whatever was uploaded over it since.
-            if version_id and len(keys) == 1:
-                source["VersionId"] = version_id
-            s3_client.copy_object(Bucket=source_bucket, Key=f"{quarantine_prefix}{key}", CopySource=source)
+            head = s3_client.head_object(**source)
+            record["version_id"] = head.get("VersionId", record["version_id"])
+            record["bytes"] = int(head["ContentLength"])
+            if record["bytes"] > MAX_COPY_BYTES:
+                not_copied.append(key)
+                record["status"] = "too-large-to-copy"
+                continue
+            target = quarantine_copy_key(quarantine_prefix, key)
+            s3_client.copy_object(Bucket=source_bucket, Key=target, CopySource=source)
         except s3_client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            if not _is_not_found(error):
                 raise
             missing.append(key)
+            record["status"] = "missing"
+            continue
+        record["status"] = "copied"
+        record["copy"] = f"s3://{source_bucket}/{target}"
     document = {
         **reason,
         "sources": [f"s3://{source_bucket}/{key}" for key in keys],
         "missing_sources": missing,
+        "not_copied": not_copied,
+        "objects": objects,
         "quarantined_at": int(time.time()),
     }
     return put_json(s3_client, source_bucket, f"{quarantine_prefix}reason.json", document)
