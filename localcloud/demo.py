@@ -37,7 +37,7 @@ logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 DEMO_PARAMETERS = {
-    "BakeTimeSeconds": "300",
+    "BakeTimeSeconds": "200",
     "CanaryPercent": "20",
     "RetrainSchedule": "rate(1 day)",
 }
@@ -302,7 +302,7 @@ def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> 
         cloud = OfflineCloud(time_scale=time_scale, parameters=DEMO_PARAMETERS).start()
     console.print(
         f"stack [bold]{cloud.stack_name}[/] deployed in {time.monotonic() - overall:.1f}s "
-        f"(time scale {time_scale}: a 300 s bake takes {300 * time_scale:.0f} s)"
+        f"(time scale {time_scale}: a 200 s bake takes {200 * time_scale:.0f} s)"
     )
     try:
         report = Story(cloud, console).run()
