@@ -3,13 +3,14 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 # sam build for python3.13 needs a python3.13 on PATH; pyenv hides its other versions unless named.
 PYENV_VERSIONS := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test lint typecheck cfn-lint sam-validate unit build clean
+.PHONY: demo test lint typecheck cfn-lint sam-validate checkov unit build clean soak bench
 
 $(BIN)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
 	touch $@
 
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	touch $@
+
 venv: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -33,7 +39,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli
+	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli reliability
 
 cfn-lint: $(BIN)/.installed
 	$(BIN)/cfn-lint template.yaml
@@ -41,13 +47,20 @@ cfn-lint: $(BIN)/.installed
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
-unit: $(BIN)/.installed
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+
+unit: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest -n 2
 
-test: lint typecheck cfn-lint sam-validate unit
+test: lint typecheck cfn-lint sam-validate checkov unit
+
+# 50 pipeline runs with 10% injected faults on every AWS API; figures go to docs/reliability.md.
+soak: $(BIN)/.installed
+	$(BIN)/python -m reliability.fault_soak --runs 50 --rate 0.10
 
 build: $(SAM_VENV)/.installed
 	PYENV_VERSION="$(PYENV_VERSIONS)" $(SAM_VENV)/bin/sam build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 
-from localcloud import cloudwatch, environ, eventbridge, invocations, sagemaker, stepfunctions
+from localcloud import cloudwatch, environ, eventbridge, faults, invocations, lambdas, sagemaker, stepfunctions
 from localcloud.alarms import EVALUATOR, state_change_event
 from localcloud.clock import CLOCK
 from localcloud.faults import FAULTS
@@ -65,6 +65,8 @@ def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
 def install_runtime() -> None:
     """Patch moto once per process: Lambda, Step Functions, EventBridge and SageMaker."""
     environ.install()
+    faults.install()
+    lambdas.install()
     cloudwatch.install()
     stepfunctions.install()
     eventbridge.install()

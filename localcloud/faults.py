@@ -297,7 +297,7 @@ class _Call:
 class FaultStats:
     api_calls: Counter[str] = field(default_factory=Counter)  # service -> requests the product made
     injected: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, kind)
-    by_operation: Counter[tuple[str, str]] = field(default_factory=Counter)  # (service, operation)
+    by_operation: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (caller kind, service, operation)
     by_caller: Counter[str] = field(default_factory=Counter)
     sdk_retries: Counter[str] = field(default_factory=Counter)  # service -> attempts after the first
     # (caller kind, outcome) of each SDK call that met a fault: "absorbed" when a retry of the SDK
@@ -405,9 +405,11 @@ class FaultInjector:
         """
         with self._lock:
             self._kills.append(_KillRule(match, times, after_seconds))
-            if self._watcher is None or not self._watcher.is_alive():
-                self._watcher_stop.clear()
-                self._watcher = threading.Thread(target=self._watch_training, daemon=True, name="fault-kill-training")
+            if self._watcher is None or not self._watcher.is_alive() or self._watcher_stop.is_set():
+                self._watcher_stop = stop = threading.Event()
+                self._watcher = threading.Thread(
+                    target=self._watch_training, args=(stop,), daemon=True, name="fault-kill-training"
+                )
                 self._watcher.start()
 
     def clear(self) -> None:
@@ -467,7 +469,7 @@ class FaultInjector:
                     rule.remaining -= 1
                 self.injected += 1
                 self._stats.injected[(service, kind)] += 1
-                self._stats.by_operation[(service, operation)] += 1
+                self._stats.by_operation[(_caller_group(caller).partition(":")[0], service, operation)] += 1
                 self._stats.by_caller[_caller_group(caller)] += 1
                 return kind
         return None
@@ -529,11 +531,11 @@ class FaultInjector:
     def model_fault(self, model_name: str) -> ModelFault | None:
         return self._models.get(model_name)
 
-    def _watch_training(self) -> None:
+    def _watch_training(self, stop: threading.Event) -> None:
         from localcloud.sagemaker_engine.training import CONTAINER_MODULE
 
         first_seen: dict[int, float] = {}
-        while not self._watcher_stop.wait(0.02):
+        while not stop.wait(0.02):
             with self._lock:
                 rules = [rule for rule in self._kills if rule.remaining != 0]
             if not rules:
@@ -579,6 +581,8 @@ def _caller_group(caller: str | None) -> str:
     if caller is None:
         return "observer"
     kind, _, name = caller.partition(":")
+    if "/" in name:  # an ARN: keep its resource name (events:arn:...:rule/<name> -> events:<name>)
+        name = name.rsplit("/", 1)[1]
     parts = name.split("-")
     if kind == "lambda" and len(parts) >= 3:
         return f"{kind}:{parts[-2]}"

@@ -153,14 +153,16 @@ def target_payload(schedule_arn: str, target: dict[str, Any], scheduled_time: fl
     return payload
 
 
-def deliver(target: dict[str, Any], payload: str) -> None:
-    from localcloud.eventbridge import DISPATCHER, invoke_lambda_async, start_execution
+def deliver(schedule_arn: str, target: dict[str, Any], payload: str) -> None:
+    """Hand one firing to the target with the schedule's RetryPolicy and DeadLetterConfig, as Scheduler does."""
+    from localcloud.eventbridge import DISPATCHER, deliver_to_lambda, deliver_to_state_machine
 
     service = parse_arn(target["Arn"]).service
+    source = f"scheduler:{schedule_arn}"
     if service == "lambda":
-        DISPATCHER.submit(invoke_lambda_async, target["Arn"], payload)
+        DISPATCHER.submit(deliver_to_lambda, target, payload, None, source)
     elif service == "states":
-        DISPATCHER.submit(start_execution, target["Arn"], payload)
+        DISPATCHER.submit(deliver_to_state_machine, target, payload, None, source)
     else:
         LOG.warning("schedule target %s is not a Lambda function or a state machine; not delivered", target["Arn"])
 
@@ -240,7 +242,7 @@ class ScheduleRunner:
         tracked.fired += 1
         self.firings.append((schedule.arn, scheduled))
         LOG.info("schedule %s fired for %s", schedule.name, dt.datetime.fromtimestamp(scheduled, dt.UTC).isoformat())
-        deliver(schedule.target, target_payload(schedule.arn, schedule.target, scheduled))
+        deliver(schedule.arn, schedule.target, target_payload(schedule.arn, schedule.target, scheduled))
         return True
 
     def next_due(self, schedule_arn: str) -> float | None:

@@ -43,12 +43,14 @@ def test_the_notifications_are_exactly_the_story_in_order(report: DemoReport) ->
 
 
 def test_the_canary_and_the_gate_report_their_reasons(report: DemoReport) -> None:
-    first, second, rejected, faulty, rolled_back, skipped = report.notifications
+    _first, second, rejected, faulty, rolled_back, skipped = report.notifications
     assert "(canary)" in second.body["reason"]
-    assert "rejected" in rejected.body["reason"] and "validation:auc" in rejected.body["reason"]
+    assert "rejected" in rejected.body["reason"]
+    assert "validation:auc" in rejected.body["reason"]
     assert "(canary)" in faulty.body["reason"]
     assert "conveyor-tabular-5xx" in rolled_back.body["reason"]
-    assert report.faulty_config in rolled_back.body["reason"] and report.good_config in rolled_back.body["reason"]
+    assert report.faulty_config in rolled_back.body["reason"]
+    assert report.good_config in rolled_back.body["reason"]
     assert "rolled back" in skipped.body["reason"]
 
 
@@ -62,7 +64,8 @@ def test_real_predictions_were_served_and_the_alarm_saw_real_errors(report: Demo
     assert len(report.served) == 5
     assert all(0.0 <= float(p) <= 1.0 for p in report.served)
     faulty_step = report.steps[3]
-    assert faulty_step.requests > 0 and faulty_step.errors_5xx >= 1
+    assert faulty_step.requests > 0
+    assert faulty_step.errors_5xx >= 1
     assert sum(step.errors_5xx for step in report.steps if step is not faulty_step) == 0
 
 

@@ -1,0 +1,1 @@
+"""Reliability harnesses that run the whole pipeline on the offline cloud under injected faults."""
