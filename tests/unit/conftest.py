@@ -37,7 +37,9 @@ def aws() -> Iterator[None]:
     # Keeping boto3's default session (and its loaded service models) across tests cuts client
     # creation from ~0.2 s to ~0.01 s. Safe: the credentials are the fake ones set above, and
     # mock_aws intercepts every request regardless.
-    with mock_aws(config={"core": {"reset_boto3_session": False}}):
+    # execute_state_machine off: the offline cloud turns it on process-wide, and these tests rely on
+    # moto's default of leaving executions RUNNING.
+    with mock_aws(config={"core": {"reset_boto3_session": False}, "stepfunctions": {"execute_state_machine": False}}):
         yield
 
 
