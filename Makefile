@@ -29,6 +29,10 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
+$(BIN)/.bench-installed: $(BIN)/.installed requirements/bench.txt
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@
+
 venv: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -39,7 +43,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli reliability
+	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli reliability bench
 
 cfn-lint: $(BIN)/.installed
 	$(BIN)/cfn-lint template.yaml
@@ -58,6 +62,10 @@ test: lint typecheck cfn-lint sam-validate checkov unit
 # 50 pipeline runs with 10% injected faults on every AWS API; figures go to docs/reliability.md.
 soak: $(BIN)/.installed
 	$(BIN)/python -m reliability.fault_soak --runs 50 --rate 0.10
+
+# Every CPU benchmark (figures in docs/performance.md); the cold-start one reads the sam build output.
+bench: $(BIN)/.bench-installed build
+	$(BIN)/python -m bench.run_all
 
 build: $(SAM_VENV)/.installed
 	PYENV_VERSION="$(PYENV_VERSIONS)" $(SAM_VENV)/bin/sam build
