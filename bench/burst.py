@@ -1,0 +1,230 @@
+"""A burst: 10,000 part files and a ``_SUCCESS`` marker in one folder drop.
+
+Every put emits an S3 "Object Created" event, so the ingest Lambda runs once per object; part files
+return at once ("part-of-folder") and only the marker starts a run. Measured on the offline cloud:
+executions started, Lambda invocations, the ingest handler's warm time on the part-file path, the
+wall time from the first put to the run's CreateTrainingJob call, and the size of the execution
+input that carries the drop's keys (Step Functions refuses inputs above 256 KiB).
+
+The run's training call is made to fail fast (``FAULTS``), as in ``arrival_latency``: the burst's
+cost ends at CreateTrainingJob; training and deployment are measured by ``orchestration``.
+
+The naive approach starts one execution per object: 10,001 executions, each with its own Lambdas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from bench.common import Figure, bench_main, log, percentile, quiet_offline_cloud
+
+NAME = "burst"
+TIME_SCALE = 0.001
+STEP_FUNCTIONS_INPUT_LIMIT = 256 * 1024
+TARGET_INGEST_P95_MS = 50.0
+UPLOAD_THREADS = 8  # `aws s3 cp --recursive` uploads with 10 threads by default
+_DURATION = re.compile(r"REPORT RequestId: \S+ Duration: ([\d.]+) ms")
+
+
+def _part(index: int) -> bytes:
+    # Two rows per part, both classes, so the folder is a valid binary dataset of 2 x parts rows.
+    return f"1,{index % 97 / 10:.1f},{index % 13}\n0,{index % 89 / 10:.1f},{index % 7}\n".encode()
+
+
+def measure(parts: int) -> dict[str, Any]:
+    from localcloud import eventbridge
+    from localcloud.cloud import ACTIVE, OfflineCloud
+    from localcloud.faults import FAULTS
+
+    quiet_offline_cloud()
+    cloud = OfflineCloud(time_scale=TIME_SCALE, use_sam_build=False, run_schedules=False).start()
+    results: dict[str, Any] = {"parts": parts}
+    try:
+        FAULTS.fail_api("sagemaker", "CreateTrainingJob", kind="throttle")
+        functions = {fn.name: fn for fn in ACTIVE.runtime.functions()}
+        before = {name: fn.invocations for name, fn in functions.items()}
+        ingest = next(fn for fn in functions.values() if "IngestFunction" in fn.name)
+        s3 = cloud.client("s3")
+        bucket = cloud.output("DataBucketName")
+        folder = "incoming/burst-2026-11-23/"
+
+        def put(index: int) -> None:
+            s3.put_object(Bucket=bucket, Key=f"{folder}part-{index:05d}.csv", Body=_part(index))
+
+        log(f"{NAME}: putting {parts} part files with {UPLOAD_THREADS} threads")
+        first_put = time.time()
+        started = time.monotonic()
+        with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
+            list(pool.map(put, range(parts)))
+        results["upload_seconds"] = time.monotonic() - started
+        eventbridge.DISPATCHER.wait_idle(timeout=1800)
+        results["ingest_drained_seconds"] = time.monotonic() - started
+        part_durations = [
+            float(match.group(1))
+            for entry in ingest.log
+            if "Init Duration" not in entry and (match := _DURATION.search(entry))
+        ]
+        log(f"{NAME}: parts ingested after {results['ingest_drained_seconds']:.1f} s; putting _SUCCESS")
+        marker_at = time.time()
+        s3.put_object(Bucket=bucket, Key=f"{folder}_SUCCESS", Body=b"")
+        runs = cloud.wait_for_executions(1, timeout=600)
+        results["executions"] = len(cloud.executions())
+        run = runs[0]
+        history = cloud.history(run["executionArn"])
+        state = None
+        train_at = None
+        for event in history:
+            if "stateEnteredEventDetails" in event:
+                state = event["stateEnteredEventDetails"]["name"]
+            if event["type"] == "TaskScheduled" and state == "Train" and train_at is None:
+                train_at = event["timestamp"].timestamp()
+        started_event = history[0]["executionStartedEventDetails"]["input"]
+        failure = next(
+            (
+                {"event": event["type"], **details}
+                for event in reversed(history)
+                for name, details in event.items()
+                if name.endswith("EventDetails") and ("error" in details or "cause" in details)
+            ),
+            None,
+        )
+        results.update(
+            run_status=run["status"],
+            failure={key: str(value)[:600] for key, value in failure.items()} if failure else None,
+            train_requested=train_at is not None,
+            states=[e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e],
+            input_bytes=len(started_event.encode()),
+            dataset_keys=len(json.loads(started_event)["dataset"]["keys"]),
+            marker_to_accepted_ms=(run["startDate"].timestamp() - marker_at) * 1000,
+            marker_to_train_ms=((train_at or marker_at) - marker_at) * 1000,
+            interpreter_ms=(history[0]["timestamp"].timestamp() - run["startDate"].timestamp()) * 1000,
+            first_put_to_train_seconds=(train_at or time.time()) - first_put,
+            first_put_to_end_seconds=run["stopDate"].timestamp() - first_put,
+            in_run_lambdas=sum(1 for e in history if e["type"] == "LambdaFunctionScheduled"),
+            invocations={name: fn.invocations - before[name] for name, fn in functions.items()},
+            ingest_part_ms=part_durations,
+        )
+    finally:
+        FAULTS.clear()
+        cloud.stop()
+    return results
+
+
+def run(smoke: bool = False, parts: int | None = None) -> list[Figure]:
+    """10,000 part files + _SUCCESS: executions started, Lambda invocations, wall time, input size."""
+    count = parts or (200 if smoke else 10_000)
+    results = measure(count)
+    objects = count + 1
+    ingest_calls = sum(n for name, n in results["invocations"].items() if "IngestFunction" in name)
+    lambdas = sum(results["invocations"].values())
+    # A successful run invokes Preprocess, QualityGate, PlanDeployment, FinalizeRun, FormatNotification.
+    naive_lambdas = objects * (1 + 5)
+    part_ms = results["ingest_part_ms"]
+    input_bytes = results["input_bytes"]
+    # Every state carries the keys, so the whole input must stay under the limit.
+    per_key = input_bytes / max(1, results["dataset_keys"])
+    fits = int(STEP_FUNCTIONS_INPUT_LIMIT / per_key)
+    return [
+        Figure(
+            NAME,
+            f"executions started by {count:,} parts + _SUCCESS",
+            results["executions"],
+            "executions",
+            naive=objects,
+            naive_label="one execution per object",
+            target="exactly 1",
+            met=results["executions"] == 1,
+            kind="count",
+        ),
+        Figure(
+            NAME,
+            "Lambda invocations (ingest per object + the run's own)",
+            lambdas,
+            "invocations",
+            naive=naive_lambdas,
+            naive_label="ingest + 5 in-run Lambdas per object",
+            kind="count",
+            note=f"{ingest_calls:,} ingest, {lambdas - ingest_calls} in the run (its training call fails fast here)",
+            details=results["invocations"],
+        ),
+        Figure(
+            NAME,
+            "wall time, first put → the run's CreateTrainingJob call",
+            results["first_put_to_train_seconds"] if results["train_requested"] else None,
+            "s",
+            note=(
+                f"uploads {results['upload_seconds']:.1f} s, "
+                f"ingest drained at {results['ingest_drained_seconds']:.1f} s"
+            ),
+            details={
+                "marker_to_start_execution_accepted_ms": results["marker_to_accepted_ms"],
+                "marker_to_train_call_ms": results["marker_to_train_ms"],
+                "offline_interpreter_startup_ms": results["interpreter_ms"],
+                "run_status": results["run_status"],
+                "states": results["states"],
+                "failure": results["failure"],
+                "first_put_to_run_end_seconds": results["first_put_to_end_seconds"],
+            },
+        ),
+        Figure(
+            NAME,
+            "the drop's run reached CreateTrainingJob",
+            1 if results["train_requested"] else 0,
+            "runs",
+            target="1 (the data reaches training)",
+            met=results["train_requested"],
+            kind="count",
+            note=(
+                ""
+                if results["train_requested"]
+                else f"the run ended {results['run_status']} in {results['states'][-1] if results['states'] else '—'}: "
+                + (
+                    f"{results['failure'].get('error', '')} {results['failure'].get('cause', '')[:160]}"
+                    if results["failure"]
+                    else ""
+                )
+            ),
+        ),
+        Figure(
+            NAME,
+            "_SUCCESS → StartExecution accepted (lists and checks the folder)",
+            results["marker_to_accepted_ms"],
+            "ms",
+        ),
+        Figure(
+            NAME,
+            f"ingest handler warm Duration on part files, p95 of {len(part_ms)}",
+            percentile(part_ms, 95) if part_ms else None,
+            "ms",
+            target=f"≤ {TARGET_INGEST_P95_MS:g} ms",
+            met=bool(part_ms) and percentile(part_ms, 95) <= TARGET_INGEST_P95_MS,
+            details={"p50_ms": percentile(part_ms, 50) if part_ms else None},
+        ),
+        Figure(
+            NAME,
+            f"execution input holding the drop's {results['dataset_keys']:,} keys",
+            input_bytes,
+            "bytes",
+            target=f"≤ {STEP_FUNCTIONS_INPUT_LIMIT:,} bytes (Step Functions limit)",
+            met=input_bytes <= STEP_FUNCTIONS_INPUT_LIMIT,
+            kind="size",
+            note=f"about {fits:,} parts with keys this long fit",
+            details={"bytes_per_key": round(per_key, 1)},
+        ),
+    ]
+
+
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--parts", type=int, help="part files in the folder (default 10,000, smoke 200)")
+
+
+def main() -> int:
+    return bench_main(NAME, run, _arguments)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,308 @@
+"""Preprocessing throughput and peak memory: Conveyor's streaming path against pandas.
+
+CSV files of 10 MB, 100 MB and 1 GB (label + 20 features, built-in XGBoost contract) are generated
+in a temporary folder on local disk. Each is processed in a fresh child process, whose peak RSS
+comes from ``os.wait4`` (the per-child form of ``getrusage(RUSAGE_CHILDREN).ru_maxrss``):
+
+* Conveyor: ``conveyor_core.preprocess.preprocess`` — the Preprocess Lambda's code path, unchanged —
+  with an S3 client whose ``GetObject`` body is the local file and whose uploads (the train and
+  validation multipart streams, the statistics) are counted and dropped. Reading, validating every
+  cell, splitting, hashing, profiling and the 8 MiB part buffers are all real.
+* naive: ``pandas.read_csv`` + ``sklearn.model_selection.train_test_split`` on the same file (no
+  validation, no statistics, nothing written back: a lower bound of the hand-written job).
+
+Throughput is file bytes over the work's own time (imports excluded); each child's RSS at rest
+(imports only) is reported too, so the growth with file size is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO_ROOT, Figure, bench_main, log
+
+NAME = "preprocessing"
+FEATURES = 20
+TARGET_MB_PER_S = 50.0
+TARGET_RSS_MB = 300.0
+FULL_SIZES = "10MB,100MB,1GB"
+SMOKE_SIZES = "1MB,2MB"
+_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def parse_size(text: str) -> int:
+    text = text.strip().upper()
+    for unit, factor in _UNITS.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+def size_label(size: int) -> str:
+    for unit, factor in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{size} B"
+
+
+def generate_csv(path: Path, size: int, seed: int = 7) -> int:
+    """A numeric CSV of about ``size`` bytes (whole rows), from a few distinct blocks repeated."""
+    rng = random.Random(seed)
+    blocks = []
+    for _ in range(4):
+        rows = []
+        for _ in range(5_000):
+            values = ",".join(f"{rng.gauss(0.0, 1.0):.6f}" for _ in range(FEATURES))
+            rows.append(f"{rng.randint(0, 1)},{values}\n")
+        blocks.append("".join(rows).encode())
+    written = 0
+    with path.open("wb") as out:
+        index = 0
+        while written < size:
+            block = blocks[index % len(blocks)]
+            if written + len(block) > size:
+                block = block[: block.rfind(b"\n", 0, size - written) + 1] or block[: block.find(b"\n") + 1]
+            out.write(block)
+            written += len(block)
+            index += 1
+    return written
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+class _LocalS3:
+    """The S3 calls ``preprocess`` makes, served from one local file; uploads are counted, not kept."""
+
+    def __init__(self, path: Path) -> None:
+        from botocore.exceptions import ClientError
+
+        self._path = path
+        self.exceptions = type("Exceptions", (), {"ClientError": ClientError})
+        self.uploaded = 0
+
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        return {"ContentLength": self._path.stat().st_size, "ContentType": "text/csv"}
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        return {"Body": self._path.open("rb")}
+
+    def put_object(self, Body: bytes = b"", **_: Any) -> dict[str, Any]:
+        self.uploaded += len(Body)
+        return {}
+
+    def create_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {"UploadId": "local"}
+
+    def upload_part(self, Body: bytes = b"", PartNumber: int = 0, **_: Any) -> dict[str, Any]:
+        self.uploaded += len(Body)
+        return {"ETag": f'"{PartNumber}"'}
+
+    def complete_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def abort_multipart_upload(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def copy_object(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+
+def _work_conveyor(path: Path) -> dict[str, Any]:
+    from conveyor_core.contracts import DatasetRef, PipelineInput
+    from conveyor_core.preprocess import preprocess
+
+    s3 = _LocalS3(path)
+    run = PipelineInput(
+        model="bench",
+        run_id="bench-preprocessing",
+        dataset=DatasetRef(bucket="local", keys=[path.name], uri=f"s3://local/{path.name}", kind="single-object"),
+    )
+    started = time.perf_counter()
+    result = preprocess(s3, run, "artifacts", {"objective": "binary:logistic"}, 0.2, 10 * 1024**3)
+    seconds = time.perf_counter() - started
+    if result.status != "ok":
+        raise RuntimeError(f"preprocess quarantined the file: {result.reason}: {result.detail}")
+    return {"seconds": seconds, "rows": result.rows, "uploaded": s3.uploaded}
+
+
+def _work_pandas(path: Path) -> dict[str, Any]:
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    started = time.perf_counter()
+    frame = pd.read_csv(path, header=None)
+    features, labels = frame.iloc[:, 1:], frame.iloc[:, 0]
+    train_x, validation_x, _, _ = train_test_split(features, labels, test_size=0.2, random_state=0)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": len(frame), "train_rows": len(train_x), "validation_rows": len(validation_x)}
+
+
+def _baseline(kind: str) -> dict[str, Any]:
+    if kind == "conveyor":
+        import botocore.exceptions  # noqa: F401
+
+        import conveyor_core.preprocess  # noqa: F401
+    else:
+        import pandas  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+    return {"seconds": 0.0}
+
+
+def worker_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--worker", choices=["conveyor", "pandas"], required=True)
+    parser.add_argument("--file", type=Path)
+    args = parser.parse_args(argv)
+    if args.file is None:
+        result = _baseline(args.worker)
+    else:
+        result = (_work_conveyor if args.worker == "conveyor" else _work_pandas)(args.file)
+    print(json.dumps(result))
+    return 0
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def run_child(python: str, worker: str, path: Path | None) -> dict[str, Any]:
+    """Run one worker; returns its JSON answer plus its own peak RSS (MB, from wait4)."""
+    command = [python, "-m", "bench.preprocessing", "--worker", worker] + (["--file", str(path)] if path else [])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT / "layers" / "conveyor"), str(REPO_ROOT), env.get("PYTHONPATH", "")])
+    )
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{worker} worker failed ({process.returncode}): {stderr.strip()[-600:]}")
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB on Linux
+    result["wall_seconds"] = time.monotonic() - started
+    return result
+
+
+def pandas_available(python: str) -> bool:
+    probe = subprocess.run(
+        [python, "-c", "import pandas, sklearn"], capture_output=True, text=True, timeout=120, check=False
+    )
+    return probe.returncode == 0
+
+
+def run(smoke: bool = False, sizes: str | None = None, pandas_python: str | None = None) -> list[Figure]:
+    """Streaming preprocessing MB/s and peak RSS against pandas.read_csv + train_test_split."""
+    wanted = [parse_size(text) for text in (sizes or (SMOKE_SIZES if smoke else FULL_SIZES)).split(",")]
+    naive_python = pandas_python or os.environ.get("BENCH_PANDAS_PYTHON") or sys.executable
+    has_pandas = pandas_available(naive_python)
+    if not has_pandas:
+        log(f"{NAME}: pandas/sklearn not importable by {naive_python}: the naive figures are skipped")
+    folder = Path(tempfile.mkdtemp(prefix="conveyor-bench-csv-"))
+    figures: list[Figure] = []
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        free = shutil.disk_usage(folder).free
+        if sum(wanted) * 1.2 > free:
+            raise RuntimeError(
+                f"{size_label(sum(wanted))} of CSV needs more than the {size_label(free)} free in {folder}"
+            )
+        baseline = run_child(sys.executable, "conveyor", None)["peak_rss_mb"]
+        naive_baseline = run_child(naive_python, "pandas", None)["peak_rss_mb"] if has_pandas else None
+        for size in wanted:
+            path = folder / f"data-{size}.csv"
+            log(f"{NAME}: generating {size_label(size)}")
+            actual = generate_csv(path, size)
+            log(f"{NAME}: conveyor on {size_label(actual)}")
+            conveyor = run_child(sys.executable, "conveyor", path)
+            naive = None
+            if has_pandas:
+                log(f"{NAME}: pandas on {size_label(actual)}")
+                naive = run_child(naive_python, "pandas", path)
+            results[size] = {"bytes": actual, "conveyor": conveyor, "pandas": naive}
+            path.unlink()
+            mb = actual / 1e6
+            speed = mb / conveyor["seconds"]
+            naive_speed = mb / naive["seconds"] if naive else None
+            label = size_label(actual)
+            figures += [
+                Figure(
+                    NAME,
+                    f"throughput, {label}",
+                    speed,
+                    "MB/s",
+                    naive=naive_speed,
+                    naive_label="pandas.read_csv + train_test_split" if naive else "pandas not installed",
+                    target=f"≥ {TARGET_MB_PER_S:g} MB/s",
+                    met=speed >= TARGET_MB_PER_S,
+                    note=f"{conveyor['rows']:,} rows in {conveyor['seconds']:.1f} s",
+                ),
+                Figure(
+                    NAME,
+                    f"peak RSS, {label}",
+                    conveyor["peak_rss_mb"],
+                    "MB",
+                    naive=naive["peak_rss_mb"] if naive else None,
+                    naive_label="pandas.read_csv + train_test_split" if naive else "pandas not installed",
+                    target=f"≤ {TARGET_RSS_MB:g} MB, flat in file size",
+                    met=conveyor["peak_rss_mb"] <= TARGET_RSS_MB,
+                    kind="size",
+                    note=f"{baseline:.0f} MB after imports alone",
+                ),
+            ]
+        if len(results) >= 2:
+            smallest, largest = results[min(results)], results[max(results)]
+            growth = largest["conveyor"]["peak_rss_mb"] - smallest["conveyor"]["peak_rss_mb"]
+            naive_growth = (
+                largest["pandas"]["peak_rss_mb"] - smallest["pandas"]["peak_rss_mb"] if largest["pandas"] else None
+            )
+            figures.append(
+                Figure(
+                    NAME,
+                    f"peak RSS growth, {size_label(smallest['bytes'])} → {size_label(largest['bytes'])}",
+                    growth,
+                    "MB",
+                    naive=naive_growth,
+                    naive_label="pandas.read_csv + train_test_split" if naive_growth is not None else "",
+                    target="flat (≤ 20 MB)",
+                    met=growth <= 20,
+                    kind="size",
+                    details={"pandas_rss_after_imports_mb": naive_baseline, "conveyor_rss_after_imports_mb": baseline},
+                )
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--sizes", help=f"comma-separated file sizes (default {FULL_SIZES}, smoke {SMOKE_SIZES})")
+    parser.add_argument(
+        "--pandas-python",
+        help="interpreter with pandas and scikit-learn for the naive baseline "
+        "(default: $BENCH_PANDAS_PYTHON, else this one)",
+    )
+
+
+def main() -> int:
+    if "--worker" in sys.argv:
+        return worker_main(sys.argv[1:])
+    return bench_main(NAME, run, _arguments)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
