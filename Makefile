@@ -54,8 +54,11 @@ sam-validate: $(SAM_VENV)/.installed
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
+# The CLI tests run moto as a server in their own process: after other suites have patched and
+# used moto in-process, a server-mode cloud in the same process loses its first run (under study).
 unit: $(BIN)/.installed $(CHECKOV_VENV)/.installed
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --ignore=tests/cli
+	$(BIN)/pytest tests/cli
 
 test: lint typecheck cfn-lint sam-validate checkov unit
 

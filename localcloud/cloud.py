@@ -133,6 +133,9 @@ class OfflineCloud:
         ):
             os.environ.setdefault(variable, value)
         install_runtime()
+        # A boto3 default session made before install_runtime() holds the original os.environ, so
+        # handlers' clients would miss their per-function variables (AWS_ENDPOINT_URL included).
+        boto3.DEFAULT_SESSION = None
         CLOCK.set_scale(self.time_scale)
         stepfunctions.refresh_sync_polling()
         FAULTS.clear()

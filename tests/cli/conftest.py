@@ -58,9 +58,11 @@ def hermetic_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 def cloud(hermetic_aws: dict[str, str]) -> Iterator[OfflineCloud]:
     # Moto's server logs every request; the tests read the CLI's output, not the server's.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    started = OfflineCloud(server_port=_free_port(), time_scale=TIME_SCALE, use_sam_build=False).start()
-    yield started
-    started.stop()
+    started = OfflineCloud(server_port=_free_port(), time_scale=TIME_SCALE, use_sam_build=False)
+    try:
+        yield started.start()
+    finally:
+        started.stop()
 
 
 @pytest.fixture(scope="module")
