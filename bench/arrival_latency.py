@@ -8,9 +8,10 @@ Choice states -> Train.
 
 Drops on one model are serialized by the lock, so a run ends before the next starts. To keep 200
 runs affordable the training call is made to fail (``FAULTS.fail_api`` throttles
-``CreateTrainingJob``): the run then retries twice, is caught and finalizes (releasing the lock) in
-well under a second. Everything up to the measured moment is unchanged. One last drop without the
-fault checks the figure against ``DescribeTrainingJob``'s ``CreationTime``.
+``CreateTrainingJob``): the run then exhausts the Train state's retries (scaled back-offs), is
+caught and finalizes (releasing the lock) in about a second. Everything up to the measured moment
+is unchanged. One last drop without the fault checks the figure against ``DescribeTrainingJob``'s
+``CreationTime``.
 
 * unqueued: one drop at a time, each after the previous run ended (no queueing);
 * queued: a burst of drops put back to back; each waits for the runs ahead of it. The Conveyor
