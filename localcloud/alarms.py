@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localcloud.background import BackgroundLoop
 from localcloud.clock import CLOCK
 
 LOG = logging.getLogger("localcloud.alarms")
@@ -183,29 +184,21 @@ class AlarmEvaluator:
 
     def __init__(self) -> None:
         self._evaluated: dict[str, str] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("alarm-evaluator")
         self._lock = threading.Lock()
         self.transitions: list[tuple[str, str, str]] = []
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="alarm-evaluator", daemon=True)
-        self._thread.start()
+        self._loop.start(self._run)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+        self._loop.stop()
         with self._lock:
             self._evaluated.clear()
             self.transitions.clear()
 
     def _run(self) -> None:
-        while CLOCK.sleep(TICK_SIMULATED_SECONDS, self._stop):
+        while CLOCK.sleep(TICK_SIMULATED_SECONDS, self._loop.stopping):
             try:
                 self.evaluate_all()
             except Exception:  # a bad alarm must not stop the others from being evaluated

@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from moto.utilities.arns import parse_arn
 
+from localcloud.background import BackgroundLoop
 from localcloud.clock import CLOCK
 
 LOG = logging.getLogger("localcloud.scheduler")
@@ -180,27 +180,19 @@ class ScheduleRunner:
 
     def __init__(self) -> None:
         self._tracked: dict[str, _Tracked] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = BackgroundLoop("scheduler")
         self.firings: list[tuple[str, float]] = []
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
-        self._thread.start()
+        self._loop.start(self._run)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._thread = None
+        self._loop.stop()
         self._tracked.clear()
         self.firings.clear()
 
     def _run(self) -> None:
-        while not self._stop.wait(TICK_REAL_SECONDS):
+        while not self._loop.stopping.wait(TICK_REAL_SECONDS):
             try:
                 self.tick()
             except Exception:  # one bad schedule must not stop the others
