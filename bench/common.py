@@ -8,18 +8,15 @@ hand, measured in the same run or modelled and said so), its target and whether 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import math
 import os
 import platform
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -160,39 +157,6 @@ def quiet_offline_cloud() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-
-
-@contextmanager
-def atomic_dynamodb() -> Iterator[None]:
-    """Make moto's DynamoDB apply each item operation atomically, as DynamoDB does.
-
-    moto runs concurrent ``UpdateItem`` calls on one item without a lock, so two writers can each
-    read the old item and one write is lost (200 concurrent ``list_append`` updates kept 196 in a
-    check on moto 5.2.5). Concurrent drops then lose queued runs from the model lock offline, which
-    cannot happen on AWS. Used by the benchmarks that write the lock concurrently; the fix belongs
-    in ``localcloud`` (see docs/performance.md).
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    names = ("get_item", "put_item", "update_item", "delete_item", "transact_write_items", "query", "scan")
-    originals = {name: getattr(DynamoDBBackend, name) for name in names}
-
-    def guarded(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(*args, **kwargs)
-
-        return call
-
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, guarded(original))
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(DynamoDBBackend, name, original)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.01, what: str = "") -> float:

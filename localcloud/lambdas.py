@@ -26,6 +26,7 @@ import importlib.util
 import io
 import json
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -201,7 +202,13 @@ class LocalLambdaRuntime:
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot import {module_path}")
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # Registered while it runs, as an import would: pydantic resolves a handler's postponed
+            # annotations through sys.modules. Dropped afterwards so that torn-down stacks are freed.
+            sys.modules[unique] = module
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.modules.pop(unique, None)
             _redirect_loggers(module)
             runtime.module = module
             init_ms = (time.perf_counter() - started) * 1000
