@@ -13,7 +13,15 @@ from botocore.exceptions import ClientError
 
 from conveyor_core import s3_io
 from conveyor_core.csv_dataset import InvalidDatasetError
-from conveyor_core.s3_io import PART_SIZE, S3StreamWriter, iter_object_lines, put_json, quarantine, split_uri
+from conveyor_core.s3_io import (
+    PART_SIZE,
+    S3StreamWriter,
+    iter_object_blocks,
+    iter_object_lines,
+    put_json,
+    quarantine,
+    split_uri,
+)
 from tests.unit.recording import RecordingClient
 
 CSV = b"1,2.5,3\n0,1.5,4\n1,0.5,5\n"
@@ -167,6 +175,72 @@ def test_truncated_gzip_is_refused(s3: Any, bucket: str) -> None:
     with pytest.raises(InvalidDatasetError) as caught:
         list(iter_object_lines(s3, bucket, "incoming/a.csv.gz"))
     assert caught.value.reason == "bad-gzip"
+
+
+# --- iter_object_blocks -------------------------------------------------------------------------
+
+
+def _lines_of(blocks: list[bytes]) -> list[bytes]:
+    return [line for block in blocks for line in block.splitlines(keepends=True)]
+
+
+@pytest.mark.parametrize("read_chunk", [3, 1000, 1024 * 1024])
+@pytest.mark.parametrize("key", ["incoming/a.csv", "incoming/a.csv.gz"])
+def test_blocks_hold_whole_lines_the_same_as_iter_object_lines(
+    s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch, read_chunk: int, key: str
+) -> None:
+    monkeypatch.setattr(s3_io, "READ_CHUNK", read_chunk)
+    body = b"".join(f"{i % 2},{i},{i * 3}\r\n".encode() for i in range(5_000)) + b"\n\n1,2,3"
+    s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body) if key.endswith(".gz") else body)
+    blocks = list(iter_object_blocks(s3, bucket, key))
+    assert b"".join(blocks) == body
+    assert all(block.endswith(b"\n") for block in blocks[:-1])
+    assert _lines_of(blocks) == list(iter_object_lines(s3, bucket, key))
+
+
+def test_blocks_come_in_about_one_read_each(s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(s3_io, "READ_CHUNK", 1000)
+    body = b"".join(f"{i % 2},{i}\n".encode() for i in range(20_000))
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=body)
+    blocks = list(iter_object_blocks(s3, bucket, "incoming/a.csv"))
+    assert max(map(len, blocks)) <= 2000
+    assert len(blocks) == pytest.approx(len(body) / 1000, abs=2)
+
+
+def test_blocks_yield_the_lines_before_an_overlong_line_then_refuse_it(
+    s3: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3_io, "READ_CHUNK", 1000)
+    monkeypatch.setattr(s3_io, "MAX_LINE_BYTES", 4000)
+    s3.put_object(Bucket=bucket, Key="incoming/a.csv", Body=b"1,2\n0,3\n" + b"9" * 100_000)
+    blocks = iter_object_blocks(s3, bucket, "incoming/a.csv")
+    assert next(blocks) == b"1,2\n0,3\n"
+    with pytest.raises(InvalidDatasetError) as caught:
+        next(blocks)
+    assert caught.value.reason == "line-too-long"
+    assert caught.value.detail.startswith("incoming/a.csv line 3:")
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "reason"),
+    [
+        ("incoming/a.csv", b"PAR1\x15\x04\x15", "not-csv"),
+        ("incoming/a.csv.gz", CSV, "bad-gzip"),
+        ("incoming/a.csv", gzip.compress(CSV, mtime=0), "gzip-without-suffix"),
+    ],
+    ids=["parquet", "gz-name-plain-data", "gzip-data-csv-name"],
+)
+def test_blocks_refuse_what_lines_refuse(s3: Any, bucket: str, key: str, body: bytes, reason: str) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    with pytest.raises(InvalidDatasetError) as caught:
+        list(iter_object_blocks(s3, bucket, key))
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize("key", ["incoming/empty.csv", "incoming/empty.csv.gz"])
+def test_empty_object_yields_no_blocks(s3: Any, bucket: str, key: str) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=b"")
+    assert list(iter_object_blocks(s3, bucket, key)) == []
 
 
 # --- S3StreamWriter -----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def preprocess(
             )
         for key in run.dataset.keys:
             version = run.dataset.version_id if len(run.dataset.keys) == 1 else None
-            validator.consume(key, s3_io.iter_object_lines(s3_client, run.dataset.bucket, key, version))
+            validator.consume_blocks(key, s3_io.iter_object_blocks(s3_client, run.dataset.bucket, key, version))
         report = validator.finish()
     except InvalidDatasetError as error:
         train.abort()
