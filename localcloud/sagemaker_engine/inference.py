@@ -1,18 +1,19 @@
 """Serve predictions from a ``model.tar.gz``: the compiled (tl2cgen) or the plain XGBoost kind.
 
-An artefact from the offline Neo (``compiled.json`` plus a shared library) is served through
-``tl2cgen.Predictor``; a training artefact (``xgboost-model``) through ``xgboost.Booster``. Both
-return what XGBoost's own ``predict`` returns for the model's objective, so an endpoint answers
-the same whichever artefact it was given.
+An artefact from the offline Neo (``compiled.json`` plus a shared library) is served by calling the
+library's dense-row entry point, and from the batch size its manifest names on by the XGBoost model
+it bundles; a training artefact (``xgboost-model``) through ``xgboost.Booster``. Both return what
+XGBoost's own ``predict`` returns for the model's objective, so an endpoint answers the same
+whichever artefact it was given.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
 import tarfile
-import threading
 from abc import ABC, abstractmethod
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -29,6 +30,10 @@ MANIFEST_FILE_NAME = "compiled.json"
 # The one post-processing step treelite cannot express: multi:softmax predicts the class index.
 POSTPROCESS_ARGMAX = "argmax"
 POSTPROCESS_NONE = "none"
+# The C function the offline compiler adds to every library: (const float* rows, size_t n, out*).
+ROWS_ENTRY_POINT = "conveyor_predict_rows"
+# Manifest key: the batch size from which the bundled XGBoost model serves; null for never.
+XGBOOST_FROM_ROWS = "xgboost_from_rows"
 
 
 class LoadedModel(ABC):
@@ -43,12 +48,15 @@ class LoadedModel(ABC):
 
     def predict(self, rows: npt.NDArray[Any]) -> FloatArray:
         """Predictions in XGBoost's shape: (n,) for one output, (n, k) for class probabilities."""
+        return self._predict(self._validated(rows))
+
+    def _validated(self, rows: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
         matrix = np.asarray(rows, dtype=np.float32)
         if matrix.ndim != 2:
             raise ValueError(f"rows must be a 2-D array; got {matrix.ndim} dimension(s)")
         if matrix.shape[1] != self.num_features:
             raise ValueError(f"rows have {matrix.shape[1]} features; the model expects {self.num_features}")
-        return self._predict(np.ascontiguousarray(matrix))
+        return np.ascontiguousarray(matrix)
 
     @abstractmethod
     def _predict(self, matrix: npt.NDArray[np.float32]) -> FloatArray: ...
@@ -85,32 +93,68 @@ class XGBoostModel(LoadedModel):
 
 
 class CompiledModel(LoadedModel):
-    """A tl2cgen shared library; its predictor may serve one call at a time, hence the lock."""
+    """A library from the offline Neo, called through its own dense-row entry point.
+
+    The entry point only reads constant tables and its own stack, so concurrent requests need no
+    lock. Where the manifest says the bundled XGBoost model was measured faster from some batch size
+    on (tl2cgen's if-else trees mispredict branches on every row, XGBoost's blocked traversal does
+    not), batches that large are served by XGBoost, as a runtime picks its kernel by batch size.
+    """
 
     kind: ModelKind = "compiled"
 
-    def __init__(self, libpath: Path, manifest: dict[str, Any]) -> None:
-        import tl2cgen
-
-        self._predictor = tl2cgen.Predictor(libpath, nthread=1)
+    def __init__(self, libpath: Path, manifest: dict[str, Any], xgboost_model: bytes | None = None) -> None:
+        self.library_path = libpath
+        self._library = ctypes.CDLL(str(libpath))
+        entry_point = str(manifest.get("entry_point", ROWS_ENTRY_POINT))
+        try:
+            self._predict_rows = getattr(self._library, entry_point)
+        except AttributeError:
+            raise ValueError(f"the compiled library has no {entry_point} entry point") from None
+        self._predict_rows.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        self._predict_rows.restype = None
         self._postprocess = str(manifest.get("postprocess", POSTPROCESS_NONE))
-        self._lock = threading.Lock()
-        super().__init__(int(self._predictor.num_feature))
+        self.num_target = int(self._library.get_num_target())
+        classes = np.zeros(self.num_target, dtype=np.int32)
+        self._library.get_num_class(classes.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)))
+        self.num_class = int(classes.max())
+        self._library.get_leaf_output_type.restype = ctypes.c_char_p
+        self.leaf_output_type = self._library.get_leaf_output_type().decode()
+        if self.leaf_output_type not in ("float32", "float64"):
+            raise ValueError(f"the compiled library outputs {self.leaf_output_type}, not float32/float64")
+        threshold = manifest.get(XGBOOST_FROM_ROWS)
+        self.xgboost_from_rows: int | None = None
+        self._xgboost: XGBoostModel | None = None
+        note = None
+        if threshold is not None and xgboost_model is not None:
+            self.xgboost_from_rows = int(threshold)
+            self._xgboost = XGBoostModel(xgboost_model)
+            note = f"batches of {self.xgboost_from_rows}+ rows go to the bundled XGBoost model, faster there"
+        super().__init__(int(self._library.get_num_feature()), note)
 
     def describe_output(self) -> dict[str, Any]:
         """What the library itself reports about its output, for the artefact's manifest."""
-        return {
-            "num_target": int(self._predictor.num_target),
-            "num_class": int(max(self._predictor.num_class)),
-            "leaf_output_type": str(self._predictor.leaf_output_type),
-        }
+        return {"num_target": self.num_target, "num_class": self.num_class, "leaf_output_type": self.leaf_output_type}
+
+    def serving_path(self, batch_rows: int) -> ModelKind:
+        """Which code answers a batch of this many rows."""
+        if self.xgboost_from_rows is not None and batch_rows >= self.xgboost_from_rows:
+            return "xgboost"
+        return "compiled"
+
+    def library_predict(self, rows: npt.NDArray[Any]) -> FloatArray:
+        """The library's answer whatever the batch size: for the self-check and for benchmarks."""
+        return self._library_predict(self._validated(rows))
 
     def _predict(self, matrix: npt.NDArray[np.float32]) -> FloatArray:
-        import tl2cgen
+        if self._xgboost is not None and self.serving_path(len(matrix)) == "xgboost":
+            return self._xgboost._predict(matrix)
+        return self._library_predict(matrix)
 
-        dmatrix = tl2cgen.DMatrix(matrix, dtype="float32", missing=np.nan)
-        with self._lock:
-            raw: FloatArray = self._predictor.predict(dmatrix)
+    def _library_predict(self, matrix: npt.NDArray[np.float32]) -> FloatArray:
+        dtype = np.float32 if self.leaf_output_type == "float32" else np.float64
+        raw = np.empty((len(matrix), self.num_target, self.num_class), dtype=dtype)
+        self._predict_rows(matrix.ctypes.data, len(matrix), raw.ctypes.data)
         return shape_compiled_output(raw, self._postprocess)
 
 
@@ -171,7 +215,7 @@ def _load_compiled(files: dict[str, bytes], work_dir: Path) -> CompiledModel:
         partial = libpath.with_suffix(".partial")
         partial.write_bytes(library)
         partial.replace(libpath)
-    return CompiledModel(libpath, manifest)
+    return CompiledModel(libpath, manifest, files.get(MODEL_FILE_NAME))
 
 
 def parse_csv_payload(body: bytes, expected_features: int | None) -> npt.NDArray[np.float32]:

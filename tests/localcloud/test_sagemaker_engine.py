@@ -10,6 +10,7 @@ import io
 import json
 import re
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from sklearn.metrics import roc_auc_score
 from localcloud.sagemaker_engine import compilation
 from localcloud.sagemaker_engine.compilation import CompilationOutcome, compile_model
 from localcloud.sagemaker_engine.inference import (
+    CompiledModel,
     format_csv_predictions,
     load_model,
     parse_csv_payload,
@@ -245,6 +247,25 @@ def test_compile_for_cpu_target_packages_library_manifest_and_model(
     assert manifest["objective"] == "binary:logistic"
     assert "ml_c5" in binary_compiled.status_message
     assert "GPU" not in binary_compiled.status_message
+    assert manifest["entry_point"] == "conveyor_predict_rows"
+    assert manifest["optimisation"] == "-O1"
+
+
+def test_compile_records_the_measured_routing_threshold(binary_compiled: CompilationOutcome) -> None:
+    assert binary_compiled.artifact_tar_gz is not None
+    manifest = json.loads(_untar(binary_compiled.artifact_tar_gz)["compiled.json"])
+    threshold, timings = manifest["xgboost_from_rows"], manifest["routing_timings_us"]
+    assert [int(batch) for batch in timings] == list(compilation.ROUTING_BATCHES)
+    assert all(len(pair) == 2 and min(pair) > 0 for pair in timings.values())
+    # XGBoost was faster from the threshold on, at every size timed, and not just below it.
+    faster = [int(batch) for batch, (library_us, xgboost_us) in timings.items() if xgboost_us < library_us]
+    if threshold is None:
+        assert compilation.ROUTING_BATCHES[-1] not in faster
+    else:
+        assert [batch for batch in faster if batch >= threshold] == [
+            batch for batch in compilation.ROUTING_BATCHES if batch >= threshold
+        ]
+        assert threshold == 1 or threshold // 2 not in faster
 
 
 def test_compile_for_gpu_target_says_no_gpu_code(binary_job: TrainingOutcome, tmp_path: Path) -> None:
@@ -386,6 +407,70 @@ def test_unloadable_library_falls_back_to_the_bundled_xgboost_model(
     assert model.note is not None
     assert "compiled library unusable" in model.note
     assert model.predict(cancer.validation_features[:3]).shape == (3,)
+
+
+def _with_manifest(artefact: bytes, **changes: Any) -> dict[str, bytes]:
+    files = _untar(artefact)
+    files["compiled.json"] = json.dumps({**json.loads(files["compiled.json"]), **changes}).encode()
+    return files
+
+
+def test_large_batches_are_routed_to_the_bundled_xgboost_model(
+    binary_compiled: CompilationOutcome, binary_job: TrainingOutcome, cancer: Split, tmp_path: Path
+) -> None:
+    assert binary_compiled.artifact_tar_gz is not None
+    assert binary_job.model_tar_gz is not None
+    model = load_model(_tar(_with_manifest(binary_compiled.artifact_tar_gz, xgboost_from_rows=8)), tmp_path)
+    plain = load_model(binary_job.model_tar_gz, tmp_path)
+    assert isinstance(model, CompiledModel)
+    assert model.kind == "compiled"
+    assert model.note is not None
+    assert "batches of 8+ rows go to the bundled XGBoost model" in model.note
+    assert [model.serving_path(rows) for rows in (1, 7, 8, 500)] == ["compiled", "compiled", "xgboost", "xgboost"]
+    for rows in (cancer.validation_features[:7], cancer.validation_features):
+        np.testing.assert_allclose(model.predict(rows), plain.predict(rows), rtol=0, atol=1e-5)
+    # The library itself still answers every size when asked directly.
+    np.testing.assert_allclose(
+        model.library_predict(cancer.validation_features), plain.predict(cancer.validation_features), atol=1e-5
+    )
+
+
+def test_no_routing_without_a_threshold_or_a_bundled_model(binary_compiled: CompilationOutcome, tmp_path: Path) -> None:
+    assert binary_compiled.artifact_tar_gz is not None
+    never = load_model(_tar(_with_manifest(binary_compiled.artifact_tar_gz, xgboost_from_rows=None)), tmp_path)
+    files = _with_manifest(binary_compiled.artifact_tar_gz, xgboost_from_rows=1)
+    del files["xgboost-model"]
+    unbundled = load_model(_tar(files), tmp_path)
+    for model in (never, unbundled):
+        assert isinstance(model, CompiledModel)
+        assert model.note is None
+        assert model.serving_path(10_000) == "compiled"
+
+
+def test_library_without_the_entry_point_falls_back_to_xgboost(
+    binary_compiled: CompilationOutcome, cancer: Split, tmp_path: Path
+) -> None:
+    # An artefact compiled before the entry point existed, say: served, by the bundled model.
+    assert binary_compiled.artifact_tar_gz is not None
+    files = _with_manifest(binary_compiled.artifact_tar_gz, entry_point="no_such_function")
+    model = load_model(_tar(files), tmp_path)
+    assert model.kind == "xgboost"
+    assert model.note is not None
+    assert "no no_such_function entry point" in model.note
+    assert model.predict(cancer.validation_features[:2]).shape == (2,)
+
+
+def test_compiled_library_serves_concurrent_requests_without_a_lock(
+    binary_compiled: CompilationOutcome, cancer: Split, host_dir: Path
+) -> None:
+    assert binary_compiled.artifact_tar_gz is not None
+    model = load_model(binary_compiled.artifact_tar_gz, host_dir)
+    rows = cancer.validation_features
+    expected = [model.predict(rows[index : index + 1]) for index in range(len(rows))]
+    indices = list(range(len(rows))) * 4
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda index: model.predict(rows[index : index + 1]), indices))
+    np.testing.assert_array_equal(np.concatenate(answers), np.concatenate([expected[index] for index in indices]))
 
 
 def test_predict_rejects_the_wrong_number_of_features(binary_job: TrainingOutcome, host_dir: Path) -> None:
