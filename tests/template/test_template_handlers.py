@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
-from pydantic_settings import BaseSettings
+
+from conveyor_core.settings import EnvSettings
 
 # What the Lambda runtime adds to every function's environment, plus the switches that keep
 # Powertools quiet outside Lambda.
@@ -79,11 +80,11 @@ def test_function_handler_resolves_to_a_callable_in_its_code_uri(
     assert callable(handler), f"{function_id}: {module_file.name}.{function_name} is not callable"
 
 
-def settings_classes(module: ModuleType) -> list[type[BaseSettings]]:
+def settings_classes(module: ModuleType) -> list[type[EnvSettings]]:
     return [
         value
         for value in vars(module).values()
-        if inspect.isclass(value) and issubclass(value, BaseSettings) and value.model_fields
+        if inspect.isclass(value) and issubclass(value, EnvSettings) and value.model_fields
     ]
 
 
