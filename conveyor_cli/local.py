@@ -14,7 +14,7 @@ from conveyor_cli import render
 from conveyor_cli import state as local_state
 from conveyor_cli.context import options
 from conveyor_cli.errors import CliError, reported
-from conveyor_cli.signals import sigterm_as_interrupt
+from conveyor_cli.signals import dump_threads_on_sigusr1, sigterm_as_interrupt
 from conveyor_cli.target import reachable
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ def up(
     opts = options(ctx)
     state_file = opts.state_file
     _check_free(state_file, port)
+    dump_threads_on_sigusr1()
     parameters = _parameters(parameter or [])
     # Importing localcloud pulls in moto and XGBoost: only this command pays for it.
     from localcloud.cloud import OfflineCloud

@@ -24,7 +24,18 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 
-from localcloud import cloudwatch, environ, eventbridge, faults, invocations, lambdas, sagemaker, stepfunctions
+from localcloud import (
+    cloudwatch,
+    dynamodb,
+    environ,
+    eventbridge,
+    execution_events,
+    faults,
+    invocations,
+    lambdas,
+    sagemaker,
+    stepfunctions,
+)
 from localcloud.alarms import EVALUATOR, state_change_event
 from localcloud.clock import CLOCK
 from localcloud.faults import FAULTS
@@ -63,13 +74,15 @@ def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
 
 
 def install_runtime() -> None:
-    """Patch moto once per process: Lambda, Step Functions, EventBridge and SageMaker."""
+    """Patch moto once per process: DynamoDB, Lambda, CloudWatch, Step Functions, EventBridge and SageMaker."""
     environ.install()
     faults.install()
+    dynamodb.install()
     lambdas.install()
     cloudwatch.install()
     stepfunctions.install()
     eventbridge.install()
+    execution_events.install()
     sagemaker.install()
     invocations.install()
     LambdaFunction._invoke_lambda = _invoke_locally  # type: ignore[method-assign]

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core import ingest, notifications, s3_io
+from conveyor_core.dataset_keys import KeyListStore
 from conveyor_core.drops import (
     DropKind,
     InvalidDropError,
@@ -57,7 +58,15 @@ def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
     except InvalidDropError as error:
         return quarantine_drop(arrival.bucket, [arrival.key], error, arrival.version_id)
     lock = ModelLock(dynamodb, settings.lock_table, settings.model_name)
-    admission = ingest.admit(arrival, dataset, settings.model_name, settings.state_machine_arn, sfn, lock)
+    admission = ingest.admit(
+        arrival,
+        dataset,
+        settings.model_name,
+        settings.state_machine_arn,
+        sfn,
+        lock,
+        key_lists=KeyListStore(s3, settings.artifact_bucket),
+    )
     metrics.add_metric(name=f"Drops{admission.action.capitalize()}", unit=MetricUnit.Count, value=1)
     logger.info("drop admitted", extra=admission.as_output())
     return admission.as_output()

@@ -88,6 +88,13 @@ def describe(record: dict[str, Any], model: str) -> Notification:
         details.update(stage="rollback", alarm=alarm)
         reason = f"the rollback for {alarm} never started: {cause}"
         return Notification(event=EventType.ROLLBACK_FAILED, model=model, reason=reason, details=details)
+    if isinstance(body, dict) and body.get("source") == "aws.states":
+        # The run watcher could not report this end itself: the run's end is all there is to say.
+        change = body.get("detail") or {}
+        execution = change.get("executionArn", "an execution")
+        details.update(stage="watch", execution=execution, status=change.get("status"))
+        reason = f"{execution} ended {change.get('status')} and its report failed: {cause}"
+        return Notification(event=EventType.PIPELINE_FAILED, model=model, reason=reason, details=details)
     if isinstance(body, dict) and "schedule_arn" in body:
         details.update(stage="schedule", schedule=body.get("schedule_arn"), scheduled_time=body.get("scheduled_time"))
         reason = f"the scheduled retrain of {body.get('scheduled_time')} never ran: {cause}"

@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from conveyor_core import dataset_keys
 from conveyor_core.contracts import PipelineInput
 from conveyor_core.preprocess import preprocess
 from conveyor_core.settings import PreprocessSettings, load
@@ -29,7 +30,7 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
     logger.append_keys(run_id=event.run_id)
     result = preprocess(
         s3,
-        event,
+        dataset_keys.with_keys_inline(s3, event),
         settings.artifact_bucket,
         settings.hyperparameters,
         settings.validation_fraction,

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core import ingest, notifications, production, rollback, schedule
 from conveyor_core.contracts import ScheduledInvocation
+from conveyor_core.dataset_keys import KeyListStore
 from conveyor_core.drops import InvalidDropError
 from conveyor_core.locks import ModelLock
 from conveyor_core.notifications import EventType, Notification
@@ -65,6 +66,7 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
         settings.state_machine_arn,
         sfn,
         ModelLock(dynamodb, settings.lock_table, settings.model_name),
+        key_lists=KeyListStore(s3, settings.artifact_bucket),
         trigger="schedule",
         # One run per schedule firing: a retried delivery of the same firing maps to the same name.
         run_identity=f"{drop.identity}|schedule|{event.scheduled_time}",

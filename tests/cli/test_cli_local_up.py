@@ -61,6 +61,19 @@ def _wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 180) 
         time.sleep(0.2)
 
 
+def _output_or_thread_dump(process: subprocess.Popen[str], timeout: float) -> str:
+    """The process's output once it exits; if it does not, fail with every thread's stack (SIGUSR1)."""
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        return output
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        output, _ = process.communicate(timeout=30)
+        pytest.fail(f"local up did not stop within {timeout}s of Ctrl-C; its threads:\n{output[-20000:]}")
+
+
 def test_local_up_serves_until_interrupted_then_removes_its_state_file(local_up: Any) -> None:
     process, state_file, port = local_up
     _wait_for(state_file, process)
@@ -69,7 +82,7 @@ def test_local_up_serves_until_interrupted_then_removes_its_state_file(local_up:
     status = CliRunner().invoke(app, ["--state-file", str(state_file), "--local", "--json", "status"])
     second = CliRunner().invoke(app, ["--state-file", str(state_file), "local", "up", "--port", str(port)])
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    output = _output_or_thread_dump(process, timeout=120)
 
     assert recorded["endpoint_url"] == f"http://127.0.0.1:{port}"
     assert recorded["stack_name"] == "conveyor"

@@ -43,7 +43,7 @@ def test_dataset_upload_trains_compiles_registers_and_deploys_a_new_endpoint(clo
 
     assert run["status"] == "SUCCEEDED"
     states = cloud.states_entered(run["executionArn"])
-    assert states[:4] == ["Preprocess", "DatasetAccepted", "ScheduledRun", "Train"]
+    assert states[:3] == ["Preprocess", "DatasetAccepted", "Train"]
     assert "CreateEndpoint" in states
     assert "UpdateEndpoint" not in states
     assert "FallbackArtifact" not in states, "the local compiler handles XGBoost: no fallback expected"
@@ -229,3 +229,39 @@ def test_the_same_s3_event_delivered_twice_starts_one_execution(cloud: OfflineCl
 
     assert result["execution_name"] == cloud.executions()[0]["name"]
     assert len(cloud.executions()) == 1
+
+
+def test_a_folder_drop_too_large_to_list_inline_trains_on_every_part(cloud: OfflineCloud) -> None:
+    """569 one-row parts with long names: their key list (~50 KB) goes by reference, not in the input."""
+    import json
+    import uuid
+
+    rows = breast_cancer_csv().splitlines(keepends=True)
+    folder = "incoming/large-drop-2026-12-04/"
+    keys = [f"{folder}part-{index:05d}-{uuid.UUID(int=index)}-c000.csv" for index in range(len(rows))]
+    assert len(json.dumps(keys)) > 3 * 16 * 1024
+    for key, row in zip(keys, rows, strict=True):
+        cloud.upload(key, row)
+    cloud.upload(f"{folder}_SUCCESS", b"")
+
+    [run] = cloud.wait_for_executions(1, timeout=300)
+
+    assert run["status"] == "SUCCEEDED"
+    sfn = cloud.client("stepfunctions")
+    execution_input = json.loads(sfn.describe_execution(executionArn=run["executionArn"])["input"])
+    dataset = execution_input["dataset"]
+    assert dataset["keys"] == []
+    assert dataset["key_count"] == len(keys)
+    assert len(json.dumps(execution_input)) < 2048
+    bucket, _, key_list = dataset["keys_uri"].removeprefix("s3://").partition("/")
+    assert bucket == cloud.output("ArtifactBucketName")
+    listed = json.loads(cloud.client("s3").get_object(Bucket=bucket, Key=key_list)["Body"].read())
+    assert sorted(listed["keys"]) == sorted(keys)
+    preprocessed = next(
+        json.loads(e["stateExitedEventDetails"]["output"])["preprocess"]
+        for e in cloud.history(run["executionArn"])
+        if e.get("stateExitedEventDetails", {}).get("name") == "Preprocess"
+    )
+    assert preprocessed["status"] == "ok"
+    assert preprocessed["rows"] == len(rows), "every part's row reached the split"
+    assert _only(cloud, "pipeline.succeeded")["model"] == "tabular"

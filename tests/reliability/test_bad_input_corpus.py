@@ -270,7 +270,7 @@ def test_valid_edge_case_runs_to_a_completed_training_job(case: ValidInput, clou
     [run] = runs[before.executions :]
     assert run["status"] == "SUCCEEDED"
     states = cloud.states_entered(run["executionArn"])
-    assert states[:4] == ["Preprocess", "DatasetAccepted", "ScheduledRun", "Train"]
+    assert states[:3] == ["Preprocess", "DatasetAccepted", "Train"]
     jobs = training_jobs(cloud)
     assert len(jobs) == before.training_jobs + 1
     job = cloud.client("sagemaker").describe_training_job(TrainingJobName=run["name"])

@@ -13,10 +13,14 @@ from botocore.validate import ParamValidator
 
 from conveyor_core.deployment import (
     CREATE_BUDGET_SECONDS,
+    CREATE_FIRST_POLL_SECONDS,
     FIRST_POLL_SECONDS,
+    FOLLOW_UP_POLL_SECONDS,
     MAX_POLL_SECONDS,
     MAX_RESOURCE_NAME,
+    ROLLOUT_POLL_SLACK_SECONDS,
     build_deployment_config,
+    minimum_rollout_seconds,
     plan_deployment,
     poll_schedule,
 )
@@ -214,7 +218,7 @@ def test_plan_for_a_new_endpoint_creates_it_without_a_deployment_config() -> Non
     assert plan.previous_endpoint_config == ""
     assert plan.deployment_config == {}
     assert plan.strategy == "create"
-    assert plan.poll_waits == poll_schedule(CREATE_BUDGET_SECONDS)
+    assert plan.poll_waits == poll_schedule(CREATE_BUDGET_SECONDS, CREATE_FIRST_POLL_SECONDS)
     assert plan.endpoint_name == "churn-endpoint"
     assert plan.model_name == RUN_ID
     assert plan.endpoint_config_name == f"{RUN_ID}-cfg"
@@ -227,7 +231,8 @@ def test_plan_for_an_existing_endpoint_updates_it_with_blue_green() -> None:
     assert plan.previous_endpoint_config == "old-cfg"
     assert plan.deployment_config == build_deployment_config(settings)
     assert plan.strategy == "canary"
-    assert plan.poll_waits == poll_schedule(3600 + 600)
+    # A canary bakes its share, then the old fleet waits out its termination: 2 x 600 s at least.
+    assert plan.poll_waits == poll_schedule(3600 + 600, 2 * 600 + ROLLOUT_POLL_SLACK_SECONDS)
 
 
 def test_plan_for_an_endpoint_without_a_config_name_records_an_empty_previous_config() -> None:
@@ -287,20 +292,45 @@ def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_r
 
 
 def test_poll_schedule_for_the_create_budget() -> None:
-    assert poll_schedule(1800) == [30, 60, 120, 240, 300, 300, 300, 300, 300, 300]
+    assert poll_schedule(1800, CREATE_FIRST_POLL_SECONDS) == [240, 60, 120, 240, 300, 300, 300, 300, 300]
 
 
+@pytest.mark.parametrize("first", [FIRST_POLL_SECONDS, 240, 1230])
 @pytest.mark.parametrize("budget", [1, 30, 31, 449, 450, 451, 1800, 4200, 28800 + 3600])
-def test_poll_schedule_doubles_caps_covers_the_budget_and_has_one_spare_entry(budget: int) -> None:
-    waits = poll_schedule(budget)
-    assert waits[0] == FIRST_POLL_SECONDS
-    for previous, current in itertools.pairwise(waits):
+def test_poll_schedule_waits_the_first_then_doubles_caps_covers_the_budget_and_has_one_spare_entry(
+    budget: int, first: int
+) -> None:
+    waits = poll_schedule(budget, first)
+    assert waits[0] == first
+    assert waits[1] == FOLLOW_UP_POLL_SECONDS
+    for previous, current in itertools.pairwise(waits[1:]):
         assert current == min(previous * 2, MAX_POLL_SECONDS)
     polled = waits[:-1]
     assert sum(polled) >= budget
-    # Minimal: one poll fewer would not cover the budget.
-    assert sum(polled[:-1]) < budget
+    # Minimal: one poll fewer would not cover the budget (the expected wait itself always stays).
+    assert len(polled) == 1 or sum(polled[:-1]) < budget
 
 
-def test_poll_schedule_for_a_zero_budget_is_just_the_spare_entry() -> None:
-    assert poll_schedule(0) == [FIRST_POLL_SECONDS]
+def test_poll_schedule_for_a_zero_budget_is_the_first_wait_and_the_spare_entry() -> None:
+    assert poll_schedule(0) == [FIRST_POLL_SECONDS, FOLLOW_UP_POLL_SECONDS]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "bake", "step", "expected"),
+    [
+        ("canary", 600, 25, 1200),  # the canary's bake, then the termination wait
+        ("all-at-once", 600, 25, 1200),  # the whole fleet's bake, then the termination wait
+        ("linear", 600, 25, 4 * 600),  # 25, 50, 75 each bake; 100 waits out the termination
+        ("linear", 100, 10, 10 * 100),
+        ("linear", 100, 30, 4 * 100),  # 30, 60, 90, then 100
+        ("linear", 100, 99, 2 * 100),
+        ("canary", 0, 25, 0),
+    ],
+)
+def test_minimum_rollout_is_every_bake_the_strategy_must_sit_through(
+    strategy: str, bake: int, step: int, expected: int
+) -> None:
+    settings = make_settings(DEPLOYMENT_STRATEGY=strategy, BAKE_SECONDS=bake, LINEAR_STEP_PERCENT=step)
+    assert minimum_rollout_seconds(settings) == expected
+    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "old"})
+    assert plan.poll_waits[0] == expected + ROLLOUT_POLL_SLACK_SECONDS

@@ -9,6 +9,7 @@ import pytest
 
 from conveyor_core import executions, ingest
 from conveyor_core.contracts import DatasetRef, PipelineInput
+from conveyor_core.dataset_keys import INLINE_KEYS_MAX_BYTES, KeyListStore, load_keys
 from conveyor_core.drops import InvalidDropError, classify_key, execution_name, idempotency_key
 from conveyor_core.ingest import Drop, admit, resolve_dataset
 from conveyor_core.locks import ModelLock
@@ -57,7 +58,15 @@ def env(s3: Any, bucket: str, sfn: Any, state_machine_arn: str, lock: ModelLock)
 
 
 def admit_drop(s3: Any, sfn: Any, state_machine_arn: str, lock: ModelLock, drop: Drop) -> ingest.Admission:
-    return admit(drop, resolve_dataset(s3, drop, LIMIT), MODEL, state_machine_arn, sfn, lock)
+    return admit(
+        drop,
+        resolve_dataset(s3, drop, LIMIT),
+        MODEL,
+        state_machine_arn,
+        sfn,
+        lock,
+        key_lists=KeyListStore(s3, drop.bucket),
+    )
 
 
 def execution_names(sfn: Any, state_machine_arn: str) -> list[str]:
@@ -240,7 +249,7 @@ def test_admit_starts_an_execution_with_the_deterministic_name_and_pipeline_inpu
     drop = arrival(s3, bucket, "incoming/churn.csv")
     dataset = resolve_dataset(s3, drop, LIMIT)
 
-    admission = admit(drop, dataset, MODEL, state_machine_arn, sfn, lock)
+    admission = admit(drop, dataset, MODEL, state_machine_arn, sfn, lock, key_lists=KeyListStore(s3, bucket))
 
     name = execution_name(MODEL, drop.identity)
     assert admission.action == "started"
@@ -261,10 +270,54 @@ def test_admit_starts_an_execution_with_the_deterministic_name_and_pipeline_inpu
     }
 
 
+def _large_folder_drop(s3: Any, bucket: str, parts: int) -> Drop:
+    # Long part names, as Spark writes them: the key list outgrows a run's input long before 10,000.
+    for index in range(parts):
+        s3.put_object(Bucket=bucket, Key=f"incoming/big/part-{index:05d}-{'c' * 60}.csv", Body=b"1,2\n")
+    return arrival(s3, bucket, "incoming/big/_SUCCESS", b"")
+
+
+def test_a_large_drop_hands_its_keys_over_through_s3_and_keeps_the_input_small(env: Env) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    drop = _large_folder_drop(s3, bucket, 1500)
+    dataset = resolve_dataset(s3, drop, LIMIT)
+    assert len(json.dumps(dataset.keys)) > 5 * INLINE_KEYS_MAX_BYTES
+
+    admission = admit(drop, dataset, MODEL, state_machine_arn, sfn, lock, key_lists=KeyListStore(s3, bucket))
+
+    described = sfn.describe_execution(executionArn=admission.execution_arn)
+    assert len(described["input"].encode()) < 4 * 1024
+    passed = PipelineInput.model_validate_json(described["input"]).dataset
+    assert passed.keys == []
+    assert passed.key_count == 1500
+    assert passed.keys_uri == f"s3://{bucket}/drops/{admission.execution_name}/keys.json"
+    assert load_keys(s3, passed) == dataset.keys
+    assert admission.dataset_keys == 1500
+
+
+def test_a_large_drop_queued_behind_a_run_keeps_the_lock_item_small(env: Env, dynamodb: Any, lock_table: str) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv"))
+    queued = admit_drop(s3, sfn, state_machine_arn, lock, _large_folder_drop(s3, bucket, 1500))
+    assert queued.action == "queued"
+    item = dynamodb.scan(TableName=lock_table)["Items"]
+    # DynamoDB refuses items over 400 KB; the inline list alone would take about 120 KB here.
+    assert len(json.dumps(item).encode()) < 8 * 1024
+
+
 def test_admit_passes_the_trigger_through(env: Env) -> None:
     s3, bucket, sfn, state_machine_arn, lock = env
     drop = arrival(s3, bucket, "incoming/churn.csv")
-    admission = admit(drop, resolve_dataset(s3, drop, LIMIT), MODEL, state_machine_arn, sfn, lock, trigger="manual")
+    admission = admit(
+        drop,
+        resolve_dataset(s3, drop, LIMIT),
+        MODEL,
+        state_machine_arn,
+        sfn,
+        lock,
+        key_lists=KeyListStore(s3, bucket),
+        trigger="manual",
+    )
     described = sfn.describe_execution(executionArn=admission.execution_arn)
     assert json.loads(described["input"])["trigger"] == "manual"
 

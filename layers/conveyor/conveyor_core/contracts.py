@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conveyor_core.notifications import EventType
 
@@ -18,13 +18,28 @@ class _Contract(BaseModel):
 
 
 class DatasetRef(_Contract):
+    """The objects of one drop: listed inline, or, for a large drop, in a JSON document at ``keys_uri``.
+
+    Step Functions caps an execution's input and every state's data at 256 KiB, and DynamoDB an
+    item (where a queued run waits) at 400 KB; 10,000 part keys take about 440 KB. Past
+    ``dataset_keys.INLINE_KEYS_MAX_BYTES`` the list travels by reference instead.
+    """
+
     bucket: str
-    keys: list[str] = Field(min_length=1)
+    keys: list[str] = Field(default_factory=list)
+    keys_uri: str | None = None
+    key_count: int = 0
     uri: str
     kind: str
     version_id: str | None = None
     # The S3 write that completed the drop (bucket|key|version): what the production model was trained on.
     identity: str = ""
+
+    @model_validator(mode="after")
+    def _names_its_objects(self) -> DatasetRef:
+        if not self.keys and not self.keys_uri:
+            raise ValueError("a dataset names its objects: keys, or keys_uri for a large drop")
+        return self
 
 
 class PipelineInput(_Contract):
@@ -34,6 +49,24 @@ class PipelineInput(_Contract):
     run_id: str
     trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival"
     dataset: DatasetRef
+
+
+class ExecutionStatusChange(_Contract):
+    """The detail of Step Functions' "Step Functions Execution Status Change" event."""
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+    input: str | None = None
+
+
+class ExecutionStatusChangeEvent(_Contract):
+    """The EventBridge envelope of an execution's status change: only what the watcher reads."""
+
+    source: Literal["aws.states"]
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    detail: ExecutionStatusChange
 
 
 class ScheduledInvocation(_Contract):

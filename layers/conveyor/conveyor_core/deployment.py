@@ -44,20 +44,27 @@ class DeploymentPlan:
         }
 
 
-# Creating an endpoint provisions instances and pulls the image: typically 5-10 minutes.
+# Creating an endpoint provisions instances and pulls the image: typically 5-10 minutes, so the
+# first look comes after 4; a look before that would only cost a transition.
 CREATE_BUDGET_SECONDS = 1800
+CREATE_FIRST_POLL_SECONDS = 240
+# Once the expected time has passed, the endpoint may be moments or minutes away.
 FIRST_POLL_SECONDS = 30
+FOLLOW_UP_POLL_SECONDS = 60
 MAX_POLL_SECONDS = 300
+# Instances come up after the update starts; the first poll lands a little after the bakes end.
+ROLLOUT_POLL_SLACK_SECONDS = 30
 
 
-def poll_schedule(budget_seconds: int) -> list[int]:
-    """Waits between DescribeEndpoint polls: doubling from 30 s to 5 min, covering the budget.
+def poll_schedule(budget_seconds: int, first_wait_seconds: int = FIRST_POLL_SECONDS) -> list[int]:
+    """Waits between DescribeEndpoint polls: the expected duration first, then doubling to 5 min.
 
-    Growing waits keep a long rollout to a few dozen state transitions while a quick one is
-    still noticed within seconds. One extra entry lets the ASL index ``attempt + 1`` safely.
+    Nothing can finish before its known minimum, so waiting that long first turns a 20-minute
+    rollout into one poll instead of seven; the doubling waits after it keep an overrun cheap
+    and still noticed soon. One extra entry lets the ASL index ``attempt + 1`` safely.
     """
-    waits: list[int] = []
-    wait = FIRST_POLL_SECONDS
+    waits = [first_wait_seconds]
+    wait = FOLLOW_UP_POLL_SECONDS
     while sum(waits) < budget_seconds:
         waits.append(wait)
         wait = min(wait * 2, MAX_POLL_SECONDS)
@@ -68,6 +75,27 @@ def poll_schedule(budget_seconds: int) -> list[int]:
 def rollout_budget(settings: DeploymentSettings) -> int:
     """How long a guarded update may take: SageMaker's own timeout plus the final termination wait."""
     return settings.max_deployment_seconds + settings.bake_seconds
+
+
+def minimum_rollout_seconds(settings: DeploymentSettings) -> int:
+    """The least time a blue/green update can take: its bakes, which SageMaker never shortens.
+
+    A canary bakes its share for ``WaitIntervalInSeconds``, a linear rollout waits that long after
+    every step short of 100%, all at once bakes the whole new fleet for it; then every strategy
+    keeps the old fleet for ``TerminationWaitInSeconds``. The variant shift's final swap is all at
+    once.
+    """
+    bake = settings.bake_seconds
+    if effective_strategy(settings) == "linear":
+        steps_short_of_full = len(range(settings.linear_step_percent, 100, settings.linear_step_percent))
+        return steps_short_of_full * bake + bake
+    return 2 * bake
+
+
+def first_deployment_poll(settings: DeploymentSettings, exists: bool) -> int:
+    if not exists:
+        return CREATE_FIRST_POLL_SECONDS
+    return minimum_rollout_seconds(settings) + ROLLOUT_POLL_SLACK_SECONDS
 
 
 CANDIDATE_VARIANT = "candidate"
@@ -231,6 +259,8 @@ def plan_deployment(
         production_variants=build_production_variants(settings, model_name),
         deployment_config=build_deployment_config(settings) if exists else {},
         strategy=effective_strategy(settings) if exists else "create",
-        poll_waits=poll_schedule(rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS),
+        poll_waits=poll_schedule(
+            rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS, first_deployment_poll(settings, exists)
+        ),
         shift=shift,
     )

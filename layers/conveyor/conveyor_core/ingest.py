@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from conveyor_core import executions
 from conveyor_core.contracts import DatasetRef, PipelineInput
+from conveyor_core.dataset_keys import KeyListStore
 from conveyor_core.drops import (
     DropKind,
     InvalidDropError,
@@ -140,16 +141,20 @@ def admit(
     state_machine_arn: str,
     sfn_client: Any,
     lock: ModelLock,
+    *,
+    key_lists: KeyListStore,
     trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival",
     run_identity: str | None = None,
 ) -> Admission:
     """Start the run for this drop now, or queue it behind the model's current run.
 
     ``run_identity`` names runs that are not one-per-drop (a schedule firing retrains the same
-    drop on every tick); by default the drop's identity names the run.
+    drop on every tick); by default the drop's identity names the run. A drop with more keys than
+    fit in a run's input hands them over through ``key_lists``.
     """
     name = execution_name(model_name, run_identity or drop.identity)
-    payload = PipelineInput(model=model_name, run_id=name, trigger=trigger, dataset=dataset).model_dump_json()
+    passed = key_lists.by_reference(name, dataset)
+    payload = PipelineInput(model=model_name, run_id=name, trigger=trigger, dataset=passed).model_dump_json()
     run = PendingRun(execution_name=name, input_json=payload, queued_at=int(time.time()))
     arn = executions.execution_arn(state_machine_arn, name)
 
