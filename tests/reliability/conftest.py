@@ -9,6 +9,7 @@ test stops the last one.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,19 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import OfflineCloud
+
+
+def terminal(cloud: OfflineCloud, timeout: float = 120.0, count: int = 1) -> list[Any]:
+    """Wait for ``count`` notifications other than compile.fallback; return them."""
+    notes: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        notes = [n for n in cloud.notifications() if n.event != "compile.fallback"]
+        if len(notes) >= count:
+            return notes
+        time.sleep(0.1)
+    raise AssertionError(f"fewer than {count} notifications after {timeout}s: {[n.event for n in notes]}")
+
 
 # As in tests/e2e: 600 s of simulated waiting pass in 6 s; training and compilation take real seconds.
 TIME_SCALE = 0.01

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from localcloud.faults import FAULTS, KINDS, wire_error
 from localcloud.stepfunctions import task_error_name
 from localcloud.template import load_template
 from reliability.fault_soak import format_report, run_soak
+from tests.reliability.conftest import terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -56,17 +56,6 @@ def cloud_factory() -> Iterator[Any]:
     FAULTS.clear()
     for cloud in started:
         cloud.stop()
-
-
-def terminal(cloud: OfflineCloud, timeout: float = 120.0, count: int = 1) -> list[Any]:
-    """Wait for ``count`` notifications other than compile.fallback; return them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        notes = [n for n in cloud.notifications() if n.event != "compile.fallback"]
-        if len(notes) >= count:
-            return notes
-        time.sleep(0.1)
-    raise AssertionError(f"no notification after {timeout}s: {[n.event for n in cloud.notifications()]}")
 
 
 def function_name(cloud: OfflineCloud, logical_id: str) -> str:

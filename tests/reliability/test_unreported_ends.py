@@ -17,6 +17,7 @@ import pytest
 from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv
 from localcloud.faults import FAULTS
+from tests.reliability.conftest import terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +35,6 @@ def cloud() -> Iterator[OfflineCloud]:
     yield started
     FAULTS.clear()
     started.stop()
-
-
-def wait_for_notes(cloud: OfflineCloud, count: int, timeout: float = 120.0) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        notes = [n for n in cloud.notifications() if n.event != "compile.fallback"]
-        if len(notes) >= count:
-            return notes
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} notifications after {timeout}s: {[n.event for n in notes]}")
 
 
 def lock_item(cloud: OfflineCloud) -> dict[str, Any]:
@@ -66,7 +57,7 @@ def test_a_run_whose_own_notification_cannot_be_published_is_reported_by_the_wat
     cloud.upload("incoming/unreported.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
-    [note] = wait_for_notes(cloud, 1)
+    [note] = terminal(cloud, count=1)
 
     assert run["status"] == "FAILED"
     described = cloud.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
@@ -96,7 +87,7 @@ def test_a_run_stopped_by_hand_is_reported_and_the_queued_drop_runs(cloud: Offli
     runs = cloud.wait_for_executions(2, timeout=240)
 
     assert [run["status"] for run in runs] == ["ABORTED", "SUCCEEDED"]
-    notes = wait_for_notes(cloud, 2)
+    notes = terminal(cloud, count=2)
     assert [n.event for n in notes] == ["pipeline.failed", "pipeline.succeeded"]
     assert notes[0].body["execution"] == first["executionArn"]
     assert "ended ABORTED before it could report: it was stopped" in notes[0].body["reason"]
@@ -108,7 +99,7 @@ def test_a_run_that_reported_its_own_failure_is_not_reported_again(cloud: Offlin
     cloud.upload("incoming/killed.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
-    [note] = wait_for_notes(cloud, 1)
+    [note] = terminal(cloud, count=1)
     time.sleep(1.0)  # room for a duplicate to arrive, if the watch were to send one
 
     assert run["status"] == "FAILED"
@@ -123,7 +114,7 @@ def test_a_watch_that_cannot_report_dead_letters_the_end_and_the_notifier_report
     cloud.upload("incoming/unreported-twice.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
-    [note] = wait_for_notes(cloud, 1)
+    [note] = terminal(cloud, count=1)
 
     assert run["status"] == "FAILED"
     assert note.event == "pipeline.failed"

@@ -292,7 +292,7 @@ def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_r
 
 
 def test_poll_schedule_for_the_create_budget() -> None:
-    assert poll_schedule(1800, CREATE_FIRST_POLL_SECONDS) == [240, 60, 120, 240, 300, 300, 300, 300, 300]
+    assert poll_schedule(1800, CREATE_FIRST_POLL_SECONDS) == [420, 60, 120, 240, 300, 300, 300, 300, 300]
 
 
 @pytest.mark.parametrize("first", [FIRST_POLL_SECONDS, 240, 1230])

@@ -45,9 +45,10 @@ class DeploymentPlan:
 
 
 # Creating an endpoint provisions instances and pulls the image: typically 5-10 minutes, so the
-# first look comes after 4; a look before that would only cost a transition.
+# first look comes after 7 and an 8-minute creation is seen at the second. Looking earlier only
+# costs transitions; seeing a quick creation two minutes late costs little in an hour-long run.
 CREATE_BUDGET_SECONDS = 1800
-CREATE_FIRST_POLL_SECONDS = 240
+CREATE_FIRST_POLL_SECONDS = 420
 # Once the expected time has passed, the endpoint may be moments or minutes away.
 FIRST_POLL_SECONDS = 30
 FOLLOW_UP_POLL_SECONDS = 60

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from conveyor_core import s3_io
+from conveyor_core import drop_reader, s3_io
 from conveyor_core.contracts import PipelineInput, PreprocessOutput
 from conveyor_core.csv_dataset import DatasetValidator, InvalidDatasetError
 
@@ -57,35 +58,56 @@ def _not_found(error: Any) -> bool:
     return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")
 
 
-def _inspect(s3_client: Any, run: PipelineInput) -> int:
-    """Total bytes of the drop; raises InvalidDatasetError for inputs that are gone or not CSV.
+def _head(s3_client: Any, bucket: str, key: str, version_id: str | None) -> dict[str, Any] | None:
+    """HeadObject, or None when the object (or, pinned, either its version or its key) is gone.
 
     A single object pinned to a version is also checked at its current key: a plain delete in a
     versioned bucket keeps the version under a delete marker, and the uploader's withdrawal wins.
     """
-    total = 0
+    try:
+        if version_id:
+            head: dict[str, Any] = s3_client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+            s3_client.head_object(Bucket=bucket, Key=key)
+            return head
+        found: dict[str, Any] = s3_client.head_object(Bucket=bucket, Key=key)
+        return found
+    except s3_client.exceptions.ClientError as error:
+        if _not_found(error):
+            return None
+        raise
+
+
+def _inspect(s3_client: Any, run: PipelineInput) -> dict[str, int]:
+    """Each object's size, in key order; raises InvalidDatasetError for inputs that are gone or not CSV.
+
+    A folder's objects are looked at PREFETCH_WINDOW at a time: one round trip each, mostly waiting.
+    """
+    dataset = run.dataset
+    pinned = dataset.version_id if len(dataset.keys) == 1 else None
+    sizes: dict[str, int] = {}
     missing: list[str] = []
-    for key in run.dataset.keys:
-        request = {"Bucket": run.dataset.bucket, "Key": key}
-        pinned = bool(run.dataset.version_id and len(run.dataset.keys) == 1)
-        if pinned:
-            request["VersionId"] = run.dataset.version_id or ""
-        try:
-            head = s3_client.head_object(**request)
-            if pinned:
-                s3_client.head_object(Bucket=run.dataset.bucket, Key=key)
-        except s3_client.exceptions.ClientError as error:
-            if _not_found(error):
-                missing.append(key)
-                continue
-            raise
+    heads = drop_reader.ordered_map(lambda key: _head(s3_client, dataset.bucket, key, pinned), dataset.keys)
+    for key, head_future in zip(dataset.keys, heads, strict=True):
+        head = head_future.result()
+        if head is None:
+            missing.append(key)
+            continue
         if problem := content_type_problem(key, str(head.get("ContentType", ""))):
             raise InvalidDatasetError("wrong-content-type", problem)
-        total += int(head["ContentLength"])
+        sizes[key] = int(head["ContentLength"])
     if missing:
-        where = ", ".join(f"s3://{run.dataset.bucket}/{key}" for key in missing[:5])
+        where = ", ".join(f"s3://{dataset.bucket}/{key}" for key in missing[:5])
         raise ObjectMissingError(missing, f"{where} no longer exists (deleted after it landed); nothing was copied")
-    return total
+    return sizes
+
+
+def _drop_blocks(s3_client: Any, run: PipelineInput, sizes: dict[str, int]) -> Iterator[tuple[str, Iterator[bytes]]]:
+    dataset = run.dataset
+    if len(dataset.keys) == 1:
+        [key] = dataset.keys
+        yield key, s3_io.iter_object_blocks(s3_client, dataset.bucket, key, dataset.version_id)
+        return
+    yield from drop_reader.iter_drop_blocks(s3_client, dataset.bucket, dataset.keys, sizes)
 
 
 def preprocess(
@@ -102,15 +124,15 @@ def preprocess(
     objective = hyperparameters.get("objective", "reg:squarederror")
     validator = DatasetValidator(train, validation, objective, validation_fraction)
     try:
-        size = _inspect(s3_client, run)
+        sizes = _inspect(s3_client, run)
+        size = sum(sizes.values())
         if size > max_dataset_bytes:
             raise DatasetTooLargeError(
                 f"the dataset is {size} bytes; the Lambda preprocessing limit is {max_dataset_bytes} bytes "
                 "(raise MaxDatasetBytes or split the drop)"
             )
-        for key in run.dataset.keys:
-            version = run.dataset.version_id if len(run.dataset.keys) == 1 else None
-            validator.consume_blocks(key, s3_io.iter_object_blocks(s3_client, run.dataset.bucket, key, version))
+        for key, blocks in _drop_blocks(s3_client, run, sizes):
+            validator.consume_blocks(key, blocks)
         report = validator.finish()
     except InvalidDatasetError as error:
         train.abort()

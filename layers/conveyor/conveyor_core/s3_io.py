@@ -120,7 +120,10 @@ def _object_chunks(s3_client: Any, bucket: str, key: str, version_id: str | None
     if version_id:
         request["VersionId"] = version_id
     body = s3_client.get_object(**request)["Body"]
-    chunks = _chunks(body)
+    yield from _checked_chunks(_chunks(body), key)
+
+
+def _checked_chunks(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
     first = next(chunks, b"")
     is_gzip_data = first.startswith(GZIP_MAGIC)
     if key.endswith(".gz") and first and not is_gzip_data:
@@ -150,6 +153,12 @@ def iter_object_blocks(s3_client: Any, bucket: str, key: str, version_id: str | 
     block lets the validator check and parse thousands of lines per call instead of one.
     """
     yield from _blocks(_object_chunks(s3_client, bucket, key, version_id), key)
+
+
+def blocks_of_object_bytes(data: bytes, key: str) -> Iterator[bytes]:
+    """iter_object_blocks for an object already read whole: the same blocks, checks and errors."""
+    pieces = (data[start : start + READ_CHUNK] for start in range(0, len(data), READ_CHUNK))
+    yield from _blocks(_checked_chunks(pieces, key), key)
 
 
 class S3StreamWriter:

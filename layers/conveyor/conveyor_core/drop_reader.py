@@ -1,0 +1,63 @@
+"""Read the objects of a drop in key order, fetching small ones ahead on a few threads.
+
+A folder drop can hold thousands of small part files. Read one after the other, each costs a
+round trip that is mostly waiting (about 20-30 ms on S3), so 10,000 parts would spend minutes of
+the Lambda's 15 in latency. Objects up to ``PREFETCH_MAX_BYTES`` are read whole, up to
+``PREFETCH_WINDOW`` ahead; larger ones stream as before. Memory stays bounded by the window, and
+the consumer sees every object's blocks in key order, with each object's errors at its turn.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from conveyor_core import s3_io
+
+PREFETCH_MAX_BYTES = s3_io.READ_CHUNK
+PREFETCH_WINDOW = 8
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+
+def _read_whole(s3_client: Any, bucket: str, key: str) -> bytes:
+    data: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
+def ordered_map(function: Callable[[ItemT], ResultT], items: Iterable[ItemT]) -> Iterator[Future[ResultT]]:
+    """``function`` over ``items`` on PREFETCH_WINDOW threads, as futures in the items' order.
+
+    At most PREFETCH_WINDOW calls run or wait ahead of the consumer, so a long list never fills memory.
+    """
+    with ThreadPoolExecutor(PREFETCH_WINDOW, thread_name_prefix="conveyor-prefetch") as pool:
+        upcoming = iter(items)
+        pending = deque(pool.submit(function, item) for item in itertools.islice(upcoming, PREFETCH_WINDOW))
+        while pending:
+            yield pending.popleft()
+            pending.extend(pool.submit(function, item) for item in itertools.islice(upcoming, 1))
+
+
+def iter_drop_blocks(
+    s3_client: Any, bucket: str, keys: Sequence[str], sizes: Mapping[str, int]
+) -> Iterator[tuple[str, Iterator[bytes]]]:
+    """(key, its blocks) for each key in order; each object's blocks must be consumed before the next.
+
+    Only for drops of several objects: a single object is pinned to its version and streamed.
+    """
+
+    def fetch(key: str) -> bytes | None:
+        if sizes.get(key, PREFETCH_MAX_BYTES + 1) > PREFETCH_MAX_BYTES:
+            return None  # streamed at its turn
+        return _read_whole(s3_client, bucket, key)
+
+    for key, fetched in zip(keys, ordered_map(fetch, keys), strict=True):
+        data = fetched.result()
+        if data is None:
+            yield key, s3_io.iter_object_blocks(s3_client, bucket, key)
+        else:
+            yield key, s3_io.blocks_of_object_bytes(data, key)
