@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor_core.contracts import DatasetRef, PipelineInput
+from conveyor_core.s3_io import split_uri
 
 # Well under Step Functions' 256 KiB per execution input and state, which also carry the run's
 # own results; a few hundred keys stay inline, where the console and the history show them.
@@ -50,16 +51,11 @@ class KeyListStore:
         return by_reference(self.s3_client, self.bucket, run_id, dataset)
 
 
-def _split_uri(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 def load_keys(s3_client: Any, dataset: DatasetRef) -> list[str]:
     """The drop's keys, inline or fetched from ``keys_uri`` and checked against the drop they belong to."""
     if dataset.keys or not dataset.keys_uri:
         return dataset.keys
-    bucket, key = _split_uri(dataset.keys_uri)
+    bucket, key = split_uri(dataset.keys_uri)
     try:
         document = json.loads(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3_client.exceptions.NoSuchKey as error:

@@ -86,9 +86,12 @@ def _inspect(s3_client: Any, run: PipelineInput) -> dict[str, int]:
     pinned = dataset.version_id if len(dataset.keys) == 1 else None
     sizes: dict[str, int] = {}
     missing: list[str] = []
-    heads = drop_reader.ordered_map(lambda key: _head(s3_client, dataset.bucket, key, pinned), dataset.keys)
-    for key, head_future in zip(dataset.keys, heads, strict=True):
-        head = head_future.result()
+    if len(dataset.keys) == 1:  # the common case: no thread pool for one HeadObject
+        heads: Iterator[dict[str, Any] | None] = iter([_head(s3_client, dataset.bucket, dataset.keys[0], pinned)])
+    else:
+        futures = drop_reader.ordered_map(lambda key: _head(s3_client, dataset.bucket, key, None), dataset.keys)
+        heads = (future.result() for future in futures)
+    for key, head in zip(dataset.keys, heads, strict=True):
         if head is None:
             missing.append(key)
             continue
