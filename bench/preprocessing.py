@@ -4,7 +4,7 @@ CSV files of 10 MB, 100 MB and 1 GB (label + 20 features, built-in XGBoost contr
 in a temporary folder on local disk. Each is processed in a fresh child process, whose peak RSS
 comes from ``os.wait4`` (the per-child form of ``getrusage(RUSAGE_CHILDREN).ru_maxrss``):
 
-* Conveyor: ``conveyor_core.preprocess.preprocess`` — the Preprocess Lambda's code path, unchanged —
+* Conveyor: ``conveyor_core.intake.preprocess.preprocess`` — the Preprocess Lambda's code path, unchanged —
   with an S3 client whose ``GetObject`` body is the local file and whose uploads (the train and
   validation multipart streams, the statistics) are counted and dropped. Reading, validating every
   cell, splitting, hashing, profiling and the 8 MiB part buffers are all real.
@@ -146,9 +146,9 @@ class _SlowPartsS3(_LocalS3):
 
 def folder_of_parts(count: int, window: int) -> dict[str, Any]:
     """Preprocess ``count`` one-row-pair parts with ``window`` reads in flight (1: one at a time)."""
-    from conveyor_core import drop_reader
-    from conveyor_core.contracts import DatasetRef, PipelineInput
-    from conveyor_core.preprocess import preprocess
+    from conveyor_core.intake import drop_reader
+    from conveyor_core.intake.preprocess import preprocess
+    from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 
     parts = {
         f"drop/part-{index:05d}.csv": f"1,{index % 97 / 10:.1f},{index % 13}\n0,{index % 7},{index % 5}\n".encode()
@@ -173,8 +173,8 @@ def folder_of_parts(count: int, window: int) -> dict[str, Any]:
 
 
 def _work_conveyor(path: Path) -> dict[str, Any]:
-    from conveyor_core.contracts import DatasetRef, PipelineInput
-    from conveyor_core.preprocess import preprocess
+    from conveyor_core.intake.preprocess import preprocess
+    from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 
     s3 = _LocalS3(path)
     run = PipelineInput(
@@ -206,7 +206,7 @@ def _baseline(kind: str) -> dict[str, Any]:
     if kind == "conveyor":
         import botocore.exceptions  # noqa: F401
 
-        import conveyor_core.preprocess  # noqa: F401
+        import conveyor_core.intake.preprocess  # noqa: F401
     else:
         import pandas  # noqa: F401
         import sklearn.model_selection  # noqa: F401
@@ -345,7 +345,7 @@ def run(smoke: bool = False, sizes: str | None = None, pandas_python: str | None
 
 
 def _parts_figure(count: int) -> Figure:
-    from conveyor_core import drop_reader
+    from conveyor_core.intake import drop_reader
 
     log(f"{NAME}: a folder of {count} parts, {ROUND_TRIP_SECONDS * 1000:.0f} ms per S3 call")
     prefetched = folder_of_parts(count, drop_reader.PREFETCH_WINDOW)

@@ -6,7 +6,7 @@ from typing import Any
 
 from conveyor_cli.target import Target
 from conveyor_cli.views import HistoryRecord
-from conveyor_core.production import CURRENT_SORT_KEY, history_partition
+from conveyor_core.release.history import CURRENT_SORT_KEY, history_partition
 
 DEPLOYMENT_PREFIX = "deployment#"
 

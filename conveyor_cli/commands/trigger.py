@@ -14,7 +14,7 @@ from conveyor_cli import render
 from conveyor_cli.context import options
 from conveyor_cli.errors import CliError
 from conveyor_cli.target import Target
-from conveyor_core.contracts import ScheduledInvocation
+from conveyor_core.shared.contracts import ScheduledInvocation
 
 MANUAL_SCHEDULE = "manual:conveyor-cli"
 FUNCTION_OUTPUT = "ScheduledRetrainFunctionName"

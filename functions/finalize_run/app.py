@@ -9,10 +9,10 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.contracts import FinalizeInput
-from conveyor_core.locks import ModelLock
-from conveyor_core.runs import close_run
-from conveyor_core.settings import FinalizeSettings, load
+from conveyor_core.runs.closing import close_run
+from conveyor_core.shared.contracts import FinalizeInput
+from conveyor_core.shared.locks import ModelLock
+from conveyor_core.shared.settings import FinalizeSettings, load
 
 logger = Logger()
 tracer = Tracer()

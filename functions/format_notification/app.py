@@ -10,9 +10,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.contracts import NotificationInput
-from conveyor_core.notifications import Notification, describe_failure, execution_console_link
-from conveyor_core.settings import NotificationSettings, load
+from conveyor_core.shared.contracts import NotificationInput
+from conveyor_core.shared.notifications import Notification, describe_failure, execution_console_link
+from conveyor_core.shared.settings import NotificationSettings, load
 
 logger = Logger()
 

@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import ingest, notifications, s3_io
-from conveyor_core.dataset_keys import KeyListStore
-from conveyor_core.drops import (
+from conveyor_core.intake import ingest, s3_io
+from conveyor_core.intake.dataset_keys import KeyListStore
+from conveyor_core.intake.drops import (
     DropKind,
     InvalidDropError,
     KeyDecision,
@@ -29,9 +29,10 @@ from conveyor_core.drops import (
     is_folder_placeholder,
     validate_key,
 )
-from conveyor_core.locks import ModelLock
-from conveyor_core.notifications import EventType, Notification
-from conveyor_core.settings import IngestSettings, load
+from conveyor_core.shared import notifications
+from conveyor_core.shared.locks import ModelLock
+from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.settings import IngestSettings, load
 
 logger = Logger()
 tracer = Tracer()

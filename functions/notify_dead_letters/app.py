@@ -26,9 +26,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from conveyor_core import notifications
-from conveyor_core.notifications import EventType, Notification
-from conveyor_core.settings import CommonSettings, load
+from conveyor_core.shared import notifications
+from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.settings import CommonSettings, load
 
 logger = Logger()
 sns = boto3.client("sns")

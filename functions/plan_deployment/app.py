@@ -9,10 +9,10 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.contracts import PlanDeploymentInput
-from conveyor_core.deployment import plan_deployment
-from conveyor_core.endpoints import describe_endpoint
-from conveyor_core.settings import DeploymentSettings, load
+from conveyor_core.release.deployment import plan_deployment
+from conveyor_core.release.endpoints import describe_endpoint
+from conveyor_core.shared.contracts import PlanDeploymentInput
+from conveyor_core.shared.settings import DeploymentSettings, load
 
 logger = Logger()
 tracer = Tracer()

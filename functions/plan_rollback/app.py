@@ -10,10 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import rollback
-from conveyor_core.contracts import RollbackInput
-from conveyor_core.endpoints import describe_endpoint
-from conveyor_core.settings import RollbackSettings, load
+from conveyor_core.release import rollback
+from conveyor_core.release.endpoints import describe_endpoint
+from conveyor_core.shared.contracts import RollbackInput
+from conveyor_core.shared.settings import RollbackSettings, load
 
 logger = Logger()
 tracer = Tracer()

@@ -10,10 +10,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import dataset_keys
-from conveyor_core.contracts import PipelineInput
-from conveyor_core.preprocess import preprocess
-from conveyor_core.settings import PreprocessSettings, load
+from conveyor_core.intake import dataset_keys
+from conveyor_core.intake.preprocess import preprocess
+from conveyor_core.shared.contracts import PipelineInput
+from conveyor_core.shared.settings import PreprocessSettings, load
 
 logger = Logger()
 tracer = Tracer()

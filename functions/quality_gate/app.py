@@ -10,9 +10,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import gate, production
-from conveyor_core.contracts import GateInput
-from conveyor_core.settings import GateSettings, load
+from conveyor_core.release import gate, history
+from conveyor_core.shared.contracts import GateInput
+from conveyor_core.shared.settings import GateSettings, load
 
 logger = Logger()
 tracer = Tracer()
@@ -22,10 +22,10 @@ sagemaker = boto3.client("sagemaker")
 
 
 def production_metric(settings: GateSettings) -> float | None:
-    current = production.current_production(dynamodb, settings.history_table, settings.model_name)
+    current = history.current_production(dynamodb, settings.history_table, settings.model_name)
     if current is None:
         return None
-    registered = production.registered_metric(sagemaker, current.model_package_arn, settings.metric_name)
+    registered = history.registered_metric(sagemaker, current.model_package_arn, settings.metric_name)
     # The registry is the source of truth; the history copy covers a package whose metadata was lost.
     return registered if registered is not None else current.metric_value
 

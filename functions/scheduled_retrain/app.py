@@ -10,13 +10,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import ingest, notifications, production, rollback, schedule
-from conveyor_core.contracts import ScheduledInvocation
-from conveyor_core.dataset_keys import KeyListStore
-from conveyor_core.drops import InvalidDropError
-from conveyor_core.locks import ModelLock
-from conveyor_core.notifications import EventType, Notification
-from conveyor_core.settings import ScheduleSettings, load
+from conveyor_core.intake import ingest
+from conveyor_core.intake.dataset_keys import KeyListStore
+from conveyor_core.intake.drops import InvalidDropError
+from conveyor_core.release import history, rollback
+from conveyor_core.runs import schedule
+from conveyor_core.shared import notifications
+from conveyor_core.shared.contracts import ScheduledInvocation
+from conveyor_core.shared.locks import ModelLock
+from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.settings import ScheduleSettings, load
 
 logger = Logger()
 tracer = Tracer()
@@ -50,9 +53,9 @@ def skip(settings: ScheduleSettings, reason: str, scheduled_time: str) -> dict[s
 def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[str, Any]:
     settings = load(ScheduleSettings)
     drop = schedule.newest_complete_drop(s3, settings.data_bucket, settings.incoming_prefix)
-    current = production.current_production(dynamodb, settings.history_table, settings.model_name)
-    history = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
-    decision = schedule.decide(drop, current, schedule.rolled_back_identities(history))
+    current = history.current_production(dynamodb, settings.history_table, settings.model_name)
+    deployments = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
+    decision = schedule.decide(drop, current, schedule.rolled_back_identities(deployments))
     if not decision.retrain or drop is None:
         return skip(settings, decision.reason, event.scheduled_time)
     try:

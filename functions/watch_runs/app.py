@@ -15,11 +15,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core import notifications, run_watch
-from conveyor_core.contracts import ExecutionStatusChange, ExecutionStatusChangeEvent
-from conveyor_core.locks import ModelLock
-from conveyor_core.runs import close_run
-from conveyor_core.settings import WatchSettings, load
+from conveyor_core.runs import watch
+from conveyor_core.runs.closing import close_run
+from conveyor_core.shared import notifications
+from conveyor_core.shared.contracts import ExecutionStatusChange, ExecutionStatusChangeEvent
+from conveyor_core.shared.locks import ModelLock
+from conveyor_core.shared.settings import WatchSettings, load
 
 logger = Logger()
 tracer = Tracer()
@@ -38,12 +39,12 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, bo
 def report_unreported_end(change: dict[str, Any]) -> dict[str, Any]:
     """Runs at most once per execution, however often EventBridge delivers its end."""
     status_change = ExecutionStatusChange.model_validate(change)
-    ending = run_watch.describe_ending(sfn, status_change.execution_arn)
+    ending = watch.describe_ending(sfn, status_change.execution_arn)
     if ending.was_notified:
         return {"action": "already-notified", "status": ending.status, "error": ending.error}
     is_rollback = status_change.state_machine_arn == settings.rollback_state_machine_arn
-    model = run_watch.model_of(status_change, settings.model_name)
-    notification = run_watch.unreported_notification(status_change, ending, model, is_rollback=is_rollback)
+    model = watch.model_of(status_change, settings.model_name)
+    notification = watch.unreported_notification(status_change, ending, model, is_rollback=is_rollback)
     notifications.publish(sns, settings.topic_arn, notification)
     metrics.add_metric(name="UnreportedEndsNotified", unit=MetricUnit.Count, value=1)
     logger.warning("an execution ended without its notification", extra={"reason": notification.reason})
@@ -66,7 +67,7 @@ def report_unreported_end(change: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: ExecutionStatusChangeEvent, context: LambdaContext) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
     watched = {settings.retrain_state_machine_arn, settings.rollback_state_machine_arn}
-    if event.detail.state_machine_arn not in watched or event.detail.status not in run_watch.UNREPORTED_STATUSES:
+    if event.detail.state_machine_arn not in watched or event.detail.status not in watch.UNREPORTED_STATUSES:
         return {"action": "ignored", "status": event.detail.status}
     result: dict[str, Any] = report_unreported_end(change=event.detail.model_dump(by_alias=False))
     return result

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from conveyor_core.drops import is_safe_key
-from conveyor_core.s3_io import split_uri
+from conveyor_core.intake.drops import is_safe_key
+from conveyor_core.intake.s3_io import split_uri
 from localcloud.cloud import Notification, OfflineCloud
 from tests.reliability.bad_inputs import BAD_INPUTS, SMALL_LIMIT_BYTES, VALID_INPUTS, BadInput, Upload, ValidInput
 from tests.reliability.conftest import Clouds, ObjectCreated, bus_entry

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from conveyor_core.settings import EnvSettings
+from conveyor_core.shared.settings import EnvSettings
 
 # What the Lambda runtime adds to every function's environment, plus the switches that keep
 # Powertools quiet outside Lambda.

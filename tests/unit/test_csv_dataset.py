@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
 
-from conveyor_core.csv_dataset import (
+from conveyor_core.intake.csv_dataset import (
     MAX_LINE_BYTES,
     MAX_REPORTED_PROBLEMS,
     MIN_ROWS,

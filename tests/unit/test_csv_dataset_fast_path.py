@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from conveyor_core import csv_dataset, s3_io
-from conveyor_core.csv_dataset import MAX_DISTINCT_LABELS, ColumnStats, DatasetValidator, InvalidDatasetError
+from conveyor_core.intake import csv_dataset, s3_io
+from conveyor_core.intake.csv_dataset import MAX_DISTINCT_LABELS, ColumnStats, DatasetValidator, InvalidDatasetError
 
 
 @dataclass

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from conveyor_core.contracts import DatasetRef, PipelineInput
-from conveyor_core.dataset_keys import (
+from conveyor_core.intake.dataset_keys import (
     INLINE_KEYS_MAX_BYTES,
     KeyListError,
     KeyListStore,
@@ -18,6 +17,7 @@ from conveyor_core.dataset_keys import (
     load_keys,
     with_keys_inline,
 )
+from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 
 DROP_URI = "s3://data/incoming/big/"
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from conveyor_core.deployment import (
+from conveyor_core.release.deployment import (
     CREATE_BUDGET_SECONDS,
     CREATE_FIRST_POLL_SECONDS,
     FIRST_POLL_SECONDS,
@@ -24,7 +24,7 @@ from conveyor_core.deployment import (
     plan_deployment,
     poll_schedule,
 )
-from conveyor_core.settings import DeploymentSettings
+from conveyor_core.shared.settings import DeploymentSettings
 
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 RUN_ID = "churn-0123456789abcdef01234567"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conveyor_core import drop_reader
-from conveyor_core.contracts import PipelineInput
-from conveyor_core.csv_dataset import InvalidDatasetError
-from conveyor_core.preprocess import preprocess
-from conveyor_core.s3_io import blocks_of_object_bytes, iter_object_blocks
+from conveyor_core.intake import drop_reader
+from conveyor_core.intake.csv_dataset import InvalidDatasetError
+from conveyor_core.intake.preprocess import preprocess
+from conveyor_core.intake.s3_io import blocks_of_object_bytes, iter_object_blocks
+from conveyor_core.shared.contracts import PipelineInput
 
 # --- ordered_map ----------------------------------------------------------------------------------
 

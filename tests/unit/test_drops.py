@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from conveyor_core.drops import (
+from conveyor_core.intake.drops import (
     MAX_KEY_LENGTH,
     DropKind,
     InvalidDropError,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 
-from conveyor_core.contracts import ScheduledInvocation
-from conveyor_core.drops import KeyDecision, classify_key
-from conveyor_core.rollback import parse_time
+from conveyor_core.intake.drops import KeyDecision, classify_key
+from conveyor_core.release.rollback import parse_time
+from conveyor_core.shared.contracts import ScheduledInvocation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conveyor_core.gate import GateDecision, MetricNotFoundError, decide, metric_from_training_job
+from conveyor_core.release.gate import GateDecision, MetricNotFoundError, decide, metric_from_training_job
 
 FINAL_METRICS = [
     {"MetricName": "train:auc", "Value": 0.99, "Timestamp": "2026-11-23T00:00:00Z"},

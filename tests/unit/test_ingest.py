@@ -7,13 +7,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conveyor_core import executions, ingest
-from conveyor_core.contracts import DatasetRef, PipelineInput
-from conveyor_core.dataset_keys import INLINE_KEYS_MAX_BYTES, KeyListStore, load_keys
-from conveyor_core.drops import InvalidDropError, classify_key, execution_name, idempotency_key
-from conveyor_core.ingest import Drop, admit, resolve_dataset
-from conveyor_core.locks import ModelLock
-from conveyor_core.runs import close_run
+from conveyor_core.intake import ingest
+from conveyor_core.intake.dataset_keys import INLINE_KEYS_MAX_BYTES, KeyListStore, load_keys
+from conveyor_core.intake.drops import InvalidDropError, classify_key, execution_name, idempotency_key
+from conveyor_core.intake.ingest import Drop, admit, resolve_dataset
+from conveyor_core.runs.closing import close_run
+from conveyor_core.shared import executions
+from conveyor_core.shared.contracts import DatasetRef, PipelineInput
+from conveyor_core.shared.locks import ModelLock
 
 MODEL = "churn"
 LIMIT = 5 * 1024**3

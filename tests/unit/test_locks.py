@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from conveyor_core.locks import ModelLock, PendingRun
+from conveyor_core.shared.locks import ModelLock, PendingRun
 
 MODEL = "churn"
 

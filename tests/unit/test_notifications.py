@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import boto3
 import pytest
 
-from conveyor_core.notifications import (
+from conveyor_core.shared.notifications import (
     MAX_REASON,
     MAX_SUBJECT,
     SEVERITY,

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from conveyor_core.contracts import DatasetRef, PipelineInput
-from conveyor_core.preprocess import DatasetTooLargeError, preprocess
-from conveyor_core.s3_io import split_uri
+from conveyor_core.intake.preprocess import DatasetTooLargeError, preprocess
+from conveyor_core.intake.s3_io import split_uri
+from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 from tests.unit.recording import RecordingClient
 
 RUN_ID = "churn-0123456789abcdef01234567"
@@ -175,7 +175,7 @@ def test_bad_csv_is_quarantined_and_the_original_left_unchanged(
 def test_bad_row_after_a_multipart_part_aborts_the_upload(
     s3: Any, bucket: str, artifact_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conveyor_core import s3_io
+    from conveyor_core.intake import s3_io
 
     monkeypatch.setattr(s3_io, "PART_SIZE", 64 * 1024)
     body = b"".join(f"{i % 2},{i}\n".encode() for i in range(50_000)) + b"1,text\n"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conveyor_core.rollback import (
+from conveyor_core.release.rollback import (
     RollbackPlan,
     choose_target,
     claim,

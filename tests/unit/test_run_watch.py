@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from conveyor_core.contracts import ExecutionStatusChange
-from conveyor_core.notifications import EventType
-from conveyor_core.run_watch import Ending, describe_ending, model_of, unreported_notification
+from conveyor_core.runs.watch import Ending, describe_ending, model_of, unreported_notification
+from conveyor_core.shared.contracts import ExecutionStatusChange
+from conveyor_core.shared.notifications import EventType
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:conveyor-retrain:churn-abc"
 

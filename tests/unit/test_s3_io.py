@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from conveyor_core import s3_io
-from conveyor_core.csv_dataset import InvalidDatasetError
-from conveyor_core.s3_io import (
+from conveyor_core.intake import s3_io
+from conveyor_core.intake.csv_dataset import InvalidDatasetError
+from conveyor_core.intake.s3_io import (
     PART_SIZE,
     S3StreamWriter,
     iter_object_blocks,

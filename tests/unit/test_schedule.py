@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from conveyor_core import schedule
-from conveyor_core.drops import DropKind, idempotency_key
-from conveyor_core.ingest import Drop
-from conveyor_core.production import ProductionModel
-from conveyor_core.schedule import Decision, decide, newest_complete_drop
+from conveyor_core.intake.drops import DropKind, idempotency_key
+from conveyor_core.intake.ingest import Drop
+from conveyor_core.release.history import ProductionModel
+from conveyor_core.runs import schedule
+from conveyor_core.runs.schedule import Decision, decide, newest_complete_drop
 
 PREFIX = "incoming/"
 BODY = b"label,feature\n1,2\n0,3\n"

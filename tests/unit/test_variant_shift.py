@@ -11,7 +11,7 @@ import pytest
 from botocore.model import Shape
 from botocore.validate import ParamValidator
 
-from conveyor_core.deployment import (
+from conveyor_core.release.deployment import (
     CANDIDATE_VARIANT,
     MAX_RESOURCE_NAME,
     build_deployment_config,
@@ -20,7 +20,7 @@ from conveyor_core.deployment import (
     plan_deployment,
     shift_percentages,
 )
-from conveyor_core.settings import DeploymentSettings
+from conveyor_core.shared.settings import DeploymentSettings
 
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 RUN_ID = "churn-0123456789abcdef01234567"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor_core.settings import DeploymentSettings
+from conveyor_core.shared.settings import DeploymentSettings
 
 # Names of SageMaker models, endpoint configs and jobs: 1-63 characters, alphanumerics and hyphens.
 MAX_RESOURCE_NAME = 63

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor_core import executions
-from conveyor_core.locks import ModelLock
+from conveyor_core.shared import executions
+from conveyor_core.shared.locks import ModelLock
 
 
 def close_run(run_id: str, lock: ModelLock, sfn_client: Any, state_machine_arn: str) -> dict[str, Any]:

@@ -6,17 +6,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from conveyor_core import executions
-from conveyor_core.contracts import DatasetRef, PipelineInput
-from conveyor_core.dataset_keys import KeyListStore
-from conveyor_core.drops import (
+from conveyor_core.intake.dataset_keys import KeyListStore
+from conveyor_core.intake.drops import (
     DropKind,
     InvalidDropError,
     execution_name,
     parse_manifest,
     select_success_parts,
 )
-from conveyor_core.locks import ModelLock, PendingRun
+from conveyor_core.shared import executions
+from conveyor_core.shared.contracts import DatasetRef, PipelineInput
+from conveyor_core.shared.locks import ModelLock, PendingRun
 
 # A lock younger than this may belong to an ingest that has acquired it but not yet started its
 # execution, so it is never judged dead.

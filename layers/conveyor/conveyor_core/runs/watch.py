@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor_core.contracts import ExecutionStatusChange
-from conveyor_core.notifications import EventType, Notification
+from conveyor_core.shared.contracts import ExecutionStatusChange
+from conveyor_core.shared.notifications import EventType, Notification
 
 # The Fail states a run reaches only after it has published its own outcome.
 NOTIFIED_ERRORS = frozenset({"Conveyor.PipelineFailed", "Conveyor.RollbackFailed"})

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from conveyor_core import s3_io
+from conveyor_core.intake import s3_io
 
 PREFETCH_MAX_BYTES = s3_io.READ_CHUNK
 PREFETCH_WINDOW = 8

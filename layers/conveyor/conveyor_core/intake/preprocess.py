@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from conveyor_core import drop_reader, s3_io
-from conveyor_core.contracts import PipelineInput, PreprocessOutput
-from conveyor_core.csv_dataset import DatasetValidator, InvalidDatasetError
+from conveyor_core.intake import drop_reader, s3_io
+from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError
+from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 
 
 class DatasetTooLargeError(RuntimeError):

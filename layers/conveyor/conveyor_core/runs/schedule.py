@@ -5,9 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor_core.drops import DropKind, InvalidDropError, KeyDecision, classify_key, idempotency_key, validate_key
-from conveyor_core.ingest import Drop
-from conveyor_core.production import ProductionModel
+from conveyor_core.intake.drops import (
+    DropKind,
+    InvalidDropError,
+    KeyDecision,
+    classify_key,
+    idempotency_key,
+    validate_key,
+)
+from conveyor_core.intake.ingest import Drop
+from conveyor_core.release.history import ProductionModel
 
 
 @dataclass(frozen=True, slots=True)

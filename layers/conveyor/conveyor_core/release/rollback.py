@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from conveyor_core.production import CURRENT_SORT_KEY, history_partition
+from conveyor_core.release.history import CURRENT_SORT_KEY, history_partition
 
 Action = Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
 # While SageMaker itself is changing the endpoint, its deployment guardrails own the rollback.

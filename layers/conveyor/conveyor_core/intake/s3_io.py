@@ -10,8 +10,8 @@ from collections.abc import Collection, Iterator
 from typing import Any
 from urllib.parse import urlparse
 
-from conveyor_core.csv_dataset import MAX_LINE_BYTES, InvalidDatasetError
-from conveyor_core.drops import is_safe_key
+from conveyor_core.intake.csv_dataset import MAX_LINE_BYTES, InvalidDatasetError
+from conveyor_core.intake.drops import is_safe_key
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK = 1024 * 1024

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from conveyor_core.notifications import EventType
+from conveyor_core.shared.notifications import EventType
 
 
 class _Contract(BaseModel):

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor_core.settings import MetricDirection
+from conveyor_core.shared.settings import MetricDirection
 
 
 class MetricNotFoundError(LookupError):

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor_core.contracts import DatasetRef, PipelineInput
-from conveyor_core.s3_io import split_uri
+from conveyor_core.intake.s3_io import split_uri
+from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 
 # Well under Step Functions' 256 KiB per execution input and state, which also carry the run's
 # own results; a few hundred keys stay inline, where the console and the history show them.
