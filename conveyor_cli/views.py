@@ -1,4 +1,8 @@
-"""What the commands show, as pydantic models: one shape for the tables and for ``--json``."""
+"""What the commands show, as pydantic models: one shape for the tables and for ``--json``.
+
+HistoryTable's records are shown as ``conveyor_core.release.history`` defines them (``DeploymentRecord``,
+``AlarmRollbackRecord``): that module owns them, so the CLI has no copy of its own.
+"""
 
 from __future__ import annotations
 
@@ -30,29 +34,6 @@ class Endpoint(_View):
     last_modified_at: dt.datetime | None = None
     failure_reason: str | None = None
     variants: list[Variant] = []
-
-
-class HistoryRecord(_View):
-    """One HistoryTable item: a deployment, a guardrail or alarm rollback, or the ``current`` pointer."""
-
-    sk: str
-    status: str = ""
-    recorded_at: str = ""
-    run_id: str | None = None
-    trigger: str | None = None
-    endpoint: str | None = None
-    endpoint_config: str | None = None
-    previous_endpoint_config: str | None = None
-    restored_config: str | None = None
-    model_name: str | None = None
-    model_package_arn: str | None = None
-    metric_name: str | None = None
-    metric_value: float | None = None
-    dataset_uri: str | None = None
-    dataset_sha256: str | None = None
-    compiled: bool | None = None
-    strategy: str | None = None
-    alarm: str | None = None
 
 
 class Execution(_View):

@@ -8,7 +8,7 @@ import typer
 
 from conveyor_cli import history_table, render
 from conveyor_cli.context import options
-from conveyor_cli.views import HistoryRecord
+from conveyor_core.release.history import AlarmRollbackRecord, HistoryRecord
 
 
 def history(
@@ -33,18 +33,23 @@ def history(
 
 
 def _row(record: HistoryRecord, data_bucket: str) -> tuple[str | None, ...]:
-    metric = f"{record.metric_name}={record.metric_value:.6g}" if record.metric_value is not None else None
-    # An alarm rollback record names the config it left and the one it restored.
-    config = (
-        f"{record.endpoint_config} -> {record.restored_config}" if record.restored_config else record.endpoint_config
-    )
+    if isinstance(record, AlarmRollbackRecord):
+        # An alarm rollback record names the config it left, the one it restored, and the alarm.
+        return (
+            render.when(record.recorded_at),
+            record.status,
+            None,
+            f"{record.endpoint_config} -> {record.restored_config}",
+            None,
+            f"alarm {record.alarm}",
+        )
     # The run id is the config name without "-cfg", so the table leaves it to --json.
-    dataset = (record.dataset_uri or "").removeprefix(f"s3://{data_bucket}/")
+    dataset = record.dataset_uri.removeprefix(f"s3://{data_bucket}/")
     return (
         render.when(record.recorded_at),
         record.status,
         record.trigger,
-        config,
-        metric,
-        dataset or (f"alarm {record.alarm}" if record.alarm else None),
+        record.endpoint_config,
+        f"{record.metric_name}={record.metric_value:.6g}",
+        dataset or None,
     )

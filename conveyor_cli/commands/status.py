@@ -9,7 +9,8 @@ from rich.console import Console
 
 from conveyor_cli import endpoint, executions, history_table, render
 from conveyor_cli.context import options
-from conveyor_cli.views import Endpoint, Execution, HistoryRecord
+from conveyor_cli.views import Endpoint, Execution
+from conveyor_core.release.history import DeploymentRecord
 
 
 def status(
@@ -84,11 +85,11 @@ def _pair(current: float | int | None, desired: float | int | None) -> str:
     return f"{shown} -> {desired:g}" if desired is not None and desired != current else shown
 
 
-def _production(out: Console, production: HistoryRecord | None) -> None:
+def _production(out: Console, production: DeploymentRecord | None) -> None:
     if production is None:
         out.print(render.fields("production", [("model", "none in production yet")]))
         return
-    metric = f"{production.metric_name} = {production.metric_value:.6g}" if production.metric_value is not None else ""
+    metric = f"{production.metric_name} = {production.metric_value:.6g}"
     out.print(
         render.fields(
             "production",

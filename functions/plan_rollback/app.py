@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.release import rollback
+from conveyor_core.release import history, rollback
 from conveyor_core.release.endpoints import describe_endpoint
 from conveyor_core.shared.contracts import RollbackInput
 from conveyor_core.shared.settings import RollbackSettings, load
@@ -47,11 +47,11 @@ def lambda_handler(event: RollbackInput, context: LambdaContext) -> dict[str, An
             serving,
         )
         return finish(plan, event)
-    history = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
+    deployments = history.deployments(dynamodb, settings.history_table, settings.model_name)
     plan = rollback.plan_rollback(
         endpoint,
         settings.endpoint_name,
-        history,
+        deployments,
         rollback.parse_time(event.alarm_time),
         settings.model_name,
         restored_since=rollback.restored_at(dynamodb, settings.state_table, settings.model_name, serving)

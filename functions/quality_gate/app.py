@@ -22,7 +22,7 @@ sagemaker = boto3.client("sagemaker")
 
 
 def production_metric(settings: GateSettings) -> float | None:
-    current = history.current_production(dynamodb, settings.history_table, settings.model_name)
+    current = history.current(dynamodb, settings.history_table, settings.model_name)
     if current is None:
         return None
     registered = history.registered_metric(sagemaker, current.model_package_arn, settings.metric_name)

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from conveyor_core.intake import ingest
 from conveyor_core.intake.dataset_keys import KeyListStore
 from conveyor_core.intake.drops import InvalidDropError
-from conveyor_core.release import history, rollback
+from conveyor_core.release import history
 from conveyor_core.runs import schedule
 from conveyor_core.shared import notifications
 from conveyor_core.shared.contracts import ScheduledInvocation
@@ -53,8 +53,8 @@ def skip(settings: ScheduleSettings, reason: str, scheduled_time: str) -> dict[s
 def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[str, Any]:
     settings = load(ScheduleSettings)
     drop = schedule.newest_complete_drop(s3, settings.data_bucket, settings.incoming_prefix)
-    current = history.current_production(dynamodb, settings.history_table, settings.model_name)
-    deployments = rollback.deployment_history(dynamodb, settings.history_table, settings.model_name)
+    current = history.current(dynamodb, settings.history_table, settings.model_name)
+    deployments = history.deployments(dynamodb, settings.history_table, settings.model_name)
     decision = schedule.decide(drop, current, schedule.rolled_back_identities(deployments))
     if not decision.retrain or drop is None:
         return skip(settings, decision.reason, event.scheduled_time)

@@ -1,15 +1,24 @@
-"""locks.py against moto DynamoDB: one run per model, a FIFO queue, takeover of dead holders, concurrency."""
+"""locks.py against moto DynamoDB: one run per model, a FIFO queue, takeover of dead holders, concurrency.
+
+Also the state table's item kinds (state_items.py): the lock item these writes keep in shape, and the
+key prefixes and TTL attribute every kind shares.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+import yaml
+from pydantic import ValidationError
 
+from conveyor_core.shared import state_items
 from conveyor_core.shared.locks import ModelLock, PendingRun
+from conveyor_core.shared.state_items import LockItem
 
 MODEL = "churn"
 
@@ -24,8 +33,89 @@ def lock(dynamodb: Any, lock_table: str) -> ModelLock:
 
 
 def test_pending_run_round_trips_through_its_dynamodb_item() -> None:
-    pending = PendingRun("exec-1", '{"a": 1}', 1_700_000_000)
-    assert PendingRun.from_item(pending.as_item()) == pending
+    pending = PendingRun(execution_name="exec-1", input_json='{"a": 1}', queued_at=1_700_000_000)
+    assert pending.to_value() == {
+        "M": {"execution_name": {"S": "exec-1"}, "input_json": {"S": '{"a": 1}'}, "queued_at": {"N": "1700000000"}}
+    }
+    assert PendingRun.from_value(pending.to_value()) == pending
+
+
+def test_the_lock_item_the_writes_leave_reads_back_through_its_owner(
+    dynamodb: Any, lock_table: str, lock: ModelLock
+) -> None:
+    first, second, third = run("a"), run("b"), run("c")
+    lock.acquire_or_enqueue(first)
+    lock.acquire_or_enqueue(second)
+    lock.acquire_or_enqueue(third)
+    raw = dynamodb.get_item(TableName=lock_table, Key={"id": {"S": f"lock#{MODEL}"}})["Item"]
+
+    item = LockItem.from_item(raw)
+
+    assert item.id == LockItem.id_for(MODEL) == f"lock#{MODEL}"
+    assert item.holder == "a"
+    assert item.acquired_at == int(raw["acquired_at"]["N"])
+    assert item.pending == (second, third)
+    assert item.to_item() == raw
+    assert lock.read() == item
+
+
+def test_a_released_lock_item_reads_as_free(dynamodb: Any, lock_table: str, lock: ModelLock) -> None:
+    assert lock.read() == LockItem(id=f"lock#{MODEL}")  # never taken: no item at all
+    key = {"id": {"S": f"lock#{MODEL}"}}
+    lock.acquire_or_enqueue(run("a"))
+    lock.release("a")
+    assert dynamodb.get_item(TableName=lock_table, Key=key)["Item"] == key
+    assert LockItem.from_item(key) == LockItem(id=f"lock#{MODEL}")
+    # After a hand-over the emptied queue stays behind as an empty list.
+    lock.acquire_or_enqueue(run("b"))
+    lock.acquire_or_enqueue(run("c"))
+    lock.release("b")
+    lock.release("c")
+    raw = dynamodb.get_item(TableName=lock_table, Key=key)["Item"]
+    assert raw == {**key, "pending": {"L": []}}
+    item = LockItem.from_item(raw)
+    assert (item.holder, item.acquired_at, item.pending) == (None, None, ())
+    assert lock.holder() is None
+
+
+def test_a_holder_recorded_without_acquired_at_counts_as_taken_at_zero(
+    dynamodb: Any, lock_table: str, lock: ModelLock
+) -> None:
+    dynamodb.put_item(TableName=lock_table, Item={"id": {"S": f"lock#{MODEL}"}, "holder": {"S": "old"}})
+    assert lock.holder() == ("old", 0)
+
+
+# --- the state table's item kinds ----------------------------------------------------------------
+
+
+def test_every_state_item_kind_has_its_own_key_prefix() -> None:
+    prefixes = [kind.PREFIX for kind in state_items.STATE_ITEM_TYPES]
+    assert prefixes == ["lock#", "alarm#", "rollback#", "restored#"]
+    # No prefix starts another, so no id of one kind can be read as another kind's.
+    assert not [(a, b) for a in prefixes for b in prefixes if a != b and b.startswith(a)]
+
+
+def test_an_item_of_another_kind_is_refused() -> None:
+    with pytest.raises(ValidationError, match="lock#"):
+        LockItem(id="alarm#churn#5xx#t")
+    with pytest.raises(ValidationError, match="lock#"):
+        LockItem(id="lock#")
+
+
+class _TemplateLoader(yaml.SafeLoader):
+    """template.yaml with its intrinsic tags read as plain values."""
+
+
+_TemplateLoader.add_multi_constructor(
+    "!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None
+)
+
+
+def test_the_markers_expire_through_the_attribute_the_state_tables_ttl_reads() -> None:
+    template = yaml.load((Path(__file__).resolve().parents[2] / "template.yaml").read_text(), Loader=_TemplateLoader)
+    table = template["Resources"]["StateTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": state_items.TTL_ATTRIBUTE, "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
 
 
 def test_a_free_lock_is_acquired(lock: ModelLock) -> None:

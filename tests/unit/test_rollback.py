@@ -1,4 +1,7 @@
-"""rollback.py: alarm times, the deployment history, the rollback target and the exactly-once plan."""
+"""rollback.py: alarm times, the rollback target, the exactly-once plan and its state table markers.
+
+The history is read as ``release.history`` records; reading it from DynamoDB is tested in test_history.py.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,29 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor_core.release.history import (
+    AlarmRollbackRecord,
+    DeploymentRecord,
+    DeploymentStatus,
+    deployment_sort_key,
+    partition,
+)
 from conveyor_core.release.rollback import (
     RollbackPlan,
     choose_target,
     claim,
     claim_alarm,
-    deployment_history,
     parse_time,
     plan_rollback,
     restored_at,
+    rolled_away_by,
     went_live_at,
 )
+from conveyor_core.shared.state_items import MARKER_TTL_SECONDS, AlarmClaim, RestoreClaim, RollbackClaim
 
 MODEL = "churn"
 ENDPOINT = "churn-endpoint"
-PARTITION = f"model#{MODEL}"
-HISTORY_TABLE = "conveyor-test-history"
+PARTITION = partition(MODEL)
 STATE_TABLE = "conveyor-test-rollback-state"
 UTC = dt.UTC
 
@@ -39,46 +49,49 @@ def s(value: str) -> dict[str, str]:
     return {"S": value}
 
 
-def deployed(at: str, config: str, package: str = "", run: str = "") -> dict[str, Any]:
-    """The history item a retrain run records once its endpoint config serves (status InService)."""
+def deployed(at: str, config: str, package: str = "", run: str = "", **changes: Any) -> DeploymentRecord:
+    """The history record a retrain run writes once its endpoint config serves (status InService)."""
     run = run or f"run-{config}"
-    return {
-        "pk": s(PARTITION),
-        "sk": s(f"deployment#{at}#{run}"),
-        "status": s("InService"),
-        "endpoint": s(ENDPOINT),
-        "endpoint_config": s(config),
-        "model_package_arn": s(package or f"arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/{config}"),
-        "recorded_at": s(at),
+    fields: dict[str, Any] = {
+        "pk": PARTITION,
+        "sk": deployment_sort_key(at, run),
+        "status": DeploymentStatus.IN_SERVICE,
+        "run_id": run,
+        "trigger": "data-arrival",
+        "endpoint": ENDPOINT,
+        "endpoint_config": config,
+        "previous_endpoint_config": "",
+        "model_name": f"{config}-model",
+        "model_package_arn": package or package_of(config),
+        "metric_name": "validation:auc",
+        "metric_value": 0.9,
+        "dataset_uri": f"s3://data/incoming/{config}.csv",
+        "dataset_sha256": "ab" * 32,
+        "dataset_identity": f"data|incoming/{config}.csv|v1",
+        "compiled": False,
+        "strategy": "canary",
+        "recorded_at": at,
     }
+    return DeploymentRecord(**{**fields, **changes})
 
 
-def alarm_rollback(at: str, bad: str, good: str) -> dict[str, Any]:
-    """The history item the rollback state machine records: rolled away from ``bad``, ``good`` restored."""
-    return {
-        "pk": s(PARTITION),
-        "sk": s(f"deployment#{at}#rollback-{bad}"),
-        "status": s("AlarmRollback"),
-        "endpoint": s(ENDPOINT),
-        "endpoint_config": s(bad),
-        "restored_config": s(good),
-        "model_package_arn": s(f"arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/{bad}"),
-        "alarm": s("churn-5xx"),
-        "recorded_at": s(at),
-    }
+def alarm_rollback(at: str, bad: str, good: str) -> AlarmRollbackRecord:
+    """The history record the rollback state machine writes: rolled away from ``bad``, ``good`` restored."""
+    return AlarmRollbackRecord(
+        pk=PARTITION,
+        sk=deployment_sort_key(at, f"rollback-{bad}"),
+        endpoint=ENDPOINT,
+        endpoint_config=bad,
+        restored_config=good,
+        model_package_arn=package_of(bad),
+        alarm="churn-5xx",
+        recorded_at=at,
+    )
 
 
-def guardrail_rollback(at: str, config: str) -> dict[str, Any]:
-    """The history item a retrain run records when SageMaker's guardrails rolled its update back."""
-    return {
-        "pk": s(PARTITION),
-        "sk": s(f"deployment#{at}#run-{config}"),
-        "status": s("RolledBack"),
-        "endpoint": s(ENDPOINT),
-        "endpoint_config": s(config),
-        "model_package_arn": s(f"arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/{config}"),
-        "recorded_at": s(at),
-    }
+def guardrail_rollback(at: str, config: str) -> DeploymentRecord:
+    """The history record a retrain run writes when SageMaker's guardrails rolled its update back."""
+    return deployed(at, config, status=DeploymentStatus.ROLLED_BACK)
 
 
 def endpoint(config: str, status: str = "InService") -> dict[str, Any]:
@@ -137,52 +150,6 @@ def test_cloudwatch_and_step_functions_spellings_of_one_instant_compare_equal() 
     assert cloudwatch == step_functions
     assert not cloudwatch < step_functions
     assert parse_time("2026-11-22T10:00:00.124+0000") > step_functions
-
-
-# --- deployment_history -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def history_table(dynamodb: Any) -> str:
-    """The deployment history table as the stack creates it: pk (HASH) + sk (RANGE)."""
-    dynamodb.create_table(
-        TableName=HISTORY_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return HISTORY_TABLE
-
-
-def test_deployment_history_is_newest_first_and_only_this_models_deployment_items(
-    dynamodb: Any, history_table: str
-) -> None:
-    a, b = deployed(T1, "cfg-a"), deployed(T2, "cfg-b")
-    rollback, c = alarm_rollback(T3, "cfg-b", "cfg-a"), deployed(T4, "cfg-c")
-    current = {**c, "sk": s("current")}
-    other_model = {**deployed(T5, "other-cfg"), "pk": s("model#other")}
-    not_a_deployment = {**deployed(T5, "cfg-z"), "sk": s(f"note#{T5}")}
-    # Written out of order: the order must come from the sort key, not from insertion.
-    for item in (rollback, c, current, a, other_model, not_a_deployment, b):
-        dynamodb.put_item(TableName=history_table, Item=item)
-
-    history = deployment_history(dynamodb, history_table, MODEL)
-
-    assert [item["sk"]["S"] for item in history] == [c["sk"]["S"], rollback["sk"]["S"], b["sk"]["S"], a["sk"]["S"]]
-    assert history == [c, rollback, b, a]
-
-
-def test_deployment_history_of_a_model_never_deployed_is_empty(dynamodb: Any, history_table: str) -> None:
-    dynamodb.put_item(TableName=history_table, Item={**deployed(T1, "other-cfg"), "pk": s("model#other")})
-    assert deployment_history(dynamodb, history_table, MODEL) == []
-
-
-def test_deployment_history_without_deployments_ignores_the_current_pointer(dynamodb: Any, history_table: str) -> None:
-    dynamodb.put_item(TableName=history_table, Item={**deployed(T1, "cfg-a"), "sk": s("current")})
-    assert deployment_history(dynamodb, history_table, MODEL) == []
 
 
 # --- went_live_at -------------------------------------------------------------------------------
@@ -351,8 +318,9 @@ def test_plan_rolls_back_to_the_previous_good_config() -> None:
     assert plan.bad_config == "cfg-c"
     assert plan.good_config == "cfg-b"
     assert plan.bad_package == package_of("cfg-c")
-    assert plan.current_item == {**HISTORY[1], "sk": s("current")}
+    assert plan.current_item == {**HISTORY[1].to_item(), "sk": s("current")}
     assert plan.current_item["pk"] == s(PARTITION)
+    assert DeploymentRecord.from_item(plan.current_item) == HISTORY[1].as_current()
     assert "cfg-c" in plan.reason
     assert "cfg-b" in plan.reason
 
@@ -360,7 +328,18 @@ def test_plan_rolls_back_to_the_previous_good_config() -> None:
 def test_plan_does_not_modify_the_history_item_it_restores() -> None:
     history = [deployed(T3, "cfg-c"), deployed(T2, "cfg-b")]
     plan_rollback(endpoint("cfg-c"), ENDPOINT, history, after(T3, hours=1), MODEL)
-    assert history[1]["sk"] == s(f"deployment#{T2}#run-cfg-b")
+    assert history[1].sk == f"deployment#{T2}#run-cfg-b"
+    assert history[1].to_item()["sk"] == s(f"deployment#{T2}#run-cfg-b")
+
+
+def test_plan_restores_a_deployment_recorded_before_dataset_identity_exactly_as_it_was_written() -> None:
+    legacy = deployed(T2, "cfg-b").to_item()
+    del legacy["dataset_identity"]
+    history = [deployed(T3, "cfg-c"), DeploymentRecord.from_item(legacy)]
+    plan = plan_rollback(endpoint("cfg-c"), ENDPOINT, history, after(T3, hours=1), MODEL)
+    assert plan.action == "rollback"
+    assert plan.current_item == {**legacy, "sk": s("current")}
+    assert "dataset_identity" not in plan.current_item
 
 
 def test_plan_skips_an_earlier_config_that_was_itself_rolled_back_from() -> None:
@@ -373,7 +352,7 @@ def test_plan_skips_an_earlier_config_that_was_itself_rolled_back_from() -> None
     plan = plan_rollback(endpoint("cfg-c"), ENDPOINT, history, after(T4, hours=1), MODEL)
     assert plan.action == "rollback"
     assert plan.good_config == "cfg-a"
-    assert plan.current_item == {**history[3], "sk": s("current")}
+    assert plan.current_item == {**history[3].to_item(), "sk": s("current")}
 
 
 def test_plan_for_a_config_missing_from_the_history_rolls_back_with_no_bad_package() -> None:
@@ -392,7 +371,7 @@ def test_plan_as_output_carries_every_field() -> None:
         "bad_config": "cfg-c",
         "good_config": "cfg-b",
         "bad_package": package_of("cfg-c"),
-        "current_item": {**HISTORY[1], "sk": s("current")},
+        "current_item": {**HISTORY[1].to_item(), "sk": s("current")},
     }
     assert RollbackPlan("stale", "r", ENDPOINT).as_output()["current_item"] == {}
 
@@ -424,6 +403,62 @@ def test_a_lost_claim_keeps_the_winning_execution(dynamodb: Any, state_table: st
     assert len(items) == 1
     assert items[0]["id"] == s(f"rollback#{MODEL}#cfg-c")
     assert items[0]["execution"] == s("exec-1")
+
+
+def test_a_claim_writes_a_rollback_marker_that_never_expires_and_a_restore_marker_that_does(
+    dynamodb: Any, state_table: str
+) -> None:
+    moment = at("2026-11-20T10:00:00Z")
+    assert claim(dynamodb, state_table, MODEL, "cfg-c", "exec-1", "cfg-b", now=moment) is True
+    items = {item["id"]["S"]: item for item in dynamodb.scan(TableName=state_table)["Items"]}
+    assert items == {
+        f"rollback#{MODEL}#cfg-c": {
+            "id": s(f"rollback#{MODEL}#cfg-c"),
+            "execution": s("exec-1"),
+            "restored_config": s("cfg-b"),
+            "claimed_at": s("2026-11-20T10:00:00+00:00"),
+        },
+        f"restored#{MODEL}#cfg-b": {
+            "id": s(f"restored#{MODEL}#cfg-b"),
+            "execution": s("exec-1"),
+            "claimed_at": s("2026-11-20T10:00:00+00:00"),
+            "expiration": {"N": str(int(moment.timestamp()) + 30 * 24 * 3600)},
+        },
+    }
+    assert RollbackClaim.from_item(items[f"rollback#{MODEL}#cfg-c"]) == RollbackClaim.new(
+        MODEL, "cfg-c", "exec-1", "cfg-b", moment
+    )
+    assert RestoreClaim.from_item(items[f"restored#{MODEL}#cfg-b"]).claimed_at == moment
+
+
+def test_a_claim_without_a_config_to_restore_writes_only_the_rollback_marker(dynamodb: Any, state_table: str) -> None:
+    assert claim(dynamodb, state_table, MODEL, "cfg-c", "exec-1") is True
+    [item] = dynamodb.scan(TableName=state_table)["Items"]
+    assert RollbackClaim.from_item(item).restored_config == ""
+
+
+def test_rolled_away_by_names_the_execution_that_won_the_claim(dynamodb: Any, state_table: str) -> None:
+    assert rolled_away_by(dynamodb, state_table, MODEL, "cfg-c") is None
+    claim(dynamodb, state_table, MODEL, "cfg-c", "exec-1", "cfg-b")
+    claim(dynamodb, state_table, MODEL, "cfg-c", "exec-2", "cfg-a")
+    assert rolled_away_by(dynamodb, state_table, MODEL, "cfg-c") == "exec-1"
+    assert rolled_away_by(dynamodb, state_table, MODEL, "cfg-b") is None
+    assert rolled_away_by(dynamodb, state_table, "other", "cfg-c") is None
+
+
+def test_an_alarm_claim_marker_expires_after_thirty_days(dynamodb: Any, state_table: str) -> None:
+    stamp = "2026-11-20T10:00:00.000+0000"
+    before = int(dt.datetime.now(UTC).timestamp())
+    assert claim_alarm(dynamodb, state_table, MODEL, "m-5xx", stamp, "exec-1") is True
+    [item] = dynamodb.scan(TableName=state_table)["Items"]
+    assert set(item) == {"id", "execution", "expiration"}
+    marker = AlarmClaim.from_item(item)
+    assert marker.id == f"alarm#{MODEL}#m-5xx#{stamp}"
+    assert marker.execution == "exec-1"
+    assert (
+        before + MARKER_TTL_SECONDS <= marker.expiration <= int(dt.datetime.now(UTC).timestamp()) + MARKER_TTL_SECONDS
+    )
+    assert MARKER_TTL_SECONDS == 30 * 24 * 3600
 
 
 def test_a_winning_claim_records_when_the_good_config_was_claimed_for_restoring(

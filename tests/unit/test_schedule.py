@@ -15,7 +15,14 @@ import pytest
 
 from conveyor_core.intake.drops import DropKind, idempotency_key
 from conveyor_core.intake.ingest import Drop
-from conveyor_core.release.history import ProductionModel
+from conveyor_core.release.history import (
+    AlarmRollbackRecord,
+    DeploymentRecord,
+    DeploymentStatus,
+    HistoryRecord,
+    deployment_sort_key,
+    partition,
+)
 from conveyor_core.runs import schedule
 from conveyor_core.runs.schedule import Decision, decide, newest_complete_drop
 
@@ -274,15 +281,38 @@ def make_drop(key: str = "incoming/churn.csv", identity: str = "data|incoming/ch
     )
 
 
-def production(dataset_identity: str | None) -> ProductionModel:
-    return ProductionModel(
+def deployment(
+    config: str,
+    dataset_identity: str | None,
+    status: DeploymentStatus = DeploymentStatus.IN_SERVICE,
+    recorded_at: str = "2026-11-20T10:00:00.000Z",
+) -> DeploymentRecord:
+    """A deployment history record as RecordDeployment writes it (``dataset_identity`` None: an older one)."""
+    return DeploymentRecord(
+        pk=partition("churn"),
+        sk=deployment_sort_key(recorded_at, f"run-{config}"),
+        status=status,
+        run_id=f"run-{config}",
+        trigger="data-arrival",
+        endpoint="churn-endpoint",
+        endpoint_config=config,
+        previous_endpoint_config="",
+        model_name=f"{config}-model",
         model_package_arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/1",
-        endpoint_config="cfg-a",
         metric_name="validation:auc",
         metric_value=0.9,
+        dataset_uri="s3://data/incoming/churn.csv",
         dataset_sha256="ab" * 32,
         dataset_identity=dataset_identity,
+        compiled=False,
+        strategy="canary",
+        recorded_at=recorded_at,
     )
+
+
+def production(dataset_identity: str | None) -> DeploymentRecord:
+    """The ``current`` pointer: the production model's deployment record."""
+    return deployment("cfg-a", dataset_identity).as_current()
 
 
 def test_no_drop_means_no_retrain() -> None:
@@ -327,22 +357,47 @@ def test_a_scheduled_run_skips_the_drop_ingest_already_trained_production_on(s3:
 # --- rolled-back drops are not retrained on ---------------------------------------------------------
 
 
-def _history_item(status: str, config: str, identity: str = "") -> dict:
-    item = {"status": {"S": status}, "endpoint_config": {"S": config}}
-    if identity:
-        item["dataset_identity"] = {"S": identity}
-    return item
+def alarm_rollback(bad: str, good: str) -> AlarmRollbackRecord:
+    return AlarmRollbackRecord(
+        pk=partition("churn"),
+        sk=deployment_sort_key("2026-11-24T10:00:00.000Z", f"rollback-{bad}"),
+        endpoint="churn-endpoint",
+        endpoint_config=bad,
+        restored_config=good,
+        model_package_arn="",
+        alarm="churn-5xx",
+        recorded_at="2026-11-24T10:00:00.000Z",
+    )
 
 
 def test_rolled_back_identities_collects_drops_whose_model_was_taken_out_of_service() -> None:
-    history = [
-        _history_item("AlarmRollback", "cfg-b"),
-        _history_item("InService", "cfg-b", "bucket|incoming/b.csv|v2"),
-        _history_item("RolledBack", "cfg-c", "bucket|incoming/c.csv|v3"),
-        _history_item("InService", "cfg-a", "bucket|incoming/a.csv|v1"),
+    history: list[HistoryRecord] = [
+        alarm_rollback("cfg-b", "cfg-a"),
+        deployment("cfg-b", "bucket|incoming/b.csv|v2"),
+        deployment("cfg-c", "bucket|incoming/c.csv|v3", DeploymentStatus.ROLLED_BACK),
+        deployment("cfg-a", "bucket|incoming/a.csv|v1"),
     ]
 
     assert schedule.rolled_back_identities(history) == {"bucket|incoming/b.csv|v2", "bucket|incoming/c.csv|v3"}
+
+
+def test_rolled_back_deployments_recorded_without_a_dataset_identity_name_no_drop() -> None:
+    history: list[HistoryRecord] = [
+        alarm_rollback("cfg-b", "cfg-a"),
+        deployment("cfg-b", None),
+        deployment("cfg-c", None, DeploymentStatus.ROLLED_BACK),
+        deployment("cfg-a", "bucket|incoming/a.csv|v1"),
+    ]
+
+    assert schedule.rolled_back_identities(history) == set()
+    assert schedule.rolled_back_identities([]) == set()
+
+
+def test_the_restored_config_of_an_alarm_rollback_is_not_rolled_back() -> None:
+    # cfg-a was restored by the rollback, not rolled away from: its drop may be retrained on.
+    history: list[HistoryRecord] = [alarm_rollback("cfg-b", "cfg-a"), deployment("cfg-a", "bucket|incoming/a.csv|v1")]
+
+    assert schedule.rolled_back_identities(history) == set()
 
 
 def test_decide_skips_a_drop_whose_model_was_rolled_back() -> None:

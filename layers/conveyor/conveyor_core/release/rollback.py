@@ -10,25 +10,33 @@ second rollback or a rollback loop:
   "Went live" includes the moment a rollback *claimed* the restore, which is written before the
   endpoint update, so an alarm planned between the restore and its history record is stale too;
 * configs that were rolled away from, or rolled back by the guardrails, are never targets.
+
+The planner reads the deployment history as ``release.history`` records, and the markers it writes
+to the state table are ``shared.state_items`` items; this module owns only the decisions and the
+conditional writes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from botocore.exceptions import ClientError
 
-from conveyor_core.release.history import CURRENT_SORT_KEY, history_partition
+from conveyor_core.release.history import (
+    AlarmRollbackRecord,
+    DeploymentRecord,
+    DeploymentStatus,
+    HistoryRecord,
+)
+from conveyor_core.shared.state_items import AlarmClaim, RestoreClaim, RollbackClaim, state_key
 
 Action = Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
 # While SageMaker itself is changing the endpoint, its deployment guardrails own the rollback.
 _GUARDRAIL_STATUSES = frozenset({"Updating", "RollingBack", "SystemUpdating", "Creating"})
-SERVING = "InService"
 SHIFT_CONFIG_SUFFIX = "-shift"
-ALARM_ROLLBACK = "AlarmRollback"
-GUARDRAIL_ROLLBACK = "RolledBack"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +47,8 @@ class RollbackPlan:
     bad_config: str = ""
     good_config: str = ""
     bad_package: str = ""
-    # The history item of the restored deployment, re-keyed as the `current` pointer (DynamoDB JSON).
+    # The restored deployment's history item, re-keyed as the `current` pointer (DynamoDB JSON):
+    # ``DeploymentRecord.as_current().to_item()``, written as is by the RecordRollback state.
     current_item: dict[str, Any] = field(default_factory=dict)
 
     def as_output(self) -> dict[str, Any]:
@@ -64,48 +73,32 @@ def parse_time(text: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def deployment_history(dynamodb_client: Any, history_table: str, model_name: str) -> list[dict[str, Any]]:
-    """Every recorded deployment and rollback of the model, newest first."""
-    items: list[dict[str, Any]] = []
-    paginator = dynamodb_client.get_paginator("query")
-    for page in paginator.paginate(
-        TableName=history_table,
-        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-        ExpressionAttributeValues={":pk": {"S": history_partition(model_name)}, ":prefix": {"S": "deployment#"}},
-        ScanIndexForward=False,
-        ConsistentRead=True,
-    ):
-        items.extend(page.get("Items", []))
-    return items
+def _served(record: HistoryRecord) -> TypeGuard[DeploymentRecord]:
+    return isinstance(record, DeploymentRecord) and record.served
 
 
-def _text(item: dict[str, Any], name: str) -> str:
-    return str(item.get(name, {}).get("S", ""))
-
-
-def went_live_at(history: list[dict[str, Any]], config: str) -> dt.datetime | None:
+def went_live_at(history: Sequence[HistoryRecord], config: str) -> dt.datetime | None:
     """When ``config`` last started serving: deployed by a run, or restored by a rollback."""
-    for item in history:
-        deployed = _text(item, "status") == SERVING and _text(item, "endpoint_config") == config
-        restored = _text(item, "status") == ALARM_ROLLBACK and _text(item, "restored_config") == config
+    for record in history:
+        deployed = _served(record) and record.endpoint_config == config
+        restored = isinstance(record, AlarmRollbackRecord) and record.restored_config == config
         if deployed or restored:
-            return parse_time(_text(item, "recorded_at"))
+            return parse_time(record.recorded_at)
     return None
 
 
-def choose_target(history: list[dict[str, Any]], bad_config: str) -> dict[str, Any] | None:
+def choose_target(history: Sequence[HistoryRecord], bad_config: str) -> DeploymentRecord | None:
     """The newest deployment that served successfully and was never rolled away from."""
     tainted = {bad_config}
     tainted |= {
-        _text(i, "endpoint_config") for i in history if _text(i, "status") in (ALARM_ROLLBACK, GUARDRAIL_ROLLBACK)
+        r.endpoint_config
+        for r in history
+        if r.status in (DeploymentStatus.ALARM_ROLLBACK, DeploymentStatus.ROLLED_BACK)
     }
-    for item in history:
-        if _text(item, "status") == SERVING and _text(item, "endpoint_config") not in tainted:
-            return item
+    for record in history:
+        if _served(record) and record.endpoint_config not in tainted:
+            return record
     return None
-
-
-MARKER_TTL_SECONDS = 30 * 24 * 3600
 
 
 def _conditional_put(
@@ -125,10 +118,6 @@ def _conditional_put(
     return True
 
 
-def _expiry(now: dt.datetime) -> dict[str, str]:
-    return {"N": str(int(now.timestamp()) + MARKER_TTL_SECONDS)}
-
-
 def claim_alarm(
     dynamodb_client: Any, state_table: str, model_name: str, alarm: str, alarm_time: str, execution: str
 ) -> bool:
@@ -136,14 +125,11 @@ def claim_alarm(
 
     The same execution may claim again: Step Functions retries the planning task after a Lambda error.
     """
+    marker = AlarmClaim.new(model_name, alarm, alarm_time, execution, dt.datetime.now(dt.UTC))
     return _conditional_put(
         dynamodb_client,
         state_table,
-        {
-            "id": {"S": f"alarm#{model_name}#{alarm}#{alarm_time}"},
-            "execution": {"S": execution},
-            "expiration": _expiry(dt.datetime.now(dt.UTC)),
-        },
+        marker.to_item(),
         "attribute_not_exists(id) OR execution = :execution",
         **{":execution": {"S": execution}},
     )
@@ -166,23 +152,12 @@ def claim(
     won = _conditional_put(
         dynamodb_client,
         state_table,
-        {
-            "id": {"S": f"rollback#{model_name}#{bad_config}"},
-            "execution": {"S": execution},
-            "restored_config": {"S": good_config},
-            "claimed_at": {"S": moment.isoformat()},
-        },
+        RollbackClaim.new(model_name, bad_config, execution, good_config, moment).to_item(),
         "attribute_not_exists(id)",
     )
     if won and good_config:
         dynamodb_client.put_item(
-            TableName=state_table,
-            Item={
-                "id": {"S": f"restored#{model_name}#{good_config}"},
-                "execution": {"S": execution},
-                "claimed_at": {"S": moment.isoformat()},
-                "expiration": _expiry(moment),
-            },
+            TableName=state_table, Item=RestoreClaim.new(model_name, good_config, execution, moment).to_item()
         )
     return won
 
@@ -190,28 +165,31 @@ def claim(
 def rolled_away_by(dynamodb_client: Any, state_table: str, model_name: str, config: str) -> str | None:
     """The execution that claimed the rollback away from ``config``, if one did."""
     item = dynamodb_client.get_item(
-        TableName=state_table, Key={"id": {"S": f"rollback#{model_name}#{config}"}}, ConsistentRead=True
+        TableName=state_table, Key=state_key(RollbackClaim.id_for(model_name, config)), ConsistentRead=True
     ).get("Item")
-    return _text(item, "execution") if item else None
+    return RollbackClaim.from_item(item).execution if item else None
 
 
 def restored_at(dynamodb_client: Any, state_table: str, model_name: str, config: str) -> dt.datetime | None:
     """When a rollback last claimed ``config`` as the one to restore, if one did."""
     item = dynamodb_client.get_item(
-        TableName=state_table, Key={"id": {"S": f"restored#{model_name}#{config}"}}, ConsistentRead=True
+        TableName=state_table, Key=state_key(RestoreClaim.id_for(model_name, config)), ConsistentRead=True
     ).get("Item")
-    return parse_time(_text(item, "claimed_at")) if item else None
+    return RestoreClaim.from_item(item).claimed_at if item else None
 
 
 def plan_rollback(
     endpoint: dict[str, Any] | None,
     endpoint_name: str,
-    history: list[dict[str, Any]],
+    history: Sequence[HistoryRecord],
     alarm_time: dt.datetime,
     model_name: str,
     restored_since: dt.datetime | None = None,
 ) -> RollbackPlan:
-    """Pure decision; the caller claims the marker for a ``rollback`` plan before acting on it."""
+    """Pure decision; the caller claims the marker for a ``rollback`` plan before acting on it.
+
+    ``history`` is the model's deployment history, newest first (``release.history.deployments``).
+    """
     if endpoint is None:
         return RollbackPlan("impossible", f"endpoint {endpoint_name} does not exist", endpoint_name)
     status = str(endpoint["EndpointStatus"])
@@ -238,11 +216,7 @@ def plan_rollback(
             "stale", f"the alarm predates {bad} going live at {live_since.isoformat()}", endpoint_name, bad
         )
     bad_package = next(
-        (
-            _text(i, "model_package_arn")
-            for i in history
-            if _text(i, "endpoint_config") == bad and _text(i, "status") == SERVING
-        ),
+        (r.model_package_arn for r in history if _served(r) and r.endpoint_config == bad),
         "",
     )
     target = choose_target(history, bad)
@@ -254,8 +228,13 @@ def plan_rollback(
             bad,
             bad_package=bad_package,
         )
-    good = _text(target, "endpoint_config")
-    current = {**target, "sk": {"S": CURRENT_SORT_KEY}}
+    good = target.endpoint_config
     return RollbackPlan(
-        "rollback", f"rolling {endpoint_name} back from {bad} to {good}", endpoint_name, bad, good, bad_package, current
+        "rollback",
+        f"rolling {endpoint_name} back from {bad} to {good}",
+        endpoint_name,
+        bad,
+        good,
+        bad_package,
+        target.as_current().to_item(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from conveyor_core.intake.drops import (
     validate_key,
 )
 from conveyor_core.intake.ingest import Drop
-from conveyor_core.release.history import ProductionModel
+from conveyor_core.release.history import AlarmRollbackRecord, DeploymentRecord, DeploymentStatus, HistoryRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,29 +60,27 @@ def newest_complete_drop(s3_client: Any, bucket: str, incoming_prefix: str) -> D
     )
 
 
-def rolled_back_identities(history: list[dict[str, Any]]) -> set[str]:
+def rolled_back_identities(history: Sequence[HistoryRecord]) -> set[str]:
     """Drops whose model was rolled back, by the guardrails or by an alarm.
 
     Retraining on such a drop would most likely rebuild the model that was just taken out of
-    service, and the next alarm would take it out again: a loop across triggers.
+    service, and the next alarm would take it out again: a loop across triggers. A deployment
+    recorded without ``dataset_identity`` (before scheduled retraining) names no drop.
     """
-
-    def text(item: dict[str, Any], name: str) -> str:
-        return str(item.get(name, {}).get("S", ""))
-
-    rolled_away = {text(i, "endpoint_config") for i in history if text(i, "status") == "AlarmRollback"}
+    rolled_away = {r.endpoint_config for r in history if isinstance(r, AlarmRollbackRecord)}
     return {
-        text(i, "dataset_identity")
-        for i in history
-        if text(i, "dataset_identity")
+        r.dataset_identity
+        for r in history
+        if isinstance(r, DeploymentRecord)
+        and r.dataset_identity
         and (
-            text(i, "status") == "RolledBack"
-            or (text(i, "status") == "InService" and text(i, "endpoint_config") in rolled_away)
+            r.status is DeploymentStatus.ROLLED_BACK
+            or (r.status is DeploymentStatus.IN_SERVICE and r.endpoint_config in rolled_away)
         )
     }
 
 
-def decide(drop: Drop | None, production: ProductionModel | None, rolled_back: set[str] | None = None) -> Decision:
+def decide(drop: Drop | None, production: DeploymentRecord | None, rolled_back: set[str] | None = None) -> Decision:
     """Retrain unless there is no data, production was trained on this very drop, or its model was rolled back.
 
     A drop with new identity but identical content is caught later, inside the run, by comparing

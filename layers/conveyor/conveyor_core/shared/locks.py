@@ -1,40 +1,24 @@
 """One pipeline per model at a time: a DynamoDB lock item that also holds the queue of waiting drops.
 
 The lock and its queue live in one item (``id = lock#<model>``) so that every change to them is a
-single conditional write: a drop is either started or queued, never lost between the two.
+single conditional write: a drop is either started or queued, never lost between the two. The item
+itself (its key, attributes and DynamoDB form) is ``shared.state_items.LockItem``; this module owns
+the conditional writes that change it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from conveyor_core.shared.state_items import LockItem, PendingRun, state_key
+
+__all__ = ["MAX_ACQUIRE_ATTEMPTS", "ModelLock", "PendingRun"]
+
 MAX_ACQUIRE_ATTEMPTS = 8
-
-
-@dataclass(frozen=True, slots=True)
-class PendingRun:
-    execution_name: str
-    input_json: str
-    queued_at: int
-
-    def as_item(self) -> dict[str, Any]:
-        return {
-            "M": {
-                "execution_name": {"S": self.execution_name},
-                "input_json": {"S": self.input_json},
-                "queued_at": {"N": str(self.queued_at)},
-            }
-        }
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> PendingRun:
-        fields = item["M"]
-        return cls(fields["execution_name"]["S"], fields["input_json"]["S"], int(fields["queued_at"]["N"]))
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
@@ -45,18 +29,18 @@ class ModelLock:
     def __init__(self, dynamodb_client: Any, table_name: str, model_name: str) -> None:
         self._ddb = dynamodb_client
         self._table = table_name
-        self._key = {"id": {"S": f"lock#{model_name}"}}
+        self._id = LockItem.id_for(model_name)
+        self._key = state_key(self._id)
 
     def holder(self) -> tuple[str, int] | None:
         """The execution holding the lock and when it took it (epoch seconds), or None."""
-        item = self._read()
-        if not item or "holder" not in item:
+        item = self.read()
+        if item.holder is None:
             return None
-        return item["holder"]["S"], int(item.get("acquired_at", {}).get("N", "0"))
+        return item.holder, item.acquired_at or 0
 
     def pending(self) -> list[PendingRun]:
-        item = self._read()
-        return [PendingRun.from_item(p) for p in item.get("pending", {}).get("L", [])] if item else []
+        return list(self.read().pending)
 
     def acquire_or_enqueue(self, run: PendingRun, holder_is_dead: Callable[[str, int], bool] | None = None) -> bool:
         """Take the lock for ``run`` (True) or queue it behind the current holder (False).
@@ -78,7 +62,7 @@ class ModelLock:
             if self._try_enqueue(run):
                 return False
             # The holder released between our writes: try to take the lock again.
-        raise RuntimeError(f"lock {self._key['id']['S']} kept changing; gave up after {MAX_ACQUIRE_ATTEMPTS} tries")
+        raise RuntimeError(f"lock {self._id} kept changing; gave up after {MAX_ACQUIRE_ATTEMPTS} tries")
 
     def steal_from(self, stale_holder: str, new_holder: str) -> bool:
         """Take over a lock whose holder execution is no longer running."""
@@ -102,13 +86,12 @@ class ModelLock:
         Returns the run that now holds the lock and must be started, or None.
         """
         for _ in range(MAX_ACQUIRE_ATTEMPTS):
-            item = self._read()
-            if not item or item.get("holder", {}).get("S") != holder:
+            item = self.read()
+            if item.holder != holder:
                 return None
-            queue = item.get("pending", {}).get("L", [])
             try:
-                if queue:
-                    successor = PendingRun.from_item(queue[0])
+                if item.pending:
+                    successor = item.pending[0]
                     self._ddb.update_item(
                         TableName=self._table,
                         Key=self._key,
@@ -133,7 +116,7 @@ class ModelLock:
                 if not _is_conditional_failure(error):
                     raise
                 # A drop was queued while we read: read again and hand over to it.
-        raise RuntimeError(f"could not release {self._key['id']['S']} after {MAX_ACQUIRE_ATTEMPTS} tries")
+        raise RuntimeError(f"could not release {self._id} after {MAX_ACQUIRE_ATTEMPTS} tries")
 
     def _try_acquire(self, execution_name: str) -> bool:
         try:
@@ -157,7 +140,7 @@ class ModelLock:
                 Key=self._key,
                 UpdateExpression="SET pending = list_append(if_not_exists(pending, :empty), :run)",
                 ConditionExpression="attribute_exists(holder)",
-                ExpressionAttributeValues={":run": {"L": [run.as_item()]}, ":empty": {"L": []}},
+                ExpressionAttributeValues={":run": {"L": [run.to_value()]}, ":empty": {"L": []}},
             )
         except ClientError as error:
             if _is_conditional_failure(error):
@@ -165,10 +148,11 @@ class ModelLock:
             raise
         return True
 
-    def _read(self) -> dict[str, Any] | None:
+    def read(self) -> LockItem:
+        """The lock item as it is now (consistent read); a lock never taken reads as free."""
         response = self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True)
-        item: dict[str, Any] | None = response.get("Item")
-        return item
+        item = response.get("Item")
+        return LockItem.from_item(item) if item else LockItem(id=self._id)
 
 
 def _now() -> dict[str, str]:
