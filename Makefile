@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build for python3.13 needs a python3.13 on PATH; pyenv hides its other versions unless named.
 PYENV_VERSIONS := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test lint typecheck cfn-lint sam-validate checkov unit build clean soak bench
+.PHONY: demo test lint typecheck cfn-lint sam-validate checkov unit build clean soak bench asl
 
 $(BIN)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 typecheck: $(BIN)/.installed
-	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli reliability bench
+	$(BIN)/mypy layers/conveyor/conveyor_core functions localcloud conveyor_cli reliability bench statemachines
 
 cfn-lint: $(BIN)/.installed
 	$(BIN)/cfn-lint template.yaml
@@ -69,6 +69,10 @@ soak: $(BIN)/.installed
 # Every CPU benchmark (figures in docs/performance.md); the cold-start one reads the sam build output.
 bench: $(BIN)/.bench-installed build
 	$(BIN)/python -m bench.run_all
+
+# The ASL files are generated from statemachines/builder; commit what this writes.
+asl: $(BIN)/.installed
+	PYTHONPATH=.:layers/conveyor $(BIN)/python -m statemachines.builder
 
 build: $(SAM_VENV)/.installed
 	PYENV_VERSION="$(PYENV_VERSIONS)" $(SAM_VENV)/bin/sam build

@@ -223,7 +223,7 @@ def breakdown(cost: RunCost) -> str:
 
 def modelled_create(cost: RunCost) -> tuple[int, int]:
     """The create path if CreateEndpoint took MODELLED_CREATE_SECONDS, as it does on AWS (5-10 min)."""
-    from conveyor_core.release.deployment import CREATE_BUDGET_SECONDS, CREATE_FIRST_POLL_SECONDS, poll_schedule
+    from conveyor_core.release.polling import CREATE_BUDGET_SECONDS, CREATE_FIRST_POLL_SECONDS, poll_schedule
 
     polls = loop_polls(MODELLED_CREATE_SECONDS, poll_schedule(CREATE_BUDGET_SECONDS, CREATE_FIRST_POLL_SECONDS))
     conveyor = cost.transitions - cost.loop_cost(DEPLOY_LOOP) + deploy_loop_transitions(polls)

@@ -146,6 +146,7 @@ class _SlowPartsS3(_LocalS3):
 
 def folder_of_parts(count: int, window: int) -> dict[str, Any]:
     """Preprocess ``count`` one-row-pair parts with ``window`` reads in flight (1: one at a time)."""
+    from conveyor_core.families.xgboost import FAMILY as XGBOOST
     from conveyor_core.intake import drop_reader
     from conveyor_core.intake.preprocess import preprocess
     from conveyor_core.shared.contracts import DatasetRef, PipelineInput
@@ -163,7 +164,9 @@ def folder_of_parts(count: int, window: int) -> dict[str, Any]:
     drop_reader.PREFETCH_WINDOW = window
     try:
         started = time.perf_counter()
-        result = preprocess(_SlowPartsS3(parts), run, "artifacts", {"objective": "binary:logistic"}, 0.2, 10**9)
+        result = preprocess(
+            _SlowPartsS3(parts), run, "artifacts", XGBOOST, {"objective": "binary:logistic"}, 0.2, 10**9
+        )
         seconds = time.perf_counter() - started
     finally:
         drop_reader.PREFETCH_WINDOW = configured
@@ -173,6 +176,7 @@ def folder_of_parts(count: int, window: int) -> dict[str, Any]:
 
 
 def _work_conveyor(path: Path) -> dict[str, Any]:
+    from conveyor_core.families.xgboost import FAMILY as XGBOOST
     from conveyor_core.intake.preprocess import preprocess
     from conveyor_core.shared.contracts import DatasetRef, PipelineInput
 
@@ -183,7 +187,7 @@ def _work_conveyor(path: Path) -> dict[str, Any]:
         dataset=DatasetRef(bucket="local", keys=[path.name], uri=f"s3://local/{path.name}", kind="single-object"),
     )
     started = time.perf_counter()
-    result = preprocess(s3, run, "artifacts", {"objective": "binary:logistic"}, 0.2, 10 * 1024**3)
+    result = preprocess(s3, run, "artifacts", XGBOOST, {"objective": "binary:logistic"}, 0.2, 10 * 1024**3)
     seconds = time.perf_counter() - started
     if result.status != "ok":
         raise RuntimeError(f"preprocess quarantined the file: {result.reason}: {result.detail}")

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 from conveyor_cli.errors import CliError, error_code, error_message
 from conveyor_cli.target import Target
 from conveyor_cli.views import Endpoint, Prediction, Variant
+from conveyor_core import families
 
 
 def describe(target: Target) -> Endpoint | None:
@@ -62,26 +63,15 @@ def split_rows(body: str) -> list[str]:
     return [row.strip() for row in body.replace(";", "\n").splitlines() if row.strip()]
 
 
-def parse_predictions(text: str, rows: int) -> list[float | list[float]] | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    try:
-        # XGBoost containers answer one line per row, or (older ones) one comma-separated line.
-        if len(lines) == 1 and rows > 1:
-            return [float(value) for value in lines[0].split(",")]
-        parsed: list[float | list[float]] = []
-        for line in lines:
-            values = [float(value) for value in line.split(",")]
-            parsed.append(values[0] if len(values) == 1 else values)
-    except ValueError:
-        return None
-    return parsed
-
-
 def invoke(target: Target, rows: list[str]) -> Prediction:
     name = target.outputs.endpoint_name
+    family = families.get(target.outputs.model_family)
     try:
         response = target.client("sagemaker-runtime").invoke_endpoint(
-            EndpointName=name, ContentType="text/csv", Accept="text/csv", Body=("\n".join(rows) + "\n").encode()
+            EndpointName=name,
+            ContentType=family.content_type,
+            Accept=family.content_type,
+            Body=("\n".join(rows) + "\n").encode(),
         )
     except ClientError as error:
         message = error_message(error)
@@ -95,6 +85,6 @@ def invoke(target: Target, rows: list[str]) -> Prediction:
         endpoint=name,
         variant=response.get("InvokedProductionVariant"),
         rows=len(rows),
-        predictions=parse_predictions(text, len(rows)),
+        predictions=family.parse_predictions(text, len(rows)),
         raw=text,
     )

@@ -21,6 +21,8 @@ class StackOutputs(BaseModel):
     # Not in template.yaml's Outputs yet; used when a stack has them, looked up otherwise.
     scheduled_retrain_function_name: str | None = Field(default=None, alias="ScheduledRetrainFunctionName")
     model_name: str | None = Field(default=None, alias="ModelName")
+    # Stacks from before model families trained built-in XGBoost.
+    model_family: str = Field(default="xgboost", alias="ModelFamily")
 
 
 def parse(raw: dict[str, str], where: str) -> StackOutputs:

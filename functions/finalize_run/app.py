@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.runs.closing import close_run
-from conveyor_core.shared.contracts import FinalizeInput
+from conveyor_core.shared.contracts import FinalizeInput, FinalizeOutput
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.settings import FinalizeSettings, load
 
@@ -29,4 +29,4 @@ def lambda_handler(event: FinalizeInput, context: LambdaContext) -> dict[str, An
         event.run_id, ModelLock(dynamodb, settings.lock_table, event.model), sfn, settings.state_machine_arn
     )
     logger.info("run closed", extra=result)
-    return result
+    return FinalizeOutput.model_validate(result).model_dump(mode="json")

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.shared.contracts import NotificationInput
+from conveyor_core.shared.contracts import NotificationInput, PublishRequest
 from conveyor_core.shared.notifications import Notification, describe_failure, execution_console_link
 from conveyor_core.shared.settings import NotificationSettings, load
 
@@ -39,4 +39,4 @@ def build(event: NotificationInput, region: str) -> Notification:
 def lambda_handler(event: NotificationInput, context: LambdaContext) -> dict[str, Any]:
     notification = build(event, load(NotificationSettings).region)
     logger.info("notification formatted", extra={"event": notification.event.value})
-    return notification.publish_request()
+    return PublishRequest.model_validate(notification.publish_request()).model_dump(by_alias=True)

@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from conveyor_core import families
 from conveyor_core.intake import dataset_keys
 from conveyor_core.intake.preprocess import preprocess
 from conveyor_core.shared.contracts import PipelineInput
@@ -28,17 +29,25 @@ s3 = boto3.client("s3")
 def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(PreprocessSettings)
     logger.append_keys(run_id=event.run_id)
+    family = families.get(settings.model_family)
     result = preprocess(
         s3,
         dataset_keys.with_keys_inline(s3, event),
         settings.artifact_bucket,
+        family,
         settings.hyperparameters,
         settings.validation_fraction,
         settings.max_dataset_bytes,
     )
-    result = result.model_copy(
-        update={"stopping_condition": settings.stopping_condition(), "managed_spot": settings.spot_training}
-    )
+    update: dict[str, Any] = {
+        "stopping_condition": settings.stopping_condition(),
+        "managed_spot": settings.spot_training,
+    }
+    if result.status == "ok":
+        update["family"] = family.spec(
+            settings.region, settings.framework_version, result.features, settings.training_image
+        )
+    result = result.model_copy(update=update)
     if result.status == "quarantined":
         logger.warning("dataset quarantined", extra={"reason": result.reason, "detail": result.detail})
         metrics.add_metric(name="DatasetsQuarantined", unit=MetricUnit.Count, value=1)

@@ -1,7 +1,8 @@
 """Run one SageMaker training job locally: lay out ``/opt/ml``, run the container, collect the results.
 
-The container runs as a child process (``sys.executable -m ...xgboost_container``) for the same
-reasons SageMaker uses a container: a crash, a hang or a memory blow-up in the algorithm stays in
+The container is a model family's (its offline engine names the module; the built-in XGBoost one
+unless told otherwise). It runs as a child process (``sys.executable -m <module> <job dir>``) for
+the same reasons SageMaker uses a container: a crash, a hang or a memory blow-up in the algorithm stays in
 the job, and ``MaxRuntimeInSeconds`` can be enforced by stopping it from outside.
 """
 
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+# The built-in XGBoost container: the default, and the one the fault injector knows how to kill.
 CONTAINER_MODULE = "localcloud.sagemaker_engine.xgboost_container"
 # SageMaker sends SIGTERM and waits 120 s before SIGKILL; a local job gets a shorter grace.
 TERMINATION_GRACE_SECONDS = 5.0
@@ -54,6 +56,7 @@ def run_training(
     timeout_seconds: float,
     *,
     content_types: Mapping[str, str] | None = None,
+    container_module: str = CONTAINER_MODULE,
 ) -> TrainingOutcome:
     """Train with the built-in XGBoost contract in ``job_dir`` (which stands for ``/opt/ml``).
 
@@ -68,7 +71,7 @@ def run_training(
     except FileNotFoundError as missing:
         return _failed(f"ClientError: {missing}", "", started)
     try:
-        returncode, log = _run_container(job_dir, timeout_seconds)
+        returncode, log = _run_container(container_module, job_dir, timeout_seconds)
     except subprocess.TimeoutExpired as expired:
         log = _decode(expired.output)
         reason = f"MaxRuntimeExceeded: Training job exceeded MaxRuntimeInSeconds of {timeout_seconds:g} s"
@@ -130,9 +133,9 @@ def _container_environment() -> dict[str, str]:
     return env
 
 
-def _run_container(job_dir: Path, timeout_seconds: float) -> tuple[int, str]:
+def _run_container(container_module: str, job_dir: Path, timeout_seconds: float) -> tuple[int, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", CONTAINER_MODULE, str(job_dir)],
+        [sys.executable, "-m", container_module, str(job_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

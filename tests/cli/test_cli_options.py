@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor_cli.commands.upload import dataset_key
-from conveyor_cli.endpoint import parse_predictions, split_rows
+from conveyor_cli.endpoint import split_rows
 from conveyor_cli.errors import CliError
 
 
@@ -83,17 +83,3 @@ def test_the_default_key_is_the_file_name_under_incoming() -> None:
 
 def test_rows_split_on_newlines_and_semicolons() -> None:
     assert split_rows("1,2;3,4\n5,6\n\n") == ["1,2", "3,4", "5,6"]
-
-
-@pytest.mark.parametrize(
-    ("body", "rows", "expected"),
-    [
-        ("0.1\n0.9\n", 2, [0.1, 0.9]),
-        ("0.1,0.9", 2, [0.1, 0.9]),
-        ("0.25", 1, [0.25]),
-        ("0.1,0.9\n0.8,0.2\n", 2, [[0.1, 0.9], [0.8, 0.2]]),
-        ("body", 1, None),
-    ],
-)
-def test_predictions_parse_both_xgboost_answer_shapes(body: str, rows: int, expected: Any) -> None:
-    assert parse_predictions(body, rows) == expected

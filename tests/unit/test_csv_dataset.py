@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
 
+from conveyor_core.families import LabelTask
+from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake.csv_dataset import (
     MAX_LINE_BYTES,
     MAX_REPORTED_PROBLEMS,
@@ -39,6 +41,11 @@ def simple_rows(count: int = 40, classes: int = 2) -> list[bytes]:
     return [f"{i % classes},{i * 0.5},{i % 7}\n".encode() for i in range(count)]
 
 
+def task(objective: str) -> LabelTask:
+    """What built-in XGBoost learns from the label under ``objective``."""
+    return XGBOOST.label_task({"objective": objective})
+
+
 class Validated:
     def __init__(self, validator: DatasetValidator, report: DatasetReport, train: io.BytesIO, validation: io.BytesIO):
         self.validator = validator
@@ -51,7 +58,7 @@ def validate(
     lines: Iterable[bytes], objective: str = "binary:logistic", validation_fraction: float = 0.2, source: str = "s.csv"
 ) -> Validated:
     train, validation = io.BytesIO(), io.BytesIO()
-    validator = DatasetValidator(train, validation, objective, validation_fraction)
+    validator = DatasetValidator(train, validation, task(objective), validation_fraction)
     validator.consume(source, lines)
     report = validator.finish()
     return Validated(validator, report, train, validation)
@@ -136,7 +143,7 @@ def test_sha256_is_the_hash_of_the_input_bytes_and_is_stable(
 def test_sha256_spans_several_sources_in_order() -> None:
     part_a, part_b = simple_rows(20), simple_rows(30)
     train, validation = io.BytesIO(), io.BytesIO()
-    validator = DatasetValidator(train, validation, "binary:logistic", 0.2)
+    validator = DatasetValidator(train, validation, task("binary:logistic"), 0.2)
     validator.consume("a.csv", part_a)
     validator.consume("b.csv", part_b)
     report = validator.finish()
@@ -171,7 +178,7 @@ def test_crlf_line_endings_are_accepted_and_written_as_lf() -> None:
 
 def test_a_byte_order_mark_opening_each_source_is_skipped_as_xgboost_skips_it() -> None:
     train, validation = io.BytesIO(), io.BytesIO()
-    validator = DatasetValidator(train, validation, "binary:logistic", 0.2)
+    validator = DatasetValidator(train, validation, task("binary:logistic"), 0.2)
     rows = simple_rows(40)
     validator.consume("part-0.csv", [b"\xef\xbb\xbf" + rows[0], *rows[1:20]])
     validator.consume("part-1.csv", [b"\xef\xbb\xbf" + rows[20], *rows[21:]])
@@ -203,7 +210,7 @@ def test_regression_labels_may_be_any_finite_number() -> None:
     lines = [f"{(i - 20) * 1.25},{i}\n".encode() for i in range(40)]
     result = validate(lines, objective="reg:squarederror")
     assert result.report.rows == 40
-    assert result.validator.derived_hyperparameters({"objective": "reg:squarederror"}) == {
+    assert XGBOOST.derived_hyperparameters({"objective": "reg:squarederror"}, result.report.label_counts) == {
         "objective": "reg:squarederror"
     }
 
@@ -238,7 +245,7 @@ GOOD = simple_rows(20)
     ],
 )
 def test_bad_rows_are_rejected_while_consuming(lines: list[bytes], reason: str) -> None:
-    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), "binary:logistic", 0.2)
+    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), task("binary:logistic"), 0.2)
     with pytest.raises(InvalidDatasetError) as caught:
         validator.consume("incoming/bad.csv", lines)
     assert caught.value.reason == reason
@@ -278,7 +285,7 @@ def test_problem_detail_names_the_line_number() -> None:
     ],
 )
 def test_bad_datasets_are_rejected_when_finished(lines: list[bytes], objective: str, reason: str) -> None:
-    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), objective, 0.2)
+    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), task(objective), 0.2)
     validator.consume("s.csv", lines)
     with pytest.raises(InvalidDatasetError) as caught:
         validator.finish()
@@ -291,7 +298,7 @@ def test_minimum_row_count_is_accepted() -> None:
 
 
 def test_a_split_that_leaves_one_side_empty_is_rejected() -> None:
-    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), "binary:logistic", 0.0001)
+    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), task("binary:logistic"), 0.0001)
     validator.consume("s.csv", simple_rows(12))
     with pytest.raises(InvalidDatasetError) as caught:
         validator.finish()
@@ -300,7 +307,7 @@ def test_a_split_that_leaves_one_side_empty_is_rejected() -> None:
 
 def test_problems_are_capped_and_reading_stops_early() -> None:
     lines = [b"1,abc,2\n"] * 100
-    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), "binary:logistic", 0.2)
+    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), task("binary:logistic"), 0.2)
     with pytest.raises(InvalidDatasetError) as caught:
         validator.consume("s.csv", lines)
     assert len(caught.value.problems) == MAX_REPORTED_PROBLEMS
@@ -331,18 +338,20 @@ def test_multi_class_objective_derives_num_class_from_the_labels() -> None:
     iris = load_iris()
     result = validate(label_first_lines(iris.data, iris.target), objective="multi:softprob")
     assert result.report.label_counts == {"0": 50, "1": 50, "2": 50}
-    derived = result.validator.derived_hyperparameters({"objective": "multi:softprob", "num_round": "50"})
+    derived = XGBOOST.derived_hyperparameters(
+        {"objective": "multi:softprob", "num_round": "50"}, result.report.label_counts
+    )
     assert derived == {"objective": "multi:softprob", "num_round": "50", "num_class": "3"}
 
 
 def test_an_explicit_num_class_is_kept() -> None:
     result = validate(simple_rows(40, classes=3), objective="multi:softmax")
-    assert result.validator.derived_hyperparameters({"num_class": "5"}) == {"num_class": "5"}
+    assert XGBOOST.derived_hyperparameters({"num_class": "5"}, result.report.label_counts) == {"num_class": "5"}
 
 
 def test_binary_objective_does_not_get_num_class() -> None:
     result = validate(simple_rows(40))
-    assert result.validator.derived_hyperparameters({"objective": "binary:logistic"}) == {
+    assert XGBOOST.derived_hyperparameters({"objective": "binary:logistic"}, result.report.label_counts) == {
         "objective": "binary:logistic"
     }
 
@@ -350,7 +359,7 @@ def test_binary_objective_does_not_get_num_class() -> None:
 def test_derived_hyperparameters_do_not_modify_the_input() -> None:
     result = validate(simple_rows(40, classes=3), objective="multi:softprob")
     given = {"objective": "multi:softprob"}
-    result.validator.derived_hyperparameters(given)
+    XGBOOST.derived_hyperparameters(given, result.report.label_counts)
     assert given == {"objective": "multi:softprob"}
 
 
@@ -362,14 +371,14 @@ def test_labels_written_as_floats_count_as_the_same_class() -> None:
 
 def test_multi_class_num_class_covers_the_largest_label() -> None:
     result = validate([f"{(i % 2) * 2},{i}\n".encode() for i in range(40)], objective="multi:softprob")
-    derived = result.validator.derived_hyperparameters({"objective": "multi:softprob"})
+    derived = XGBOOST.derived_hyperparameters({"objective": "multi:softprob"}, result.report.label_counts)
     largest = max(float(label) for label in result.report.label_counts)
     assert int(derived["num_class"]) > largest
 
 
 def test_negative_zero_label_is_the_same_class_as_zero() -> None:
     lines = [f"{'-0' if i % 2 else '0'},{i}\n".encode() for i in range(40)]
-    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), "binary:logistic", 0.2)
+    validator = DatasetValidator(io.BytesIO(), io.BytesIO(), task("binary:logistic"), 0.2)
     validator.consume("s.csv", lines)
     with pytest.raises(InvalidDatasetError) as caught:
         validator.finish()

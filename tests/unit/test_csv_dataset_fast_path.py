@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake import csv_dataset, s3_io
 from conveyor_core.intake.csv_dataset import MAX_DISTINCT_LABELS, ColumnStats, DatasetValidator, InvalidDatasetError
 
@@ -45,7 +46,7 @@ Feed = Callable[[DatasetValidator, str, bytes], None]
 
 def _run(files: list[tuple[str, bytes]], objective: str, fraction: float, feed: Feed) -> Outcome:
     train, validation = io.BytesIO(), io.BytesIO()
-    validator = DatasetValidator(train, validation, objective, fraction)
+    validator = DatasetValidator(train, validation, XGBOOST.label_task({"objective": objective}), fraction)
     error = None
     try:
         for name, data in files:

@@ -12,16 +12,18 @@ from botocore.model import Shape
 from botocore.validate import ParamValidator
 
 from conveyor_core.release.deployment import (
+    MAX_RESOURCE_NAME,
+    build_deployment_config,
+    minimum_rollout_seconds,
+    plan_deployment,
+)
+from conveyor_core.release.polling import (
     CREATE_BUDGET_SECONDS,
     CREATE_FIRST_POLL_SECONDS,
     FIRST_POLL_SECONDS,
     FOLLOW_UP_POLL_SECONDS,
     MAX_POLL_SECONDS,
-    MAX_RESOURCE_NAME,
     ROLLOUT_POLL_SLACK_SECONDS,
-    build_deployment_config,
-    minimum_rollout_seconds,
-    plan_deployment,
     poll_schedule,
 )
 from conveyor_core.shared.settings import DeploymentSettings

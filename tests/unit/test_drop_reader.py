@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake import drop_reader
 from conveyor_core.intake.csv_dataset import InvalidDatasetError
 from conveyor_core.intake.preprocess import preprocess
@@ -174,7 +175,7 @@ def test_preprocess_of_many_parts_reads_every_row_once(s3: Any, bucket: str, art
     _parts(s3, bucket, bodies)
 
     output = preprocess(
-        s3, _folder_run(bucket, sorted(bodies)), artifact_bucket, {"objective": "binary:logistic"}, 0.2, 10**9
+        s3, _folder_run(bucket, sorted(bodies)), artifact_bucket, XGBOOST, {"objective": "binary:logistic"}, 0.2, 10**9
     )
 
     assert output.status == "ok"
@@ -193,7 +194,7 @@ def test_preprocess_reports_every_missing_part_of_a_folder(s3: Any, bucket: str,
         s3.delete_object(Bucket=bucket, Key=gone)
 
     output = preprocess(
-        s3, _folder_run(bucket, sorted(bodies)), artifact_bucket, {"objective": "binary:logistic"}, 0.2, 10**9
+        s3, _folder_run(bucket, sorted(bodies)), artifact_bucket, XGBOOST, {"objective": "binary:logistic"}, 0.2, 10**9
     )
 
     assert output.status == "quarantined"

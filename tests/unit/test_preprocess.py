@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 
+from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake.preprocess import DatasetTooLargeError, preprocess
 from conveyor_core.intake.s3_io import split_uri
 from conveyor_core.shared.contracts import DatasetRef, PipelineInput
@@ -48,6 +49,7 @@ def read(s3: Any, uri: str) -> bytes:
 
 def run_preprocess(s3: Any, run: PipelineInput, artifact_bucket: str, **overrides: Any) -> Any:
     arguments: dict[str, Any] = {
+        "family": XGBOOST,
         "hyperparameters": HYPERPARAMETERS,
         "validation_fraction": 0.2,
         "max_dataset_bytes": 5 * 1024**3,

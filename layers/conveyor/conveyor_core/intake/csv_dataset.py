@@ -1,8 +1,9 @@
-"""Streaming validation, train/validation split and statistics for built-in-XGBoost CSV.
+"""Streaming validation, train/validation split and statistics for label-first numeric CSV.
 
-The contract (SageMaker's built-in XGBoost, ``text/csv``): no header, the label in the first
-column, numeric features after it. The whole dataset passes through once, one line at a time,
-so memory stays constant whatever the file size.
+The contract is the one SageMaker's built-in XGBoost reads (``text/csv``), and every model family
+here trains on it: no header, the label in the first column, numeric features after it. What the
+label must look like (classes or any number) is the family's ``LabelTask``. The whole dataset
+passes through once, one line at a time, so memory stays constant whatever the file size.
 
 What is bad data here follows XGBoost itself: an empty field or ``nan`` in a *feature* is a
 missing value, which XGBoost handles, so it is legal. A missing/non-numeric/NaN/inf label, an inf
@@ -35,7 +36,8 @@ from dataclasses import dataclass, field
 from itertools import compress, repeat
 from typing import Any, Protocol
 
-CLASSIFICATION_PREFIXES = ("binary:", "multi:")
+from conveyor_core.families.base import LabelTask
+
 MAX_REPORTED_PROBLEMS = 5
 MAX_DISTINCT_LABELS = 1000
 MIN_ROWS = 10
@@ -163,10 +165,6 @@ class DatasetReport:
             "label_counts": self.label_counts,
             "features_stats": [stats.as_dict() for stats in self.column_stats[1:]],
         }
-
-
-def is_classification(objective: str) -> bool:
-    return objective.startswith(CLASSIFICATION_PREFIXES)
 
 
 def _looks_numeric_or_missing(text: str) -> bool:
@@ -300,10 +298,10 @@ def _parse_piece(data: bytes, columns: int) -> _Parsed | None:
 class DatasetValidator:
     """Feed it the lines of one or more files, then ``finish()``; it writes the split as it goes."""
 
-    def __init__(self, train: Sink, validation: Sink, objective: str, validation_fraction: float) -> None:
+    def __init__(self, train: Sink, validation: Sink, task: LabelTask, validation_fraction: float) -> None:
         self._train = train
         self._validation = validation
-        self._objective = objective
+        self._task = task
         self._threshold = int(validation_fraction * _SPLIT_BUCKETS)
         self._hash = hashlib.sha256()
         self._problems: list[str] = []
@@ -352,31 +350,23 @@ class DatasetValidator:
                 "split-empty",
                 f"the split left {report.train_rows} training and {report.validation_rows} validation rows",
             )
-        if is_classification(self._objective):
+        if self._task.is_classification:
             self._check_classes()
         return report
-
-    def derived_hyperparameters(self, hyperparameters: dict[str, str]) -> dict[str, str]:
-        """Hyperparameters that follow from the data (``num_class`` for multi-class objectives)."""
-        derived = dict(hyperparameters)
-        if self._objective.startswith("multi:") and "num_class" not in derived:
-            # XGBoost wants labels in [0, num_class), so a missing class in between still counts.
-            derived["num_class"] = str(int(max(float(label) for label in self.report.label_counts)) + 1)
-        return derived
 
     def _check_classes(self) -> None:
         labels = self.report.label_counts
         if len(labels) < 2:
             raise InvalidDatasetError(
                 "single-class",
-                f"objective {self._objective} needs at least two classes, the labels are {sorted(labels)}",
+                f"{self._task.described_as} needs at least two classes, the labels are {sorted(labels)}",
             )
         numeric = sorted(float(label) for label in labels)
         if not all(value.is_integer() and value >= 0 for value in numeric):
             raise InvalidDatasetError(
                 "bad-class-labels", f"classification labels must be 0, 1, 2, ...; got {numeric[:10]}"
             )
-        if self._objective.startswith("binary:") and numeric[-1] > 1:
+        if self._task.kind == "binary" and numeric[-1] > 1:
             raise InvalidDatasetError("bad-class-labels", f"binary labels must be 0 or 1; got {numeric[:10]}")
 
     def _problem(self, reason: str, message: str) -> None:

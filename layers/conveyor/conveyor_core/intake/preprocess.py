@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from conveyor_core.families import ModelFamily
 from conveyor_core.intake import drop_reader, s3_io
 from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError
 from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
@@ -117,15 +118,16 @@ def preprocess(
     s3_client: Any,
     run: PipelineInput,
     artifact_bucket: str,
+    family: ModelFamily,
     hyperparameters: dict[str, str],
     validation_fraction: float,
     max_dataset_bytes: int,
 ) -> PreprocessOutput:
+    """Validate and split the drop for ``family``; its spec (which needs the feature count) is the caller's."""
     prefix = f"runs/{run.run_id}/data/"
     train = s3_io.S3StreamWriter(s3_client, artifact_bucket, f"{prefix}train/train.csv")
     validation = s3_io.S3StreamWriter(s3_client, artifact_bucket, f"{prefix}validation/validation.csv")
-    objective = hyperparameters.get("objective", "reg:squarederror")
-    validator = DatasetValidator(train, validation, objective, validation_fraction)
+    validator = DatasetValidator(train, validation, family.label_task(hyperparameters), validation_fraction)
     try:
         sizes = _inspect(s3_client, run)
         size = sum(sizes.values())
@@ -163,5 +165,5 @@ def preprocess(
         dataset_sha256=report.sha256,
         rows=report.rows,
         features=report.feature_count,
-        hyperparameters=validator.derived_hyperparameters(hyperparameters),
+        hyperparameters=family.derived_hyperparameters(hyperparameters, report.label_counts),
     )

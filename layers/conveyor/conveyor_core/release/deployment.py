@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor_core.release.polling import (
+    CREATE_BUDGET_SECONDS,
+    CREATE_FIRST_POLL_SECONDS,
+    ROLLOUT_POLL_SLACK_SECONDS,
+    poll_schedule,
+)
+from conveyor_core.shared.contracts import DeploymentPlanOutput
 from conveyor_core.shared.settings import DeploymentSettings
 
 # Names of SageMaker models, endpoint configs and jobs: 1-63 characters, alphanumerics and hyphens.
@@ -28,49 +35,24 @@ class DeploymentPlan:
     shift: VariantShift | None = None
 
     def as_output(self) -> dict[str, Any]:
-        return {
-            "endpoint_name": self.endpoint_name,
-            "endpoint_exists": self.endpoint_exists,
-            "previous_endpoint_config": self.previous_endpoint_config,
-            "model_name": self.model_name,
-            "endpoint_config_name": self.endpoint_config_name,
-            "production_variants": self.production_variants,
-            "deployment_config": self.deployment_config,
-            "strategy": self.strategy,
-            "poll_waits": self.poll_waits,
+        """What PlanDeployment returns, built through its contract model (the ASL reads it by path).
+
+        Only a variant shift has the ``shift_*`` fields: the others leave them out rather than send nulls.
+        """
+        return DeploymentPlanOutput(
+            endpoint_name=self.endpoint_name,
+            endpoint_exists=self.endpoint_exists,
+            previous_endpoint_config=self.previous_endpoint_config,
+            model_name=self.model_name,
+            endpoint_config_name=self.endpoint_config_name,
+            production_variants=self.production_variants,
+            deployment_config=self.deployment_config,
+            strategy=self.strategy,
+            poll_waits=self.poll_waits,
             # The state machine reads poll_waits[attempt + 1], so the last index is never polled past.
-            "max_polls": len(self.poll_waits) - 1,
+            max_polls=len(self.poll_waits) - 1,
             **(self.shift.as_output() if self.shift else {}),
-        }
-
-
-# Creating an endpoint provisions instances and pulls the image: typically 5-10 minutes, so the
-# first look comes after 7 and an 8-minute creation is seen at the second. Looking earlier only
-# costs transitions; seeing a quick creation two minutes late costs little in an hour-long run.
-CREATE_BUDGET_SECONDS = 1800
-CREATE_FIRST_POLL_SECONDS = 420
-# Once the expected time has passed, the endpoint may be moments or minutes away.
-FIRST_POLL_SECONDS = 30
-FOLLOW_UP_POLL_SECONDS = 60
-MAX_POLL_SECONDS = 300
-# Instances come up after the update starts; the first poll lands a little after the bakes end.
-ROLLOUT_POLL_SLACK_SECONDS = 30
-
-
-def poll_schedule(budget_seconds: int, first_wait_seconds: int = FIRST_POLL_SECONDS) -> list[int]:
-    """Waits between DescribeEndpoint polls: the expected duration first, then doubling to 5 min.
-
-    Nothing can finish before its known minimum, so waiting that long first turns a 20-minute
-    rollout into one poll instead of seven; the doubling waits after it keep an overrun cheap
-    and still noticed soon. One extra entry lets the ASL index ``attempt + 1`` safely.
-    """
-    waits = [first_wait_seconds]
-    wait = FOLLOW_UP_POLL_SECONDS
-    while sum(waits) < budget_seconds:
-        waits.append(wait)
-        wait = min(wait * 2, MAX_POLL_SECONDS)
-    waits.append(wait)
-    return waits
+        ).model_dump(mode="json", exclude_none=True)
 
 
 def rollout_budget(settings: DeploymentSettings) -> int:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor_core.shared.contracts import ExecutionStatusChange
-from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.notifications import EventType, Notification, RunError
 
 # The Fail states a run reaches only after it has published its own outcome.
-NOTIFIED_ERRORS = frozenset({"Conveyor.PipelineFailed", "Conveyor.RollbackFailed"})
+NOTIFIED_ERRORS = frozenset({RunError.PIPELINE_FAILED.value, RunError.ROLLBACK_FAILED.value})
 UNREPORTED_STATUSES = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
 
 

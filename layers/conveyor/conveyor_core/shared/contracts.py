@@ -77,6 +77,20 @@ class ScheduledInvocation(_Contract):
     execution_id: str = ""
 
 
+class FamilySpec(_Contract):
+    """The run's model family, as SageMaker needs it (``conveyor_core.families`` builds it)."""
+
+    name: str
+    version: str
+    # CreateTrainingJob's AlgorithmSpecification: the image, input mode and any metric regexes.
+    algorithm_specification: dict[str, Any]
+    # The image that serves the model when it is not compiled.
+    serving_image: str
+    content_type: str
+    # CreateCompilationJob's InputConfig without S3Uri, which the state machine adds.
+    neo_input: dict[str, Any]
+
+
 class PreprocessOutput(_Contract):
     status: Literal["ok", "quarantined"]
     reason: str | None = None
@@ -91,6 +105,8 @@ class PreprocessOutput(_Contract):
     hyperparameters: dict[str, str] = Field(default_factory=dict)
     stopping_condition: dict[str, int] = Field(default_factory=dict)
     managed_spot: bool = False
+    # Only an accepted dataset has one: the family's spec depends on the data (its feature count).
+    family: FamilySpec | None = None
 
 
 class GateInput(_Contract):
@@ -128,3 +144,87 @@ class NotificationInput(_Contract):
     details: dict[str, Any] = Field(default_factory=dict)
     # When the work being reported began (ISO 8601); the notification then carries its duration.
     started_at: str | None = None
+
+
+# ------------------------------------------------------------------ what the Lambdas hand back
+# The state machines read these documents by JSONPath; tests/template/test_asl_contracts.py checks
+# that every path the ASL reads from a function's result names a field of that function's model.
+
+
+class GateOutput(_Contract):
+    promote: bool
+    candidate: float
+    production: float | None = None
+    improvement: float | None = None
+    reason: str
+    metric_name: str
+    # The candidate's metric as a DynamoDB number string: the ASL writes it with "N.$".
+    candidate_text: str
+
+
+class DeploymentPlanOutput(_Contract):
+    endpoint_name: str
+    endpoint_exists: bool
+    # The history table stores it as a string attribute, so "none yet" is the empty string.
+    previous_endpoint_config: str
+    model_name: str
+    endpoint_config_name: str
+    production_variants: list[dict[str, Any]]
+    deployment_config: dict[str, Any]
+    strategy: str
+    poll_waits: list[int]
+    max_polls: int
+    # Only a variant shift has these; they are left out of the document otherwise.
+    shift_config_name: str | None = None
+    shift_variants: list[dict[str, Any]] | None = None
+    shift_steps: list[list[dict[str, Any]]] | None = None
+    shift_last_step: int | None = None
+    shift_alarms: list[str] | None = None
+    shift_bake_seconds: int | None = None
+    shift_abort_weights: list[dict[str, Any]] | None = None
+
+
+class FinalizeOutput(_Contract):
+    released: bool
+    next_execution: str | None = None
+    next_started: bool | None = None
+
+
+class PublishRequest(_Contract):
+    """What the formatter returns: ``sns:publish``'s parameters, without the topic."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    subject: str = Field(alias="Subject")
+    message: str = Field(alias="Message")
+    message_attributes: dict[str, dict[str, str]] = Field(alias="MessageAttributes")
+
+
+class RollbackPlanOutput(_Contract):
+    action: Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
+    reason: str
+    endpoint: str
+    bad_config: str = ""
+    good_config: str = ""
+    bad_package: str = ""
+    # The restored deployment's history item re-keyed as `current` (DynamoDB JSON), or {}.
+    current_item: dict[str, Any] = Field(default_factory=dict)
+
+
+class AlarmState(_Contract):
+    value: str
+    reason: str
+    timestamp: str
+
+
+class AlarmStateChangeDetail(_Contract):
+    alarm_name: str = Field(alias="alarmName")
+    state: AlarmState
+
+
+class AlarmStateChangeEvent(_Contract):
+    """CloudWatch's "CloudWatch Alarm State Change" event: the rollback state machine's input."""
+
+    source: Literal["aws.cloudwatch"]
+    detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    detail: AlarmStateChangeDetail

@@ -27,6 +27,25 @@ class EventType(StrEnum):
     ROLLBACK_FAILED = "rollback.failed"
 
 
+class RunError(StrEnum):
+    """The errors of the Fail states an execution ends in; the run watcher tells them apart."""
+
+    # The run published its outcome, and that outcome was a failure or a rollback.
+    PIPELINE_FAILED = "Conveyor.PipelineFailed"
+    ROLLBACK_FAILED = "Conveyor.RollbackFailed"
+    # The outcome could not be published: nobody was told.
+    NOTIFICATION_FAILED = "Conveyor.NotificationFailed"
+
+
+# After publishing, a retrain execution ends Succeeded on these outcomes and Failed on any other,
+# so a console or alarm on failed executions sees failures and rollbacks.
+RETRAIN_SUCCEEDS_ON = frozenset(
+    {EventType.PIPELINE_SUCCEEDED, EventType.MODEL_REJECTED, EventType.DATA_QUARANTINED, EventType.RETRAIN_SKIPPED}
+)
+# A rollback execution fails only when the rollback itself failed; a deferral is not a failure.
+ROLLBACK_FAILS_ON = frozenset({EventType.ROLLBACK_FAILED})
+
+
 class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"

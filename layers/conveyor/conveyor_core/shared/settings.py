@@ -53,6 +53,11 @@ class IngestSettings(CommonSettings):
 
 class PreprocessSettings(CommonSettings):
     artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    region: str = Field(alias="AWS_REGION")
+    model_family: str = Field(default="xgboost", alias="MODEL_FAMILY")
+    # Empty: the family's default version and its image for the region.
+    framework_version: str = Field(default="", alias="FRAMEWORK_VERSION")
+    training_image: str = Field(default="", alias="TRAINING_IMAGE")
     hyperparameters: dict[str, str] = Field(alias="HYPERPARAMETERS")
     validation_fraction: float = Field(default=0.2, alias="VALIDATION_FRACTION", gt=0.0, lt=0.5)
     max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)

@@ -1,0 +1,109 @@
+"""What a model family is: everything that depends on the kind of model Conveyor trains.
+
+The pipeline itself (intake, gate, registry, compilation loop, rollouts, rollback, notifications)
+is the same for every family. A family says which container trains and serves its models, how
+its hyperparameters decide the learning task, what Neo needs to compile it, how an endpoint's
+answer reads, and which engine of the offline cloud stands in for its containers. Preprocess
+turns the family into a ``FamilySpec`` for the run, and the state machine reads only that.
+
+A new family is one module in this package that defines ``FAMILY``: nothing else imports it by
+name (``conveyor_core.families.get`` discovers it), and the template lists it in ``ModelFamily``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from conveyor_core.shared.contracts import FamilySpec
+
+TaskKind = Literal["regression", "binary", "multiclass"]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelTask:
+    """What the label column means, as the family's hyperparameters decide it."""
+
+    kind: TaskKind
+    # How the user asked for it, for error messages ("objective binary:logistic").
+    described_as: str
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind != "regression"
+
+
+class UnknownFamilyError(LookupError):
+    """The template names a family no module in ``conveyor_core.families`` defines."""
+
+
+class ModelFamily(ABC):
+    name: ClassVar[str]
+    # Framework versions the family's images exist for; the first is the default.
+    versions: ClassVar[tuple[str, ...]]
+    # The ECR repository of its training image: the offline cloud recognises the family by it.
+    image_repository: ClassVar[str]
+    # The request and response media type of its training channels and endpoints.
+    content_type: ClassVar[str] = "text/csv"
+    # The object that plays its containers in the offline cloud ("module:attribute", imported only there).
+    offline_engine: ClassVar[str]
+
+    @property
+    def default_version(self) -> str:
+        return self.versions[0]
+
+    def version(self, requested: str) -> str:
+        """The framework version to use: the requested one if the family has it, else its default."""
+        if not requested:
+            return self.default_version
+        if requested not in self.versions:
+            raise ValueError(f"{self.name} has no framework version {requested!r}; choose one of {self.versions}")
+        return requested
+
+    @abstractmethod
+    def training_image(self, region: str, version: str) -> str:
+        """The image that trains this family's models in ``region``."""
+
+    def serving_image(self, region: str, version: str) -> str:
+        """The image that serves an uncompiled model (the training image, for SageMaker's built-ins)."""
+        return self.training_image(region, version)
+
+    def metric_definitions(self) -> list[dict[str, str]]:
+        """Regexes SageMaker reads metrics with; built-in algorithms publish their own, so none."""
+        return []
+
+    @abstractmethod
+    def label_task(self, hyperparameters: Mapping[str, str]) -> LabelTask:
+        """What the hyperparameters ask the model to learn from the label."""
+
+    def derived_hyperparameters(
+        self, hyperparameters: Mapping[str, str], label_counts: Mapping[str, int]
+    ) -> dict[str, str]:
+        """Hyperparameters that follow from the data (none by default)."""
+        return dict(hyperparameters)
+
+    @abstractmethod
+    def neo_input(self, version: str, feature_count: int) -> dict[str, Any]:
+        """``CreateCompilationJob``'s ``InputConfig`` without ``S3Uri`` (the state machine adds it)."""
+
+    @abstractmethod
+    def parse_predictions(self, body: str, rows: int) -> list[float | list[float]] | None:
+        """An endpoint's answer as one value (or one vector) per row; None if it is not in the family's format."""
+
+    def spec(self, region: str, requested_version: str, feature_count: int, training_image: str = "") -> FamilySpec:
+        """The run's view of the family: what the state machine passes to SageMaker."""
+        version = self.version(requested_version)
+        image = training_image or self.training_image(region, version)
+        algorithm: dict[str, Any] = {"TrainingImage": image, "TrainingInputMode": "File"}
+        if definitions := self.metric_definitions():
+            algorithm["MetricDefinitions"] = definitions
+        return FamilySpec(
+            name=self.name,
+            version=version,
+            algorithm_specification=algorithm,
+            serving_image=training_image or self.serving_image(region, version),
+            content_type=self.content_type,
+            neo_input=self.neo_input(version, feature_count),
+        )

@@ -1,0 +1,75 @@
+"""The Lambda functions the state machines call, with the documents they take and give back.
+
+Each entry ties a ``DefinitionSubstitutions`` placeholder to the function's pydantic input and
+output models, so the contract tests can check every JSONPath the ASL reads from a result, and
+every task's ``Parameters``, against the model the handler really validates or returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from conveyor_core.shared.contracts import (
+    DeploymentPlanOutput,
+    FinalizeInput,
+    FinalizeOutput,
+    GateInput,
+    GateOutput,
+    NotificationInput,
+    PipelineInput,
+    PlanDeploymentInput,
+    PreprocessOutput,
+    PublishRequest,
+    RollbackInput,
+    RollbackPlanOutput,
+)
+from statemachines.builder import asl, retries
+
+
+@dataclass(frozen=True)
+class Function:
+    placeholder: str
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+
+    @property
+    def resource(self) -> str:
+        return f"${{{self.placeholder}}}"
+
+    def task(
+        self,
+        *,
+        next_state: str,
+        result_path: str,
+        catch: list[dict[str, Any]],
+        parameters: dict[str, Any] | None = None,
+        input_path: str | None = None,
+        comment: str | None = None,
+    ) -> asl.State:
+        return asl.task(
+            self.resource,
+            comment=comment,
+            input_path=input_path,
+            parameters=asl.fields(parameters) if parameters is not None else None,
+            result_path=result_path,
+            retry=retries.LAMBDA,
+            catch=catch,
+            next_state=next_state,
+        )
+
+
+PREPROCESS = Function("PreprocessFunctionArn", PipelineInput, PreprocessOutput)
+QUALITY_GATE = Function("QualityGateFunctionArn", GateInput, GateOutput)
+PLAN_DEPLOYMENT = Function("PlanDeploymentFunctionArn", PlanDeploymentInput, DeploymentPlanOutput)
+FINALIZE_RUN = Function("FinalizeRunFunctionArn", FinalizeInput, FinalizeOutput)
+FORMAT_NOTIFICATION = Function("FormatNotificationFunctionArn", NotificationInput, PublishRequest)
+PLAN_ROLLBACK = Function("PlanRollbackFunctionArn", RollbackInput, RollbackPlanOutput)
+
+ALL = (PREPROCESS, QUALITY_GATE, PLAN_DEPLOYMENT, FINALIZE_RUN, FORMAT_NOTIFICATION, PLAN_ROLLBACK)
+
+
+def by_resource(resource: str) -> Function | None:
+    return next((function for function in ALL if function.resource == resource), None)
