@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import gate, history
-from conveyor_core.shared.contracts import GateInput
+from conveyor_core.shared.contracts import GateInput, GateOutput
 from conveyor_core.shared.settings import GateSettings, load
 
 logger = Logger()
@@ -49,4 +49,5 @@ def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
     )
     logger.info("gate decision", extra=decision.as_output())
     metrics.add_metric(name="ModelsPromoted" if decision.promote else "ModelsRejected", unit=MetricUnit.Count, value=1)
-    return {**decision.as_output(), "metric_name": settings.metric_name, "candidate_text": f"{candidate:.10g}"}
+    output = GateOutput(**decision.as_output(), metric_name=settings.metric_name, candidate_text=f"{candidate:.10g}")
+    return output.model_dump(mode="json")

@@ -31,6 +31,7 @@ from conveyor_core.release.history import (
     DeploymentStatus,
     HistoryRecord,
 )
+from conveyor_core.shared.contracts import RollbackPlanOutput
 from conveyor_core.shared.state_items import AlarmClaim, RestoreClaim, RollbackClaim, state_key
 
 Action = Literal["rollback", "deferred", "impossible", "duplicate", "stale"]
@@ -52,15 +53,16 @@ class RollbackPlan:
     current_item: dict[str, Any] = field(default_factory=dict)
 
     def as_output(self) -> dict[str, Any]:
-        return {
-            "action": self.action,
-            "reason": self.reason,
-            "endpoint": self.endpoint,
-            "bad_config": self.bad_config,
-            "good_config": self.good_config,
-            "bad_package": self.bad_package,
-            "current_item": self.current_item,
-        }
+        """What PlanRollback returns, built through its contract model (the ASL reads it by path)."""
+        return RollbackPlanOutput(
+            action=self.action,
+            reason=self.reason,
+            endpoint=self.endpoint,
+            bad_config=self.bad_config,
+            good_config=self.good_config,
+            bad_package=self.bad_package,
+            current_item=self.current_item,
+        ).model_dump(mode="json")
 
 
 def parse_time(text: str) -> dt.datetime:
