@@ -10,7 +10,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam build for python3.13 needs a python3.13 on PATH; pyenv hides its other versions unless named.
 PYENV_VERSIONS := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
 
-.PHONY: demo test lint typecheck cfn-lint sam-validate checkov unit build clean soak bench asl
+.PHONY: demo test check lint typecheck cfn-lint sam-validate checkov asl-check unit build clean soak bench asl
 
 $(BIN)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ cfn-lint: $(BIN)/.installed
 sam-validate: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
+# The generated ASL is current and every contract between it and the Python around it holds.
+asl-check: $(BIN)/.installed
+	PYTHONPATH=.:layers/conveyor $(BIN)/python -m statemachines.builder --check
+
 checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
@@ -60,7 +64,12 @@ unit: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest -n 2 --ignore=tests/cli
 	$(BIN)/pytest tests/cli
 
-test: lint typecheck cfn-lint sam-validate checkov unit
+# The fast lane, before each commit: static checks, the template and ASL tests, the unit tests.
+check: lint typecheck cfn-lint sam-validate asl-check $(CHECKOV_VENV)/.installed
+	$(BIN)/pytest -n 2 tests/unit tests/template
+
+# Everything: what CI and the README run.
+test: lint typecheck cfn-lint sam-validate asl-check checkov unit
 
 # 50 pipeline runs with 10% injected faults on every AWS API; figures go to docs/reliability.md.
 soak: $(BIN)/.installed

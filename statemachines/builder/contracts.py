@@ -337,7 +337,18 @@ def writer_shape(states: dict[str, Any], writer: Writer, input_model: type[BaseM
     integration = integration_of(state["Resource"])
     if integration is None:
         return AnyShape()
+    if integration == "dynamodb:getItem" and state["Parameters"].get("TableName") == "${HistoryTableName}":
+        return _history_item_shape()
     return BotocoreShape(operation_output(integration))
+
+
+def _history_item_shape() -> Shape:
+    """GetItem on the history table answers a deployment record (the ``current`` pointer) in typed JSON."""
+    from conveyor_core.release import history
+
+    attributes = history.attribute_types(history.DeploymentRecord)
+    item = DocumentShape({name: DocumentShape({letter: ScalarShape()}) for name, letter in attributes.items()})
+    return DocumentShape({"Item": item})
 
 
 def path_findings(definition: dict[str, Any], input_model: type[BaseModel]) -> list[str]:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from conveyor_core.release import history
@@ -22,6 +21,7 @@ from conveyor_core.release.history import (
     deployment_sort_key,
     partition,
 )
+from localcloud.template import load_template
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "churn"
@@ -420,25 +420,10 @@ def test_the_state_machines_write_exactly_the_records_attributes_and_keys(
 # --- queries against moto -------------------------------------------------------------------------
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """template.yaml with its intrinsic tags (!Ref, !Sub, !GetAtt...) read as plain values."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
-
-
-_TemplateLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture
 def history_table(dynamodb: Any) -> str:
     """HistoryTable as template.yaml declares it, so the tests and the deployed table cannot drift apart."""
-    template = yaml.load((REPO / "template.yaml").read_text(), Loader=_TemplateLoader)
+    template = load_template((REPO / "template.yaml").read_text())
     properties = template["Resources"]["HistoryTable"]["Properties"]
     dynamodb.create_table(
         TableName=TABLE,
