@@ -36,7 +36,7 @@ $(BIN)/.bench-installed: $(BIN)/.installed requirements/bench.txt
 venv: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/python -m localcloud.demo
+	$(BIN)/python -m conveyor_cli.demo
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ Functions calls ``CreateTrainingJob``). The path in between is the real one: S3 
 Choice states -> Train.
 
 Drops on one model are serialized by the lock, so a run ends before the next starts. To keep 200
-runs affordable the training call is made to fail (``FAULTS.fail_api`` throttles
+runs affordable the training call is made to fail (``cloud.faults.fail_api`` throttles
 ``CreateTrainingJob``): the run then exhausts the Train state's retries (scaled back-offs), is
 caught and finalizes (releasing the lock) in about a second. Everything up to the measured moment
 is unchanged. One last drop without the fault checks the figure against ``DescribeTrainingJob``'s
@@ -167,16 +167,14 @@ def _naive_handler_ms(cloud: Any, calls: int) -> list[float]:
 
 def measure(unqueued: int, queued: int) -> dict[str, Any]:
     quiet_offline_cloud()
-    from localcloud import eventbridge
-    from localcloud.cloud import ACTIVE, OfflineCloud
-    from localcloud.faults import FAULTS
+    from localcloud.cloud import OfflineCloud
 
     cloud = OfflineCloud(time_scale=TIME_SCALE, use_sam_build=False, run_schedules=False).start()
     body = _dataset()
     results: dict[str, Any] = {}
     try:
-        ingest = next(fn for fn in ACTIVE.runtime.functions() if "IngestFunction" in fn.name)
-        FAULTS.fail_api("sagemaker", "CreateTrainingJob", kind="throttle")
+        ingest = next(fn for fn in cloud.lambdas.functions() if "IngestFunction" in fn.name)
+        cloud.faults.fail_api("sagemaker", "CreateTrainingJob", kind="throttle")
         count = 0
 
         sfn = cloud.client("stepfunctions")
@@ -204,7 +202,7 @@ def measure(unqueued: int, queued: int) -> dict[str, Any]:
                 wait_until(finished, timeout=120, interval=0.01, what=f"the run of {key}")
                 # The run's end still has a tail: its status-change event reaches WatchRunsFunction.
                 # Let it finish, so each drop is measured alone on this machine's cores.
-                eventbridge.DISPATCHER.wait_idle(timeout=60)
+                cloud.deliveries.wait_idle(timeout=60)
             return placed
 
         one_at_a_time("warmup", 1)  # cold starts of every function, excluded
@@ -249,7 +247,7 @@ def measure(unqueued: int, queued: int) -> dict[str, Any]:
         results["failed_runs_as_designed"] = sum(1 for run in cloud.executions() if run["status"] == "FAILED")
 
         # One drop with real training: the TaskScheduled figure against the job's own CreationTime.
-        FAULTS.clear()
+        cloud.faults.clear()
         key = "incoming/real-training.csv"
         put_at = time.time()
         cloud.upload(key, body)
@@ -275,7 +273,7 @@ def measure(unqueued: int, queued: int) -> dict[str, Any]:
             sfn.stop_execution(executionArn=execution["executionArn"])
         results["naive_ingest_ms"] = _naive_handler_ms(cloud, max(20, unqueued))
     finally:
-        FAULTS.clear()
+        cloud.faults.clear()
         cloud.stop()
     return results
 

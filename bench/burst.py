@@ -6,7 +6,7 @@ executions started, Lambda invocations, the ingest handler's warm time on the pa
 wall time from the first put to the run's CreateTrainingJob call, and the size of the execution
 input that carries the drop's keys (Step Functions refuses inputs above 256 KiB).
 
-The run's training call is made to fail fast (``FAULTS``), as in ``arrival_latency``: the burst's
+The run's training call is made to fail fast (``cloud.faults``), as in ``arrival_latency``: the burst's
 cost ends at CreateTrainingJob; training and deployment are measured by ``orchestration``.
 
 The naive approach starts one execution per object: 10,001 executions, each with its own Lambdas.
@@ -36,16 +36,14 @@ def _part(index: int) -> bytes:
 
 
 def measure(parts: int) -> dict[str, Any]:
-    from localcloud import eventbridge
-    from localcloud.cloud import ACTIVE, OfflineCloud
-    from localcloud.faults import FAULTS
+    from localcloud.cloud import OfflineCloud
 
     quiet_offline_cloud()
     cloud = OfflineCloud(time_scale=TIME_SCALE, use_sam_build=False, run_schedules=False).start()
     results: dict[str, Any] = {"parts": parts}
     try:
-        FAULTS.fail_api("sagemaker", "CreateTrainingJob", kind="throttle")
-        functions = {fn.name: fn for fn in ACTIVE.runtime.functions()}
+        cloud.faults.fail_api("sagemaker", "CreateTrainingJob", kind="throttle")
+        functions = {fn.name: fn for fn in cloud.lambdas.functions()}
         before = {name: fn.invocations for name, fn in functions.items()}
         ingest = next(fn for fn in functions.values() if "IngestFunction" in fn.name)
         s3 = cloud.client("s3")
@@ -61,7 +59,7 @@ def measure(parts: int) -> dict[str, Any]:
         with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
             list(pool.map(put, range(parts)))
         results["upload_seconds"] = time.monotonic() - started
-        eventbridge.DISPATCHER.wait_idle(timeout=1800)
+        cloud.deliveries.wait_idle(timeout=1800)
         results["ingest_drained_seconds"] = time.monotonic() - started
         part_durations = [
             float(match.group(1))
@@ -111,7 +109,7 @@ def measure(parts: int) -> dict[str, Any]:
             ingest_part_ms=part_durations,
         )
     finally:
-        FAULTS.clear()
+        cloud.faults.clear()
         cloud.stop()
     return results
 

@@ -1,9 +1,9 @@
-"""The demo: wall time of ``python -m localcloud.demo`` as a fresh subprocess (start-up included).
+"""The demo: wall time of ``python -m conveyor_cli.demo`` as a fresh subprocess (start-up included).
 
 The demo deploys the template into a fresh offline cloud and plays five steps: a first model is
 trained, compiled and deployed; a better one is rolled out as a canary; a worse one is rejected; a
 faulty one is rolled back by its alarm; the schedule fires and skips. Smoke mode only times the
-import of ``localcloud.demo`` (the demo itself takes tens of seconds).
+import of ``conveyor_cli.demo`` (the demo itself takes tens of seconds).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ _TOTAL = re.compile(r"total ([\d.]+)\s*s")
 
 
 def run(smoke: bool = False) -> list[Figure]:
-    """Wall time of `python -m localcloud.demo`."""
-    command = [sys.executable, "-c", "import localcloud.demo"] if smoke else [sys.executable, "-m", "localcloud.demo"]
+    """Wall time of `python -m conveyor_cli.demo`."""
+    command = (
+        [sys.executable, "-c", "import conveyor_cli.demo"] if smoke else [sys.executable, "-m", "conveyor_cli.demo"]
+    )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), str(REPO_ROOT / "layers" / "conveyor"), env.get("PYTHONPATH", "")])
@@ -37,11 +39,11 @@ def run(smoke: bool = False) -> list[Figure]:
         raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
     reported = _TOTAL.findall(done.stdout)
     if smoke:
-        return [Figure(NAME, "import of localcloud.demo (smoke: the demo is not run)", wall, "s")]
+        return [Figure(NAME, "import of conveyor_cli.demo (smoke: the demo is not run)", wall, "s")]
     return [
         Figure(
             NAME,
-            "wall time of `python -m localcloud.demo` (5 steps, fresh process)",
+            "wall time of `python -m conveyor_cli.demo` (5 steps, fresh process)",
             wall,
             "s",
             naive_label="the same five steps on AWS: a stack deploy, 4 training jobs, endpoint updates (not measured)",

@@ -1,7 +1,7 @@
 """Orchestration cost of one successful run: state transitions and Lambda invocations.
 
 Two data-arrival runs on the offline cloud with the time scale and simulated job durations
-(``JOB_DURATIONS``: a 1 h training and a 10 min compilation): the first creates the endpoint, the
+(``cloud.sagemaker.job_durations``: a 1 h training and a 10 min compilation): the first creates the endpoint, the
 second updates it (canary, the template's default 600 s bake). Every figure is counted from the
 execution history, so it is what Step Functions would bill.
 
@@ -128,8 +128,6 @@ def _history_seconds(event: dict[str, Any]) -> float:
 def _measure_run(cloud: Any, index: int, ingest_before: int, started: float, timeout: float) -> RunCost:
     import time
 
-    from localcloud.cloud import ACTIVE
-
     runs = cloud.wait_for_executions(index, timeout=timeout)
     run = runs[-1]
     wall = time.monotonic() - started
@@ -142,7 +140,7 @@ def _measure_run(cloud: Any, index: int, ingest_before: int, started: float, tim
         if e["type"] == "LambdaFunctionScheduled"
         or (e["type"] == "TaskScheduled" and e.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda")
     )
-    ingest = next(fn for fn in ACTIVE.runtime.functions() if "IngestFunction" in fn.name)
+    ingest = next(fn for fn in cloud.lambdas.functions() if "IngestFunction" in fn.name)
     sagemaker = cloud.client("sagemaker")
     job = sagemaker.describe_training_job(TrainingJobName=run["name"])
     training = (job["TrainingEndTime"] - job["CreationTime"]).total_seconds() / TIME_SCALE
@@ -180,8 +178,7 @@ def _measure_run(cloud: Any, index: int, ingest_before: int, started: float, tim
 def measure(training_seconds: float, compilation_seconds: float, bake_seconds: int, runs: int = 2) -> list[RunCost]:
     import time
 
-    from localcloud import sagemaker
-    from localcloud.cloud import ACTIVE, OfflineCloud
+    from localcloud.cloud import OfflineCloud
     from localcloud.datasets import breast_cancer_csv
 
     quiet_offline_cloud()
@@ -190,9 +187,9 @@ def measure(training_seconds: float, compilation_seconds: float, bake_seconds: i
     ).start()
     costs: list[RunCost] = []
     try:
-        sagemaker.JOB_DURATIONS.training_seconds = training_seconds
-        sagemaker.JOB_DURATIONS.compilation_seconds = compilation_seconds
-        ingest = next(fn for fn in ACTIVE.runtime.functions() if "IngestFunction" in fn.name)
+        cloud.sagemaker.job_durations.training_seconds = training_seconds
+        cloud.sagemaker.job_durations.compilation_seconds = compilation_seconds
+        ingest = next(fn for fn in cloud.lambdas.functions() if "IngestFunction" in fn.name)
         # Expected real time: the simulated durations scaled, plus the rollout's bakes, plus local work.
         timeout = 120 + (training_seconds + compilation_seconds + 4 * bake_seconds) * TIME_SCALE * 2
         for index in range(1, runs + 1):

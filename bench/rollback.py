@@ -3,14 +3,14 @@
 Two successful deployments on the offline cloud (time scale 0.01, no bake so they are quick), then
 the second model fails:
 
-* real alarm: ``FAULTS.degrade_model`` makes the live model answer 5XX while traffic runs; the
+* real alarm: ``cloud.faults.degrade_model`` makes the live model answer 5XX while traffic runs; the
   alarm evaluator sees the metric, moves the 5XX alarm to ALARM and publishes CloudWatch's event;
   the template's rule starts the rollback state machine;
 * hand-fired: after a third deployment, ``cloud.alarm_event`` publishes the same event directly
   (full mode only; smoke mode measures the evaluated alarm).
 
 A watcher thread records, every few milliseconds, which config the endpoint's router sends traffic
-to (``localcloud.sagemaker.HOSTS``, what ``traffic_shares`` reads, per config rather than per variant
+to (the cloud's hosted endpoint, what ``traffic_shares`` reads, per config rather than per variant
 name since both configs name their variant ``primary``) and what ``DescribeEndpoint`` says. From the
 alarm's own state-change time to the first moment the good config takes 100% of traffic is the
 figure; the part of it spent in scaled waits (``Wait`` states and retries passed before the restore
@@ -63,10 +63,9 @@ class Watcher:
             self._thread.join(timeout=5)
 
     def shares(self) -> dict[str, float]:
-        from localcloud import sagemaker
         from localcloud.cloud import ACCOUNT_ID
 
-        host = sagemaker.HOSTS.get((ACCOUNT_ID, self.cloud.region, self.cloud.output("EndpointName")))
+        host = self.cloud.sagemaker.host(ACCOUNT_ID, self.cloud.region, self.cloud.output("EndpointName"))
         if host is None:
             return {}
         with host.lock:
@@ -170,7 +169,6 @@ def measure(smoke: bool) -> dict[str, Any]:
 
     from localcloud.cloud import ACCOUNT_ID, OfflineCloud
     from localcloud.datasets import breast_cancer_csv
-    from localcloud.faults import FAULTS
 
     quiet_offline_cloud()
     cloud = OfflineCloud(
@@ -222,24 +220,24 @@ def measure(smoke: bool) -> dict[str, Any]:
     try:
         if smoke:
             # Quicker deployments: Neo refuses to start, so the uncompiled model ships (compile.fallback).
-            FAULTS.fail_api("sagemaker", "CreateCompilationJob", kind="throttle")
+            cloud.faults.fail_api("sagemaker", "CreateCompilationJob", kind="throttle")
         log(f"{NAME}: two deployments")
         good = deploy(1)
         bad = deploy(2)
-        FAULTS.clear()
+        cloud.faults.clear()
         traffic.start()
         watcher.start()
 
         log(f"{NAME}: the live model fails; waiting for the evaluator's alarm")
         bad_model = sagemaker.describe_endpoint_config(EndpointConfigName=bad)["ProductionVariants"][0]["ModelName"]
         fault_at = time.time()
-        FAULTS.degrade_model(bad_model, error_rate=1.0)
+        cloud.faults.degrade_model(bad_model, error_rate=1.0)
         wait_until(lambda: alarm().state_value == "ALARM", timeout=120, interval=0.002, what="the 5XX alarm")
         changed = alarm().state_updated_timestamp
         alarm_at = (changed if changed.tzinfo else changed.replace(tzinfo=dt.UTC)).timestamp()
         real = outcome(1, alarm_at, good, watcher)
         real["fault_to_alarm"] = alarm_at - fault_at
-        FAULTS.clear()
+        cloud.faults.clear()
         results["real"] = real
         if not smoke:
             wait_until(lambda: alarm().state_value == "OK", timeout=120, interval=0.01, what="the alarm to clear")
@@ -252,7 +250,7 @@ def measure(smoke: bool) -> dict[str, Any]:
     finally:
         watcher.stop()
         traffic.stop()
-        FAULTS.clear()
+        cloud.faults.clear()
         cloud.stop()
     return results
 

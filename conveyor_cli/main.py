@@ -49,3 +49,19 @@ app.command("rollback")(reported(rollback.rollback))
 app.command("invoke")(reported(invoke.invoke))
 app.command("tail")(reported(tail.tail))
 app.add_typer(local.app, name="local")
+
+
+@app.command("demo")
+def demo(
+    time_scale: Annotated[
+        float | None, typer.Option("--time-scale", help="Real seconds per simulated second (default 0.005).")
+    ] = None,
+) -> None:
+    """Run the five-step story on a fresh offline cloud (what `make demo` runs)."""
+    # Imported here: the demo pulls in moto and XGBoost, which no other command needs.
+    from conveyor_cli.demo import run_demo
+
+    if time_scale is None:
+        run_demo()
+    else:
+        run_demo(time_scale=time_scale)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from localcloud.background import BackgroundLoop
-from localcloud.clock import CLOCK
+from localcloud.clock import Clock
 
 LOG = logging.getLogger("localcloud.alarms")
 TICK_SIMULATED_SECONDS = 10.0
@@ -180,9 +180,13 @@ def publish(account_id: str, region: str, entry: dict[str, Any]) -> None:
 
 
 class AlarmEvaluator:
-    """Evaluates every metric alarm of every account and region moto holds, on a background thread."""
+    """Evaluates every metric alarm of every account and region moto holds, on a background thread.
 
-    def __init__(self) -> None:
+    One per offline cloud (``Runtime.alarms``), reading periods on that cloud's clock.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
         self._evaluated: dict[str, str] = {}
         self._loop = BackgroundLoop("alarm-evaluator")
         self._lock = threading.Lock()
@@ -198,7 +202,7 @@ class AlarmEvaluator:
             self.transitions.clear()
 
     def _run(self) -> None:
-        while CLOCK.sleep(TICK_SIMULATED_SECONDS, self._loop.stopping):
+        while self._clock.sleep(TICK_SIMULATED_SECONDS, self._loop.stopping):
             try:
                 self.evaluate_all()
             except Exception:  # a bad alarm must not stop the others from being evaluated
@@ -224,7 +228,7 @@ class AlarmEvaluator:
     def _evaluate_one(
         self, account_id: str, region: str, alarm: Any, data: list[Any], now: dt.datetime
     ) -> tuple[str, str, str] | None:
-        period_seconds = max(float(alarm.period) * CLOCK.scale, 1e-3)
+        period_seconds = max(float(alarm.period) * self._clock.scale, 1e-3)
         state, reason, stats = evaluate(alarm, period_values(alarm, data, now, period_seconds))
         with self._lock:
             previous_evaluation = self._evaluated.get(alarm.alarm_arn)
@@ -241,6 +245,3 @@ class AlarmEvaluator:
         with self._lock:
             self.transitions.append((alarm.name, old, state))
         return alarm.name, old, state
-
-
-EVALUATOR = AlarmEvaluator()

@@ -6,6 +6,8 @@ runtime's sleeps are scaled.
 The clock also keeps a simulated wall time for schedules: it runs ``1 / scale`` times faster than
 real time and can be advanced by hand, so a daily schedule can be shown firing in a demo. Event
 timestamps everywhere else stay real, because the handlers compare them with ``datetime.now()``.
+
+Each offline cloud owns one clock (``Runtime.clock``); there is no process-wide clock.
 """
 
 from __future__ import annotations
@@ -61,6 +63,3 @@ class Clock:
             time.sleep(seconds)
             return True
         return not stop.wait(seconds)
-
-
-CLOCK = Clock()

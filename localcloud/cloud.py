@@ -4,10 +4,15 @@
 port (``ThreadedMotoServer``) that the AWS CLI, boto3 scripts and the ``conveyor`` CLI reach with
 ``--endpoint-url``. Either way the state machine is the deployed ASL file, the handlers are the
 files in ``functions/``, and the rules are the template's.
+
+Everything a cloud keeps while it runs (its clock, faults, deliveries, evaluators, SageMaker
+simulation, counters and Lambda registry) is its ``runtime`` (``localcloud.runtime.Runtime``), built
+in ``start()`` and dropped in ``stop()``: a second cloud started after the first sees none of it.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import logging
@@ -21,26 +26,16 @@ from typing import Any, Literal
 
 import boto3
 from moto import mock_aws
-from moto.awslambda.models import LambdaFunction
 from moto.core.config import default_user_config
 
-from localcloud import (
-    cloudwatch,
-    dynamodb,
-    environ,
-    eventbridge,
-    execution_events,
-    faults,
-    invocations,
-    lambdas,
-    sagemaker,
-    stepfunctions,
-)
-from localcloud.alarms import EVALUATOR, state_change_event
-from localcloud.clock import CLOCK
-from localcloud.faults import FAULTS
-from localcloud.lambdas import LocalLambdaRuntime, decode_event
-from localcloud.scheduler import RUNNER, target_payload
+from localcloud.alarms import state_change_event
+from localcloud.clock import Clock
+from localcloud.eventbridge import Deliveries
+from localcloud.faults import FaultInjector
+from localcloud.lambdas import LocalLambdaRuntime
+from localcloud.runtime import Runtime
+from localcloud.sagemaker import LocalSageMaker
+from localcloud.scheduler import target_payload
 from localcloud.template import Deployer, Stack, boto_factory
 from localcloud.workers import WorkerLambdaRuntime
 
@@ -49,44 +44,8 @@ ACCOUNT_ID = "123456789012"
 _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 LambdaMode = Literal["in-process", "workers"]
-
-
-class _ActiveRuntime:
-    """The Lambda runtime moto's invoke path uses now: in-process, or awslambdaric worker processes."""
-
-    runtime: LocalLambdaRuntime = LocalLambdaRuntime()
-
-
-ACTIVE = _ActiveRuntime()
-
-
-def _invoke_locally(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    self.logs_backend.ensure_log_group(self.logs_group_name)
-    payload, errored, logs = ACTIVE.runtime.invoke(self.function_name, decode_event(event) if event is not None else {})
-    stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]local"
-    if stream not in self.logs_backend.groups[self.logs_group_name].streams:
-        self.logs_backend.create_log_stream(self.logs_group_name, stream)
-    now = int(time.time() * 1000)
-    self.logs_backend.put_log_events(
-        self.logs_group_name, stream, [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
-    )
-    return payload, errored, logs
-
-
-def install_runtime() -> None:
-    """Patch moto once per process: DynamoDB, Lambda, CloudWatch, Step Functions, EventBridge and SageMaker."""
-    environ.install()
-    faults.install()
-    dynamodb.install()
-    lambdas.install()
-    cloudwatch.install()
-    stepfunctions.install()
-    eventbridge.install()
-    execution_events.install()
-    sagemaker.install()
-    invocations.install()
-    LambdaFunction._invoke_lambda = _invoke_locally  # type: ignore[method-assign]
-    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+LOG = logging.getLogger("localcloud.cloud")
+_UNSET: Any = object()
 
 
 @dataclass(frozen=True)
@@ -129,6 +88,9 @@ class OfflineCloud:
         self.lambda_mode = lambda_mode
         self._mock: Any = None
         self._server: Any = None
+        self._restore: dict[str, str | None] = {}
+        self._restore_config: Any = _UNSET
+        self.runtime: Runtime | None = None
         self.stack: Stack | None = None
         self._notification_queue: str | None = None
         self._seen: list[Notification] = []
@@ -139,23 +101,57 @@ class OfflineCloud:
         return f"http://127.0.0.1:{self.server_port}" if self.server_port else None
 
     def start(self) -> OfflineCloud:
+        if self.runtime is not None:
+            raise RuntimeError("this offline cloud is already running")
         for variable, value in (
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
             ("AWS_DEFAULT_REGION", self.region),
         ):
             os.environ.setdefault(variable, value)
-        install_runtime()
-        # A boto3 default session made before install_runtime() holds the original os.environ, so
-        # handlers' clients would miss their per-function variables (AWS_ENDPOINT_URL included).
+        extra = {"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}
+        lambdas = (
+            WorkerLambdaRuntime(extra_environment=extra, layer_paths=[self._layer_dir()])
+            if self.lambda_mode == "workers"
+            else None
+        )
+        self.runtime = Runtime(self.time_scale, lambdas=lambdas, extra_environment=extra).activate()
+        try:
+            self._start_moto()
+            deployer = Deployer(
+                self.template,
+                self.stack_name,
+                self.region,
+                ACCOUNT_ID,
+                self.parameters,
+                self.runtime.lambdas,
+                boto_factory(self.region, self.endpoint_url),
+                self.build_dir,
+            )
+            self.stack = deployer.deploy()
+            self._subscribe_to_notifications()
+        except BaseException:
+            self.stop()
+            raise
+        if self.evaluate_alarms:
+            self.runtime.alarms.start()
+        if self.run_schedules:
+            self.runtime.scheduler.start()
+        return self
+
+    def _start_moto(self) -> None:
+        # A boto3 default session made before the Lambda patches swapped os.environ holds the original
+        # mapping, so handlers' clients would miss their per-function variables (AWS_ENDPOINT_URL too).
         boto3.DEFAULT_SESSION = None
-        CLOCK.set_scale(self.time_scale)
-        stepfunctions.refresh_sync_polling()
-        FAULTS.clear()
         if self.server_port:
             from moto.server import ThreadedMotoServer
 
+            # The ASL interpreter's own clients call localhost:$MOTO_PORT; the server reads moto's
+            # process-wide config. Both are put back in stop().
+            self._restore = {"MOTO_PORT": os.environ.get("MOTO_PORT")}
+            self._restore_config = copy.deepcopy(default_user_config.get("stepfunctions"))
             os.environ["MOTO_PORT"] = str(self.server_port)
+            default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
             # One access-log line per API call would bury everything else the runtime logs.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.server_port)
@@ -163,56 +159,80 @@ class OfflineCloud:
         else:
             self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
             self._mock.start()
-        ACTIVE.runtime = (
-            WorkerLambdaRuntime(layer_paths=[self._layer_dir()])
-            if self.lambda_mode == "workers"
-            else LocalLambdaRuntime()
-        )
-        if self.server_port:
-            ACTIVE.runtime._extra_environment["AWS_ENDPOINT_URL"] = self.endpoint_url or ""
-        deployer = Deployer(
-            self.template,
-            self.stack_name,
-            self.region,
-            ACCOUNT_ID,
-            self.parameters,
-            ACTIVE.runtime,
-            boto_factory(self.region, self.endpoint_url),
-            self.build_dir,
-        )
-        self.stack = deployer.deploy()
-        self._subscribe_to_notifications()
-        if self.evaluate_alarms:
-            EVALUATOR.start()
-        if self.run_schedules:
-            RUNNER.start()
-        return self
 
     def _layer_dir(self) -> Path:
         built = self.build_dir / "ConveyorLayer" / "python" if self.build_dir else None
         return built if built is not None and built.is_dir() else self.template.parent / "layers" / "conveyor"
 
     def stop(self) -> None:
-        RUNNER.stop()
-        EVALUATOR.stop()
-        eventbridge.DISPATCHER.wait_idle(timeout=30)
-        sagemaker.wait_idle(timeout=120)
-        sagemaker.reset()
-        invocations.reset()
-        if isinstance(ACTIVE.runtime, WorkerLambdaRuntime):
-            ACTIVE.runtime.close()
+        """Stop the cloud: its loops, its work in flight, moto, and everything the runtime held."""
+        runtime, self.runtime = self.runtime, None
+        if runtime is None:
+            return
+        runtime.scheduler.stop()
+        runtime.alarms.stop()
+        if not runtime.wait_idle(timeout=120):
+            LOG.warning("the offline cloud stopped with work still in flight")
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
         if self._server is not None:
             self._server.stop()
             self._server = None
+        runtime.close(timeout=0)
+        for variable, value in self._restore.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
+        self._restore = {}
+        if self._restore_config is not _UNSET:
+            if self._restore_config is None:
+                default_user_config.pop("stepfunctions", None)
+            else:
+                default_user_config["stepfunctions"] = self._restore_config
+            self._restore_config = _UNSET
 
     def __enter__(self) -> OfflineCloud:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # ----------------------------------------------------------------- the runtime
+    def _runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("start() the cloud first")
+        return self.runtime
+
+    @property
+    def clock(self) -> Clock:
+        """This cloud's clock: ``cloud.clock.advance(86400)`` makes a daily schedule due."""
+        return self._runtime().clock
+
+    @property
+    def faults(self) -> FaultInjector:
+        """This cloud's fault injector (rules end with the cloud)."""
+        return self._runtime().faults
+
+    @property
+    def lambdas(self) -> LocalLambdaRuntime:
+        """The deployed functions and the runtime that runs them."""
+        return self._runtime().lambdas
+
+    @property
+    def deliveries(self) -> Deliveries:
+        """Asynchronous EventBridge and Scheduler deliveries (``wait_idle``, ``counts``)."""
+        return self._runtime().deliveries
+
+    @property
+    def sagemaker(self) -> LocalSageMaker:
+        """The SageMaker simulation: hosted endpoints (``host``), ``job_durations``."""
+        return self._runtime().sagemaker
+
+    def traffic_shares(self) -> dict[str, float]:
+        """The share of requests each variant of the stack's endpoint receives now."""
+        return self._runtime().sagemaker.traffic_shares(ACCOUNT_ID, self.region, self.output("EndpointName"))
 
     # ----------------------------------------------------------------- access
     def client(self, service: str) -> Any:
@@ -245,10 +265,10 @@ class OfflineCloud:
         """Wait until at least ``count`` executions exist and every one of them has finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            eventbridge.DISPATCHER.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
+            self.deliveries.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
             runs = self.executions()
             if len(runs) >= count and all(run["status"] in _TERMINAL for run in runs):
-                eventbridge.DISPATCHER.wait_idle(timeout=5)
+                self.deliveries.wait_idle(timeout=5)
                 if len(self.executions()) == len(runs):
                     return runs
             time.sleep(0.05)
@@ -279,7 +299,7 @@ class OfflineCloud:
         assert self.stack is not None, "start() the cloud first"
         name = self.stack.resources[logical_id]["Ref"]
         schedule = self.client("scheduler").get_schedule(Name=name)
-        when = dt.datetime.fromisoformat(scheduled_time).timestamp() if scheduled_time else CLOCK.now()
+        when = dt.datetime.fromisoformat(scheduled_time).timestamp() if scheduled_time else self.clock.now()
         payload = target_payload(schedule["Arn"], schedule["Target"], when)
         response = self.client("lambda").invoke(FunctionName=schedule["Target"]["Arn"], Payload=payload.encode())
         result: dict[str, Any] = json.loads(response["Payload"].read())
@@ -311,7 +331,7 @@ class OfflineCloud:
     def wait_for_rollbacks(self, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            eventbridge.DISPATCHER.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
+            self.deliveries.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
             runs = self.rollback_executions()
             if len(runs) >= count and all(run["status"] in _TERMINAL for run in runs):
                 return runs

@@ -3,7 +3,8 @@
 Lambda gives every function its own environment. In-process, ``os.environ`` is shared, and a
 global lock around invocations deadlocks as soon as one invocation waits on another. So
 ``os.environ`` is replaced by a mapping that consults a context-local overlay first: each
-invocation sees its function's variables, other threads see the process's own.
+invocation sees its function's variables, other threads see the process's own. The replacement
+itself is one of the Lambda patches (``moto_patches/awslambda.py``).
 """
 
 from __future__ import annotations
@@ -74,16 +75,18 @@ class OverlayEnviron(MutableMapping[str, str]):
         return self[key]
 
 
-def install() -> None:
-    if not isinstance(os.environ, OverlayEnviron):
-        # Replacing os.environ is the point: every library reads the variables through it.
-        os.environ = OverlayEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
+def installed() -> bool:
+    """Whether ``os.environ`` is the overlay (``moto_patches/awslambda.py`` puts it there)."""
+    return isinstance(os.environ, OverlayEnviron)
 
 
 @contextlib.contextmanager
 def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
     """Run the block with ``variables`` layered over the process environment."""
-    install()
+    if not installed():
+        raise RuntimeError(
+            "os.environ is not localcloud's overlay: install the Lambda patches (localcloud.moto_patches) first"
+        )
     token = _overlay.set(dict(variables))
     try:
         yield

@@ -15,12 +15,15 @@ happens when things fail:
   (``RequestID``, ``ErrorCode``, ``ErrorMessage``) and to an ``OnFailure`` SQS destination with
   Lambda's invocation record.
 
-An event that fails with nowhere to go is lost, and counted (``Dispatcher.failed``).
+An event that fails with nowhere to go is lost, and counted (``Deliveries.failed``).
+
+Each offline cloud owns one ``Deliveries`` (``Runtime.deliveries``): its thread pool, its counts,
+and the clock its retries wait on. ``moto_patches/events.py`` routes moto's ``Rule.send_to_targets``
+here.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import logging
@@ -30,14 +33,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from moto.events.models import Rule
 from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
 from localcloud import faults
-from localcloud.clock import CLOCK
-from localcloud.faults import FAULTS
-from localcloud.lambdas import ASYNC_SETTINGS
+from localcloud.clock import Clock
+from localcloud.faults import FaultInjector
+from localcloud.lambdas import LocalLambdaRuntime, invoke_and_log
 
 LOG = logging.getLogger("localcloud.events")
 # Lambda retries a failed asynchronous invocation after about 1 and then 2 minutes.
@@ -58,44 +60,6 @@ class DeliveryCounts:
     delivery_retries: int = 0  # EventBridge re-sending after its call to the target failed
     async_retries: int = 0  # Lambda re-running a function that failed an asynchronous event
     dead_lettered: int = 0  # events sent to a dead-letter queue or an OnFailure destination
-
-
-COUNTS = DeliveryCounts()
-
-
-class Dispatcher:
-    """Runs deliveries on a pool and lets callers wait until every delivery has finished."""
-
-    def __init__(self, workers: int = 16) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventbridge")
-        self._in_flight = 0
-        self._idle = threading.Condition()
-        self.delivered = 0
-        self.failed = 0
-
-    def submit(self, work: Any, *args: Any) -> None:
-        with self._idle:
-            self._in_flight += 1
-        self._pool.submit(self._run, work, *args)
-
-    def _run(self, work: Any, *args: Any) -> None:
-        try:
-            work(*args)
-            self.delivered += 1
-        except Exception:
-            self.failed += 1
-            LOG.exception("event delivery failed")
-        finally:
-            with self._idle:
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 60.0) -> bool:
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-
-DISPATCHER = Dispatcher()
 
 
 def _select_path(event: dict[str, Any], path: str) -> Any:
@@ -121,85 +85,13 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
     return event
 
 
+def is_runtime_target(target: dict[str, Any]) -> bool:
+    """Whether the offline runtime delivers to this target (moto cannot: Lambda, Step Functions)."""
+    return parse_arn(target["Arn"]).service in ("lambda", "states")
+
+
 def _body(payload: Any) -> str:
     return payload if isinstance(payload, str) else json.dumps(payload)
-
-
-def send_to_queue(queue_arn: str, body: str, attributes: dict[str, str]) -> None:
-    """Put a message on an SQS queue as an AWS service does (no fault injection: AWS-internal)."""
-    from moto.sqs.models import sqs_backends
-
-    parsed = parse_arn(queue_arn)
-    message_attributes = {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
-    sqs_backends[parsed.account][parsed.region].send_message(
-        parsed.resource_id, body, message_attributes=message_attributes
-    )
-    COUNTS.dead_lettered += 1
-
-
-def _accepted(
-    service: str,
-    operation: str,
-    target: dict[str, Any],
-    payload: Any,
-    rule_arn: str | None,
-    caller: str,
-) -> bool:
-    """Make EventBridge's call to a target, retrying failures per its RetryPolicy; False: given up."""
-    policy = target.get("RetryPolicy") or {}
-    max_retries = int(policy.get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRIES))
-    max_age = float(policy.get("MaximumEventAgeInSeconds", EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS))
-    retries, waited = 0, 0.0
-    with FAULTS.caller(caller):
-        while True:
-            fault = FAULTS.decide(service, operation)
-            if fault is None:
-                return True
-            error = faults.wire_error(service, fault)
-            delay = min(2.0**retries, EVENTBRIDGE_MAX_BACKOFF_SECONDS)
-            if retries >= max_retries or waited + delay > max_age:
-                condition = "MaximumRetryAttempts" if retries >= max_retries else "MaximumEventAgeInSeconds"
-                break
-            LOG.info("delivery to %s failed with %s; retrying in %.0f s", target["Arn"], error.code, delay)
-            CLOCK.sleep(delay)
-            waited += delay
-            retries += 1
-            COUNTS.delivery_retries += 1
-    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
-    if not dead_letter:
-        raise RuntimeError(f"delivery to {target['Arn']} failed ({error.code}) and the target has no dead-letter queue")
-    attributes = {
-        "ERROR_CODE": error.code,
-        "ERROR_MESSAGE": error.message,
-        "TARGET_ARN": str(target["Arn"]),
-        "RETRY_ATTEMPTS": str(retries),
-        "EXHAUSTED_RETRY_CONDITION": condition,
-    }
-    if rule_arn:
-        attributes["RULE_ARN"] = rule_arn
-    send_to_queue(dead_letter, _body(payload), attributes)
-    LOG.warning("delivery to %s dead-lettered to %s after %d retries", target["Arn"], dead_letter, retries)
-    return False
-
-
-def deliver_to_lambda(
-    target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
-) -> None:
-    """Deliver to a Lambda target: EventBridge's Invoke (retried, dead-lettered), then Lambda's async run.
-
-    ``source`` names the deliverer for fault injection (``scheduler:<arn>``); a rule by default.
-    """
-    caller = source or f"events:{rule_arn or 'delivery'}"
-    if _accepted("lambda", "Invoke", target, payload, rule_arn, caller):
-        invoke_lambda_async(target["Arn"], payload)
-
-
-def deliver_to_state_machine(
-    target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
-) -> None:
-    caller = source or f"events:{rule_arn or 'delivery'}"
-    if _accepted("stepfunctions", "StartExecution", target, payload, rule_arn, caller):
-        start_execution(target["Arn"], payload)
 
 
 def _error_message(result: str) -> tuple[str, str]:
@@ -212,62 +104,6 @@ def _error_message(result: str) -> tuple[str, str]:
     return str(error.get("errorType", "Unhandled")), str(error.get("errorMessage", result))
 
 
-def invoke_lambda_async(arn: str, payload: Any) -> None:
-    """Lambda's asynchronous invocation: retries, then the function's dead-letter queue and destination."""
-    from moto.awslambda.utils import get_backend
-
-    parsed = parse_arn(arn)
-    function = get_backend(parsed.account, parsed.region).get_function(arn)
-    config = function.event_invoke_config[0].config if function.event_invoke_config else {}
-    retries = int(config.get("MaximumRetryAttempts", len(ASYNC_RETRY_DELAYS_SECONDS)))
-    max_age = float(config.get("MaximumEventAgeInSeconds", LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS))
-    delays = [0.0, *ASYNC_RETRY_DELAYS_SECONDS[:retries]]
-    request_id = str(uuid.uuid4())
-    started = dt.datetime.now(dt.UTC)
-    waited, attempts, result, condition = 0.0, 0, "", "RetriesExhausted"
-    for delay in delays:
-        if waited + delay > max_age:
-            condition = "EventAgeExceeded"
-            break
-        if delay:
-            CLOCK.sleep(delay)
-            waited += delay
-            COUNTS.async_retries += 1
-        attempts += 1
-        result, errored, _ = function._invoke_lambda(event=payload)
-        if not errored:
-            return
-        LOG.warning("async invoke of %s failed (attempt %d)", arn, attempts)
-    error_type, error_message = _error_message(result)
-    settings = ASYNC_SETTINGS.get(arn) or ASYNC_SETTINGS.get(function.function_name)
-    destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-    if settings is not None and settings.dead_letter_arn:
-        attributes = {
-            "RequestID": request_id,
-            "ErrorCode": "200",
-            "ErrorMessage": f"{error_type}: {error_message}"[:DLQ_ERROR_MESSAGE_LIMIT],
-        }
-        send_to_queue(settings.dead_letter_arn, _body(payload), attributes)
-    if destination and parse_arn(destination).service == "sqs":
-        record = {
-            "version": "1.0",
-            "timestamp": started.isoformat(),
-            "requestContext": {
-                "requestId": request_id,
-                "functionArn": f"{function.function_arn}:$LATEST",
-                "condition": condition,
-                "approximateInvokeCount": attempts,
-            },
-            "requestPayload": payload,
-            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-            "responsePayload": json.loads(result) if result.startswith("{") else result,
-        }
-        send_to_queue(destination, json.dumps(record), {})
-    if (settings is None or not settings.dead_letter_arn) and not destination:
-        raise RuntimeError(f"async invoke of {arn} failed after {attempts} attempts and has no dead-letter queue")
-    LOG.warning("async invoke of %s failed after %d attempts; the event was dead-lettered", arn, attempts)
-
-
 def start_execution(arn: str, payload: Any) -> None:
     from moto.stepfunctions.responses import get_backend
 
@@ -277,28 +113,183 @@ def start_execution(arn: str, payload: Any) -> None:
     backend.start_execution(arn, name=str(uuid.uuid4()), execution_input=document)
 
 
-_original_send_to_targets = Rule.send_to_targets
+class Deliveries:
+    """One cloud's asynchronous deliveries: run on a pool, retried on its clock, waited for by callers."""
 
+    def __init__(self, clock: Clock, faults: FaultInjector, lambdas: LocalLambdaRuntime, workers: int = 16) -> None:
+        self.clock = clock
+        self.faults = faults
+        self.lambdas = lambdas
+        self.counts = DeliveryCounts()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eventbridge")
+        self._in_flight = 0
+        self._idle = threading.Condition()
+        self.delivered = 0
+        self.failed = 0
 
-def _send_to_targets(self: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
-    # moto's S3 path offers every event to every rule, disabled ones included.
-    if self.state != "ENABLED" or not self.event_pattern.matches_event(original_event):
-        return
-    others = []
-    for target in self.targets:
-        service = parse_arn(target["Arn"]).service
-        if service == "lambda":
-            DISPATCHER.submit(deliver_to_lambda, target, target_input(target, original_event), self.arn)
-        elif service == "states":
-            DISPATCHER.submit(deliver_to_state_machine, target, target_input(target, original_event), self.arn)
-        else:
-            others.append(target)
-    if others:
-        clone = copy.copy(self)
-        clone.targets = others
-        _original_send_to_targets(clone, original_event, transform_input)
+    # ------------------------------------------------------------------ the pool
+    def submit(self, work: Any, *args: Any) -> None:
+        with self._idle:
+            self._in_flight += 1
+        self._pool.submit(self._run, work, *args)
 
+    def _run(self, work: Any, *args: Any) -> None:
+        try:
+            work(*args)
+            self.delivered += 1
+        except Exception:
+            self.failed += 1
+            LOG.exception("event delivery failed")
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
 
-def install() -> None:
-    faults.install()
-    Rule.send_to_targets = _send_to_targets  # type: ignore[method-assign]
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+
+    def close(self) -> None:
+        """Stop taking deliveries; those still queued are dropped (wait_idle first to keep them)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ routing
+    def route(self, rule_arn: str, targets: list[dict[str, Any]], event: dict[str, Any]) -> None:
+        """Deliver a matched event to a rule's Lambda and Step Functions targets, asynchronously."""
+        for target in targets:
+            service = parse_arn(target["Arn"]).service
+            if service == "lambda":
+                self.submit(self.deliver_to_lambda, target, target_input(target, event), rule_arn)
+            elif service == "states":
+                self.submit(self.deliver_to_state_machine, target, target_input(target, event), rule_arn)
+
+    def send_to_queue(self, queue_arn: str, body: str, attributes: dict[str, str]) -> None:
+        """Put a message on an SQS queue as an AWS service does (no fault injection: AWS-internal)."""
+        from moto.sqs.models import sqs_backends
+
+        parsed = parse_arn(queue_arn)
+        message_attributes = {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
+        sqs_backends[parsed.account][parsed.region].send_message(
+            parsed.resource_id, body, message_attributes=message_attributes
+        )
+        self.counts.dead_lettered += 1
+
+    def _accepted(
+        self,
+        service: str,
+        operation: str,
+        target: dict[str, Any],
+        payload: Any,
+        rule_arn: str | None,
+        caller: str,
+    ) -> bool:
+        """Make EventBridge's call to a target, retrying failures per its RetryPolicy; False: given up."""
+        policy = target.get("RetryPolicy") or {}
+        max_retries = int(policy.get("MaximumRetryAttempts", EVENTBRIDGE_DEFAULT_RETRIES))
+        max_age = float(policy.get("MaximumEventAgeInSeconds", EVENTBRIDGE_DEFAULT_MAX_EVENT_AGE_SECONDS))
+        retries, waited = 0, 0.0
+        with self.faults.caller(caller):
+            while True:
+                fault = self.faults.decide(service, operation)
+                if fault is None:
+                    return True
+                error = faults.wire_error(service, fault)
+                delay = min(2.0**retries, EVENTBRIDGE_MAX_BACKOFF_SECONDS)
+                if retries >= max_retries or waited + delay > max_age:
+                    condition = "MaximumRetryAttempts" if retries >= max_retries else "MaximumEventAgeInSeconds"
+                    break
+                LOG.info("delivery to %s failed with %s; retrying in %.0f s", target["Arn"], error.code, delay)
+                self.clock.sleep(delay)
+                waited += delay
+                retries += 1
+                self.counts.delivery_retries += 1
+        dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if not dead_letter:
+            raise RuntimeError(
+                f"delivery to {target['Arn']} failed ({error.code}) and the target has no dead-letter queue"
+            )
+        attributes = {
+            "ERROR_CODE": error.code,
+            "ERROR_MESSAGE": error.message,
+            "TARGET_ARN": str(target["Arn"]),
+            "RETRY_ATTEMPTS": str(retries),
+            "EXHAUSTED_RETRY_CONDITION": condition,
+        }
+        if rule_arn:
+            attributes["RULE_ARN"] = rule_arn
+        self.send_to_queue(dead_letter, _body(payload), attributes)
+        LOG.warning("delivery to %s dead-lettered to %s after %d retries", target["Arn"], dead_letter, retries)
+        return False
+
+    def deliver_to_lambda(
+        self, target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
+    ) -> None:
+        """Deliver to a Lambda target: EventBridge's Invoke (retried, dead-lettered), then Lambda's async run.
+
+        ``source`` names the deliverer for fault injection (``scheduler:<arn>``); a rule by default.
+        """
+        caller = source or f"events:{rule_arn or 'delivery'}"
+        if self._accepted("lambda", "Invoke", target, payload, rule_arn, caller):
+            self.invoke_lambda_async(target["Arn"], payload)
+
+    def deliver_to_state_machine(
+        self, target: dict[str, Any], payload: Any, rule_arn: str | None = None, source: str | None = None
+    ) -> None:
+        caller = source or f"events:{rule_arn or 'delivery'}"
+        if self._accepted("stepfunctions", "StartExecution", target, payload, rule_arn, caller):
+            start_execution(target["Arn"], payload)
+
+    def invoke_lambda_async(self, arn: str, payload: Any) -> None:
+        """Lambda's asynchronous invocation: retries, then the function's dead-letter queue and destination."""
+        from moto.awslambda.utils import get_backend
+
+        parsed = parse_arn(arn)
+        function = get_backend(parsed.account, parsed.region).get_function(arn)
+        config = function.event_invoke_config[0].config if function.event_invoke_config else {}
+        retries = int(config.get("MaximumRetryAttempts", len(ASYNC_RETRY_DELAYS_SECONDS)))
+        max_age = float(config.get("MaximumEventAgeInSeconds", LAMBDA_DEFAULT_MAX_EVENT_AGE_SECONDS))
+        delays = [0.0, *ASYNC_RETRY_DELAYS_SECONDS[:retries]]
+        request_id = str(uuid.uuid4())
+        started = dt.datetime.now(dt.UTC)
+        waited, attempts, result, condition = 0.0, 0, "", "RetriesExhausted"
+        for delay in delays:
+            if waited + delay > max_age:
+                condition = "EventAgeExceeded"
+                break
+            if delay:
+                self.clock.sleep(delay)
+                waited += delay
+                self.counts.async_retries += 1
+            attempts += 1
+            result, errored, _ = invoke_and_log(self.lambdas, function, payload)
+            if not errored:
+                return
+            LOG.warning("async invoke of %s failed (attempt %d)", arn, attempts)
+        error_type, error_message = _error_message(result)
+        dead_letter = self.lambdas.dead_letter_arn(arn) or self.lambdas.dead_letter_arn(function.function_name)
+        destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        if dead_letter:
+            attributes = {
+                "RequestID": request_id,
+                "ErrorCode": "200",
+                "ErrorMessage": f"{error_type}: {error_message}"[:DLQ_ERROR_MESSAGE_LIMIT],
+            }
+            self.send_to_queue(dead_letter, _body(payload), attributes)
+        if destination and parse_arn(destination).service == "sqs":
+            record = {
+                "version": "1.0",
+                "timestamp": started.isoformat(),
+                "requestContext": {
+                    "requestId": request_id,
+                    "functionArn": f"{function.function_arn}:$LATEST",
+                    "condition": condition,
+                    "approximateInvokeCount": attempts,
+                },
+                "requestPayload": payload,
+                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                "responsePayload": json.loads(result) if result.startswith("{") else result,
+            }
+            self.send_to_queue(destination, json.dumps(record), {})
+        if not dead_letter and not destination:
+            raise RuntimeError(f"async invoke of {arn} failed after {attempts} attempts and has no dead-letter queue")
+        LOG.warning("async invoke of %s failed after %d attempts; the event was dead-lettered", arn, attempts)

@@ -3,7 +3,8 @@
 Step Functions puts one on the default bus whenever a Standard execution starts or ends.
 Conveyor's WatchRunsFunction listens for the ends that no ``Catch`` reported, so the offline
 cloud has to produce them too: when an execution's worker terminates, its final status is put on
-the local default bus and routed by the template's rules like any other AWS event.
+the local default bus and routed by the template's rules like any other AWS event
+(``moto_patches/stepfunctions.py`` calls ``announce`` when moto's worker reports the end).
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ import json
 import logging
 from typing import Any
 
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
 LOG = logging.getLogger(__name__)
 DETAIL_TYPE = "Step Functions Execution Status Change"
-
-_original_terminated = BaseExecutionWorkerCommunication.terminated
 
 
 def _epoch_millis(value: Any) -> int | None:
@@ -50,9 +47,8 @@ def status_change_entry(execution: Any) -> dict[str, Any]:
     }
 
 
-def _terminated_and_announced(self: BaseExecutionWorkerCommunication) -> None:
-    _original_terminated(self)
-    execution = self.execution
+def announce(execution: Any) -> None:
+    """Put the ended execution's status change on its account's default bus (best effort, as on AWS)."""
     from moto.events.models import events_backends
 
     try:
@@ -60,7 +56,3 @@ def _terminated_and_announced(self: BaseExecutionWorkerCommunication) -> None:
     except Exception:
         # Like the real service, delivery is best effort; a lost event must not fail the execution.
         LOG.exception("could not put the status change of %s", execution.exec_arn)
-
-
-def install() -> None:
-    BaseExecutionWorkerCommunication.terminated = _terminated_and_announced  # type: ignore[method-assign]

@@ -1,8 +1,9 @@
 """Fault injection for the offline cloud: API faults on any call, crashes, killed jobs, broken models.
 
 **API faults.** Every AWS API call that reaches moto in-process passes through moto's botocore
-stubber; ``install()`` wraps it, so a rule can answer any call of any service with that service's
-own throttling, server-error or timeout response, exactly as it would arrive on the wire:
+stubber; ``moto_patches/core.py`` wraps it with :func:`intercept`, so a rule can answer any call of
+any service with that service's own throttling, server-error or timeout response, exactly as it
+would arrive on the wire:
 
 * ``throttle``: the service's throttling code (``ThrottlingException``, S3 ``SlowDown`` 503, Lambda
   ``TooManyRequestsException`` 429, SNS ``Throttled`` 429, CloudWatch ``Throttling``...);
@@ -30,7 +31,9 @@ finally succeeded (absorbed) or gave up (surfaced to the caller).
 ``fail_model_load`` makes an endpoint's model fail to load; ``degrade_model`` adds model errors and
 latency to InvokeEndpoint.
 
-Rules are looked up on every call, so a test can turn a fault on after an endpoint is serving.
+Each offline cloud owns one injector (``cloud.faults``, ``Runtime.faults``): rules and statistics
+end with the cloud. Rules are looked up on every call, so a test can turn a fault on after an
+endpoint is serving.
 The in-process cloud (``mock_aws``) is where API faults apply; against ``ThreadedMotoServer`` only
 the backend-level ``check()`` hooks (``fail_api`` on SageMaker calls) fire.
 """
@@ -115,7 +118,7 @@ _SERVICE_WIRE: dict[str, dict[FaultKind, WireError]] = {
     },
 }
 
-# botocore event names use the hyphenized service id; FAULTS speaks boto3 client names.
+# botocore event names use the hyphenized service id; the injector speaks boto3 client names.
 _SERVICE_IDS = {
     "sfn": "stepfunctions",
     "eventbridge": "events",
@@ -636,66 +639,50 @@ class _FaultyModel:
         return self._model.predict(rows)
 
 
-FAULTS = FaultInjector()
+# ----------------------------------------------------------------------------- the request path
 
 
-# ----------------------------------------------------------------------------- installing
-
-
-def _header(request: Any, name: str) -> str:
+def header(request: Any, name: str) -> str:
     value = request.headers.get(name)
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     return str(value or "")
 
 
-def _attempt(request: Any) -> int:
-    for part in _header(request, "amz-sdk-request").split(";"):
+def attempt_number(request: Any) -> int:
+    """The attempt botocore numbers in ``amz-sdk-request: attempt=N`` (1 when absent)."""
+    for part in header(request, "amz-sdk-request").split(";"):
         key, _, value = part.strip().partition("=")
         if key == "attempt" and value.isdigit():
             return int(value)
     return 1
 
 
-_installed: list[bool] = []
+def service_and_operation(event_name: str) -> tuple[str, str] | None:
+    """``before-send.sagemaker-runtime.InvokeEndpoint`` -> (boto3 client name, operation)."""
+    parts = event_name.split(".")
+    if len(parts) < 3:
+        return None
+    return _SERVICE_IDS.get(parts[1], parts[1]), parts[2]
 
 
-def install() -> None:
-    """Wrap moto's botocore stubber (API faults) and scale botocore's retry backoff with the clock."""
-    if _installed:
-        return
-    from botocore.awsrequest import AWSResponse
-    from botocore.retries.standard import ExponentialBackoff
-    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+def intercept(
+    injector: FaultInjector, service: str, operation: str, request: Any
+) -> tuple[int, dict[str, str], bytes] | None:
+    """What the stubber answers for one request: an injected fault's wire response, or None to dispatch it."""
+    fault = injector.decide(service, operation)
+    invocation_id = header(request, "amz-sdk-invocation-id")
+    injector.record_attempt(invocation_id, service, operation, attempt_number(request), fault)
+    if fault is None:
+        return None
+    return render(service, wire_error(service, fault), operation)
 
-    from localcloud.clock import CLOCK
 
-    original_call = BotocoreStubber.__call__
-
-    def call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
-        if not self.enabled:
-            return None
-        parts = event_name.split(".")
-        if len(parts) < 3:
-            return original_call(self, event_name, request, **kwargs)
-        service, operation = _SERVICE_IDS.get(parts[1], parts[1]), parts[2]
-        fault = FAULTS.decide(service, operation)
-        FAULTS.record_attempt(_header(request, "amz-sdk-invocation-id"), service, operation, _attempt(request), fault)
-        if fault is not None:
-            status, headers, body = render(service, wire_error(service, fault), operation)
-            return AWSResponse(request.url, status, headers, MockRawResponse(body))
-        token = _dispatching.set((service, operation))
-        try:
-            return original_call(self, event_name, request, **kwargs)
-        finally:
-            _dispatching.reset(token)
-
-    original_delay = ExponentialBackoff.delay_amount
-
-    def scaled_delay(self: ExponentialBackoff, context: Any) -> float:
-        # The offline clock shortens every wait the product makes; an SDK's backoff is one of them.
-        return CLOCK.real_seconds(float(original_delay(self, context)))
-
-    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
-    ExponentialBackoff.delay_amount = scaled_delay  # type: ignore[method-assign]
-    _installed.append(True)
+@contextlib.contextmanager
+def dispatching(service: str, operation: str) -> Iterator[None]:
+    """Mark the request being dispatched, so backend-level ``check()`` calls do not roll again."""
+    token = _dispatching.set((service, operation))
+    try:
+        yield
+    finally:
+        _dispatching.reset(token)

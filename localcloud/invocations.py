@@ -11,6 +11,9 @@ Errors follow SageMaker: an unknown or not-yet-serving endpoint is a ``Validatio
 request the container rejects (bad CSV, wrong feature count) is a ``ModelError`` with original
 status 400 and counts as a 4XX; a failure inside the model is a ``ModelError`` with original
 status 500 and counts as a 5XX.
+
+The counters belong to one offline cloud (``Runtime.invocations``); moto's response method is
+replaced in ``moto_patches/sagemakerruntime.py``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from moto.core.common_types import TYPE_RESPONSE
 from moto.core.exceptions import JsonRESTError
-from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
-from localcloud.faults import FAULTS
+from localcloud.faults import FaultInjector
+from localcloud.sagemaker import LocalSageMaker
 
 LOG = logging.getLogger("localcloud.invocations")
 NAMESPACE = "AWS/SageMaker"
@@ -69,19 +71,33 @@ class InvocationCounters:
     errors_5xx: int = 0
 
 
-COUNTERS: dict[tuple[str, str], InvocationCounters] = {}
-_COUNTERS_LOCK = threading.Lock()
+class InvocationCounts:
+    """One cloud's invocation totals per (endpoint, variant)."""
 
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str], InvocationCounters] = {}
+        self._lock = threading.Lock()
 
-def _count(endpoint: str, variant: str, status: int) -> None:
-    with _COUNTERS_LOCK:
-        counters = COUNTERS.setdefault((endpoint, variant), InvocationCounters())
-        counters.invocations += 1
-        counters.errors_4xx += int(400 <= status < 500)
-        counters.errors_5xx += int(status >= 500)
+    def count(self, endpoint: str, variant: str, status: int) -> None:
+        with self._lock:
+            counters = self._counters.setdefault((endpoint, variant), InvocationCounters())
+            counters.invocations += 1
+            counters.errors_4xx += int(400 <= status < 500)
+            counters.errors_5xx += int(status >= 500)
+
+    def get(self, endpoint: str, variant: str) -> InvocationCounters:
+        """A copy of one variant's totals (zeros when it was never invoked)."""
+        with self._lock:
+            found = self._counters.get((endpoint, variant))
+            return InvocationCounters(**vars(found)) if found is not None else InvocationCounters()
+
+    def snapshot(self) -> dict[tuple[str, str], InvocationCounters]:
+        with self._lock:
+            return {key: InvocationCounters(**vars(value)) for key, value in self._counters.items()}
 
 
 def record_invocation(
+    counts: InvocationCounts,
     account_id: str,
     region: str,
     endpoint_name: str,
@@ -106,11 +122,7 @@ def record_invocation(
     backend.put_metric_data(NAMESPACE, [{**datum, "Dimensions": dimensions} for datum in data])
     if len(backend.metric_data) > MAX_DATAPOINTS:
         del backend.metric_data[: MAX_DATAPOINTS // 2]
-    _count(endpoint_name, variant_name, status)
-
-
-def _content_type(headers: Any) -> str:
-    return str(headers.get("Content-Type") or "text/csv").split(";")[0].strip().lower()
+    counts.count(endpoint_name, variant_name, status)
 
 
 class _Rejected(Exception):
@@ -139,14 +151,20 @@ def _serve(model: Any, body: bytes, content_type: str, timing: dict[str, float])
 
 
 def invoke(
-    account_id: str, region: str, endpoint_name: str, body: bytes, content_type: str, target_variant: str | None
+    sagemaker: LocalSageMaker,
+    faults: FaultInjector,
+    counts: InvocationCounts,
+    account_id: str,
+    region: str,
+    endpoint_name: str,
+    body: bytes,
+    content_type: str,
+    target_variant: str | None,
 ) -> tuple[bytes, str]:
     """Serve one request; returns (predictions CSV, the variant that answered)."""
-    from localcloud.sagemaker import HOSTS
-
-    FAULTS.check("sagemaker-runtime", "InvokeEndpoint")
+    faults.check("sagemaker-runtime", "InvokeEndpoint")
     received = time.perf_counter()
-    host = HOSTS.get((account_id, region, endpoint_name))
+    host = sagemaker.host(account_id, region, endpoint_name)
     if host is None:
         raise EndpointNotServing(f"Endpoint {endpoint_name} of account {account_id} not found.")
     variant = host.route(target_variant)
@@ -161,26 +179,11 @@ def invoke(
         status, failure = rejected.status, str(rejected)
     model_us = timing["model"] * 1e6
     overhead_us = (time.perf_counter() - received) * 1e6 - model_us
-    record_invocation(account_id, region, endpoint_name, variant.name, status, model_us, overhead_us)
+    record_invocation(counts, account_id, region, endpoint_name, variant.name, status, model_us, overhead_us)
     if status != 200:
         raise ContainerError(status, failure, endpoint_name)
     return answer, variant.name
 
 
-def _response_invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
-    endpoint_name = self._get_param("EndpointName") or self.path.split("/")[2]
-    target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
-    body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
-    answer, variant = invoke(
-        self.current_account, self.region, endpoint_name, body, _content_type(self.headers), target
-    )
-    return 200, {"Content-Type": "text/csv; charset=utf-8", "x-Amzn-Invoked-Production-Variant": variant}, answer
-
-
-def install() -> None:
-    SageMakerRuntimeResponse.invoke_endpoint = _response_invoke_endpoint  # type: ignore[method-assign]
-
-
-def reset() -> None:
-    with _COUNTERS_LOCK:
-        COUNTERS.clear()
+def content_type_of(headers: Any) -> str:
+    return str(headers.get("Content-Type") or "text/csv").split(";")[0].strip().lower()

@@ -10,13 +10,15 @@ moto routes every invoke path (the API, Step Functions tasks, EventBridge target
   starts are written to the function's CloudWatch log group, as Lambda does;
 * its configured timeout; a raised exception returns ``{"errorType", "errorMessage",
   "stackTrace"}`` with ``FunctionError`` set, so ASL ``Catch`` on the error type works;
-* its asynchronous-invocation settings (``DeadLetterQueue``, ``EventInvokeConfig``), which
-  ``eventbridge.invoke_lambda_async`` honours after its retries (moto drops ``DeadLetterConfig``).
+* its dead-letter queue (``DeadLetterQueue``), which ``eventbridge.Deliveries.invoke_lambda_async``
+  honours after Lambda's asynchronous retries (moto drops ``DeadLetterConfig``).
 
-Every invocation is marked as the product's own calls for fault injection (``FAULTS.caller``), and
-``FAULTS.crash_function`` can make one crash before its handler runs. SQS event source mappings
-deliver records the way Lambda does (message attributes, receive counts, partial batch failures),
-where moto leaves the attributes out.
+The registry belongs to one offline cloud (``Runtime.lambdas``). Every invocation is marked as the
+product's own calls for fault injection (the cloud's ``FaultInjector.caller``), and
+``crash_function`` can make one crash before its handler runs. SQS event source mappings deliver
+records the way Lambda does (message attributes, receive counts, partial batch failures), where
+moto leaves the attributes out. The moto attributes these replace are replaced in
+``moto_patches/awslambda.py``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from types import ModuleType
 from typing import Any
 
 from localcloud import environ
-from localcloud.faults import FAULTS
+from localcloud.faults import FaultInjector
 
 LOG = logging.getLogger("localcloud.lambda")
 
@@ -120,30 +122,28 @@ class FunctionTimeoutError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class AsyncSettings:
-    """Where Lambda sends an asynchronous event whose retries are exhausted."""
-
-    dead_letter_arn: str | None = None
-
-
-# Function ARN (and name) -> its asynchronous-invocation settings, filled in by the deployer.
-ASYNC_SETTINGS: dict[str, AsyncSettings] = {}
-
-
 class LocalLambdaRuntime:
-    """Registry of deployed functions and the in-process executor behind moto's invoke."""
+    """Registry of deployed functions and the in-process executor behind moto's invoke.
 
-    def __init__(self, extra_environment: dict[str, str] | None = None) -> None:
+    ``faults`` is the cloud's fault injector (crashes, the caller mark); a runtime built on its own
+    gets an injector with no rules.
+    """
+
+    def __init__(self, extra_environment: dict[str, str] | None = None, faults: FaultInjector | None = None) -> None:
         self._functions: dict[str, FunctionRuntime] = {}
         self._extra_environment = dict(extra_environment or {})
         self._lock = threading.Lock()
+        self.faults = faults if faults is not None else FaultInjector()
 
     def register(self, runtime: FunctionRuntime) -> None:
         with self._lock:
             self._functions[runtime.name] = runtime
             self._functions[runtime.arn] = runtime
-        ASYNC_SETTINGS[runtime.name] = ASYNC_SETTINGS[runtime.arn] = AsyncSettings(runtime.dead_letter_arn)
+
+    def dead_letter_arn(self, name_or_arn: str) -> str | None:
+        """The queue a function's failed asynchronous events go to (its ``DeadLetterQueue``)."""
+        runtime = self._functions.get(name_or_arn)
+        return runtime.dead_letter_arn if runtime is not None else None
 
     def get(self, name_or_arn: str) -> FunctionRuntime | None:
         return self._functions.get(name_or_arn)
@@ -167,7 +167,7 @@ class LocalLambdaRuntime:
         init_ms = 0.0
         token = _invocation_log.set(buffer)
         try:
-            with environ.function_environment(variables), FAULTS.caller(f"lambda:{runtime.name}"):
+            with environ.function_environment(variables), self.faults.caller(f"lambda:{runtime.name}"):
                 cold = runtime.module is None
                 if cold:
                     init_ms = self._cold_start(runtime)
@@ -221,7 +221,7 @@ class LocalLambdaRuntime:
         context = LambdaContext(runtime, request_id)
         outcome: dict[str, Any] = {}
 
-        crash = FAULTS.function_crash(runtime.name)
+        crash = self.faults.function_crash(runtime.name)
 
         def call() -> None:
             try:
@@ -327,7 +327,7 @@ def _sqs_record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:
     }
 
 
-def _send_sqs_message(backend: Any, function_arn: str, message: Any, queue_arn: str) -> bool:
+def send_sqs_message(backend: Any, function_arn: str, message: Any, queue_arn: str) -> bool:
     """Deliver one SQS message to a function as Lambda's event source mapping does.
 
     Returns whether the message may be deleted: not when the function failed, nor when it reported
@@ -351,14 +351,15 @@ def _send_sqs_message(backend: Any, function_arn: str, message: Any, queue_arn: 
     return not (isinstance(answer, dict) and answer.get("batchItemFailures"))
 
 
-_installed: list[bool] = []
-
-
-def install() -> None:
-    """Patch moto's SQS event source delivery (once per process)."""
-    if _installed:
-        return
-    from moto.awslambda.models import LambdaBackend
-
-    LambdaBackend._send_sqs_message = _send_sqs_message  # type: ignore[method-assign]
-    _installed.append(True)
+def invoke_and_log(runtime: LocalLambdaRuntime, function: Any, event: Any) -> tuple[str, bool, str]:
+    """One invocation of moto's ``LambdaFunction`` by ``runtime``, its log lines written to the function's log group."""
+    function.logs_backend.ensure_log_group(function.logs_group_name)
+    payload, errored, logs = runtime.invoke(function.function_name, decode_event(event) if event is not None else {})
+    stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]local"
+    if stream not in function.logs_backend.groups[function.logs_group_name].streams:
+        function.logs_backend.create_log_stream(function.logs_group_name, stream)
+    now = int(time.time() * 1000)
+    function.logs_backend.put_log_events(
+        function.logs_group_name, stream, [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
+    )
+    return payload, errored, logs

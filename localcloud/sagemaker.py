@@ -11,6 +11,10 @@ nothing; it has no UpdateEndpoint, and InvokeEndpoint returns a fixed body. Here
   auto-rollback alarms while it bakes;
 * InvokeEndpoint routes by variant weight and emits AWS/SageMaker metrics per variant;
 * UpdateModelPackage keeps CustomerMetadataProperties (moto wipes them).
+
+Everything that lives while a cloud runs (the hosted endpoints, the job pool, the jobs' work
+directories, the simulated job durations) belongs to one ``LocalSageMaker`` (``Runtime.sagemaker``).
+The moto methods it stands behind are replaced in ``moto_patches/sagemaker.py``.
 """
 
 from __future__ import annotations
@@ -19,53 +23,28 @@ import copy
 import datetime as dt
 import logging
 import random
+import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import SageMakerModelBackend
-from moto.sagemaker.responses import SageMakerResponse
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
-from localcloud.clock import CLOCK
-from localcloud.faults import FAULTS
+from localcloud.clock import Clock
+from localcloud.faults import FaultInjector
 
 LOG = logging.getLogger("localcloud.sagemaker")
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sagemaker-job")
-_JOBS: set[Future[Any]] = set()
-_JOBS_LOCK = threading.Lock()
-
-
-def _submit(work: Any, *args: Any) -> None:
-    future = _POOL.submit(work, *args)
-    with _JOBS_LOCK:
-        _JOBS.add(future)
-    future.add_done_callback(_forget)
-
-
-def _forget(future: Future[Any]) -> None:
-    with _JOBS_LOCK:
-        _JOBS.discard(future)
-
-
-def wait_idle(timeout: float = 60.0) -> bool:
-    """Wait for background jobs and rollouts, so none outlives the cloud that started it."""
-    with _JOBS_LOCK:
-        pending = list(_JOBS)
-    _done, not_done = wait(pending, timeout=timeout)
-    return not not_done
-
-
-_ROOT = Path(tempfile.mkdtemp(prefix="localcloud-sagemaker-"))
-_GPU_TARGET_PREFIXES = ("ml_g4dn", "ml_p2", "ml_p3", "ml_inf", "jetson")
 # How often a rollout re-reads its alarms, in simulated seconds.
 ALARM_POLL_SECONDS = 10
+# SageMaker takes a little while to apply new weights; the endpoint is Updating meanwhile.
+WEIGHT_UPDATE_SECONDS = 30
 
 
 @dataclass
@@ -78,15 +57,6 @@ class JobDurations:
 
     training_seconds: float = 0.0
     compilation_seconds: float = 0.0
-
-
-JOB_DURATIONS = JobDurations()
-
-
-def _hold_until(started: float, simulated_seconds: float) -> None:
-    remaining = CLOCK.real_seconds(simulated_seconds) - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
 
 
 def _now() -> dt.datetime:
@@ -122,115 +92,7 @@ def _put_bytes(region: str, uri: str, body: bytes) -> None:
     _s3(region).put_object(Bucket=bucket, Key=key, Body=body)
 
 
-# --------------------------------------------------------------------------- training
-
-
-def _run_training(backend: SageMakerModelBackend, job: Any) -> None:
-    from localcloud.sagemaker_engine.training import run_training
-
-    job_dir = Path(tempfile.mkdtemp(prefix=f"{job.training_job_name}-", dir=_ROOT))
-    started = time.monotonic()
-    try:
-        channels: dict[str, Path] = {}
-        for channel in job.input_data_config:
-            local = job_dir / "channels" / channel["ChannelName"]
-            _download_prefix(backend.region_name, channel["DataSource"]["S3DataSource"]["S3Uri"], local)
-            channels[channel["ChannelName"]] = local
-        job.secondary_status = "Training"
-        limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
-        outcome = run_training(job_dir / "opt-ml", dict(job.hyper_parameters or {}), channels, limit)
-        _hold_until(started, JOB_DURATIONS.training_seconds)
-        if outcome.status == "Completed" and outcome.model_tar_gz is not None:
-            _put_bytes(backend.region_name, job.model_artifacts["S3ModelArtifacts"], outcome.model_tar_gz)
-            now = _now()
-            job.final_metric_data_list = [{**metric, "Timestamp": now} for metric in outcome.final_metrics]
-            job.training_job_status = job.secondary_status = "Completed"
-        else:
-            job.failure_reason = outcome.failure_reason or "training failed"
-            job.training_job_status = job.secondary_status = "Failed"
-        job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(outcome.seconds))
-    except Exception as error:  # an infrastructure fault in the simulation still ends the job
-        LOG.exception("training job %s crashed", job.training_job_name)
-        job.failure_reason = f"InternalServerError: {error}"
-        job.training_job_status = job.secondary_status = "Failed"
-    finally:
-        job.training_end_time = job.last_modified_time = _now()
-
-
-_original_create_training_job = SageMakerModelBackend.create_training_job
-
-
-def _create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
-    FAULTS.check("sagemaker", "CreateTrainingJob")
-    job = _original_create_training_job(self, *args, **kwargs)
-    job.training_job_status = "InProgress"
-    job.secondary_status = "Starting"
-    job.final_metric_data_list = []
-    job.failure_reason = None
-    _submit(_run_training, self, job)
-    return job
-
-
-# --------------------------------------------------------------------------- compilation
-
-
-def _run_compilation(backend: SageMakerModelBackend, job: Any) -> None:
-    from localcloud.sagemaker_engine.compilation import compile_model
-
-    started = time.monotonic()
-    try:
-        work = Path(tempfile.mkdtemp(prefix=f"{job.compilation_job_name}-", dir=_ROOT))
-        model = _get_bytes(backend.region_name, job.input_config["S3Uri"])
-        target = job.output_config.get("TargetDevice") or job.output_config.get("TargetPlatform", {}).get("Os", "")
-        outcome = compile_model(model, job.input_config.get("Framework", ""), str(target), work)
-        _hold_until(started, JOB_DURATIONS.compilation_seconds)
-        if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
-            uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
-            _put_bytes(backend.region_name, uri, outcome.artifact_tar_gz)
-            job.model_artifacts = {"S3ModelArtifacts": uri}
-            job.failure_reason = ""
-            job.compilation_job_status = "COMPLETED"
-        else:
-            job.failure_reason = outcome.failure_reason or "compilation failed"
-            job.compilation_job_status = "FAILED"
-        job.status_message = outcome.status_message
-    except Exception as error:
-        LOG.exception("compilation job %s crashed", job.compilation_job_name)
-        job.failure_reason = f"ClientError: {error}"
-        job.compilation_job_status = "FAILED"
-    finally:
-        job.compilation_end_time = job.last_modified_time = _now()
-
-
-_original_create_compilation_job = SageMakerModelBackend.create_compilation_job
-_original_describe_compilation_job = SageMakerModelBackend.describe_compilation_job
-
-
-def _create_compilation_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
-    FAULTS.check("sagemaker", "CreateCompilationJob")
-    arn = _original_create_compilation_job(self, *args, **kwargs)
-    job = self.compilation_jobs[kwargs.get("compilation_job_name") or args[0]]
-    job.compilation_job_status = "INPROGRESS"
-    job.status_message = ""
-    # moto answers with the literal string "InferenceImage"; Neo only sets it for cloud targets it
-    # built an image for, and offline there is none.
-    job.inference_image = None
-    _submit(_run_compilation, self, job)
-    return arn
-
-
-def _describe_compilation_job(self: SageMakerModelBackend, compilation_job_name: str) -> dict[str, Any]:
-    description = _original_describe_compilation_job(self, compilation_job_name)
-    job = self.compilation_jobs[compilation_job_name]
-    description["CompilationJobStatus"] = job.compilation_job_status
-    description["FailureReason"] = job.failure_reason
-    description["ModelArtifacts"] = job.model_artifacts
-    if job.inference_image is None:
-        description.pop("InferenceImage", None)
-    return {key: value for key, value in description.items() if value is not None}
-
-
-# --------------------------------------------------------------------------- hosting
+# --------------------------------------------------------------------------- hosting model
 
 
 @dataclass
@@ -273,31 +135,22 @@ class EndpointHost:
             fleet = self.green if self.green is not None and self.rng.random() < self.green_share else self.blue
             return fleet.pick(self.rng)
 
-
-HOSTS: dict[tuple[str, str, str], EndpointHost] = {}
+    def shares(self) -> dict[str, float]:
+        """The share of requests each variant receives now (what routing does)."""
+        with self.lock:
+            fleets = [(self.blue, 1.0 - (self.green_share if self.green else 0.0))]
+            if self.green is not None:
+                fleets.append((self.green, self.green_share))
+            shares: dict[str, float] = {}
+            for fleet, fleet_share in fleets:
+                total = sum(v.weight for v in fleet.variants) or 1.0
+                for variant in fleet.variants:
+                    shares[variant.name] = shares.get(variant.name, 0.0) + fleet_share * variant.weight / total
+            return shares
 
 
 def _host_key(backend: SageMakerModelBackend, endpoint_name: str) -> tuple[str, str, str]:
     return backend.account_id, backend.region_name, endpoint_name
-
-
-def _load_fleet(backend: SageMakerModelBackend, config_name: str) -> Fleet:
-    from localcloud.sagemaker_engine.inference import load_model
-
-    config = backend.endpoint_configs[config_name]
-    variants = []
-    for variant in config.production_variants:
-        model = backend._models[variant["ModelName"]]
-        container = model.primary_container or (model.containers or [{}])[0]
-        artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
-        work = Path(tempfile.mkdtemp(prefix=f"{variant['ModelName']}-", dir=_ROOT))
-        loaded = FAULTS.wrap_model(variant["ModelName"], load_model(artefact, work))
-        variants.append(
-            HostedVariant(
-                variant["VariantName"], variant["ModelName"], float(variant.get("InitialVariantWeight", 1.0)), loaded
-            )
-        )
-    return Fleet(config_name, variants)
 
 
 def _variant_descriptions(fleet: Fleet) -> list[dict[str, Any]]:
@@ -311,31 +164,6 @@ def _variant_descriptions(fleet: Fleet) -> list[dict[str, Any]]:
         }
         for v in fleet.variants
     ]
-
-
-def _provision(backend: SageMakerModelBackend, endpoint: Any) -> None:
-    try:
-        fleet = _load_fleet(backend, endpoint.endpoint_config_name)
-        HOSTS[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, fleet)
-        endpoint.production_variants = _variant_descriptions(fleet)
-        endpoint.endpoint_status = "InService"
-    except Exception as error:
-        LOG.exception("endpoint %s failed to start", endpoint.endpoint_name)
-        endpoint.failure_reason = f"Failed to load the model: {error}"
-        endpoint.endpoint_status = "Failed"
-    finally:
-        endpoint.last_modified_time = _now()
-
-
-_original_create_endpoint = SageMakerModelBackend.create_endpoint
-
-
-def _create_endpoint(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
-    FAULTS.check("sagemaker", "CreateEndpoint")
-    endpoint = _original_create_endpoint(self, *args, **kwargs)
-    endpoint.endpoint_status = "Creating"
-    _submit(_provision, self, endpoint)
-    return endpoint
 
 
 def _alarms_firing(backend: SageMakerModelBackend, alarm_names: list[str]) -> list[str]:
@@ -361,203 +189,338 @@ def _traffic_steps(routing: dict[str, Any]) -> list[float]:
     return [1.0]
 
 
-def _bake(backend: SageMakerModelBackend, seconds: float, alarm_names: list[str]) -> list[str]:
-    """Wait ``seconds`` of simulated time; return the alarms that fired meanwhile."""
-    remaining = seconds
-    while True:
-        firing = _alarms_firing(backend, alarm_names)
-        if firing or remaining <= 0:
-            return firing
-        step = min(ALARM_POLL_SECONDS, remaining)
-        CLOCK.sleep(step)
-        remaining -= step
+# --------------------------------------------------------------------------- the service
 
 
-def _roll_out(backend: SageMakerModelBackend, endpoint: Any, new_config: str, deployment: dict[str, Any]) -> None:
-    host = HOSTS.get(_host_key(backend, endpoint.endpoint_name))
-    policy = deployment.get("BlueGreenUpdatePolicy", {})
-    routing = policy.get("TrafficRoutingConfiguration", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0})
-    alarms = [alarm["AlarmName"] for alarm in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
-    started = time.monotonic()
-    try:
-        green = _load_fleet(backend, new_config)
-    except Exception as error:
-        LOG.exception("new fleet for %s failed to start", endpoint.endpoint_name)
-        endpoint.failure_reason = f"Failed to load the new model: {error}; the endpoint kept its previous config"
-        endpoint.endpoint_status = "InService"
-        return
-    if host is None:
-        host = HOSTS[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, green)
-    firing: list[str] = []
-    with host.lock:
-        host.green, host.green_share = green, 0.0
-    for share in _traffic_steps(routing):
+class LocalSageMaker:
+    """One cloud's SageMaker work: jobs on a pool, hosted endpoints, rollouts on the cloud's clock."""
+
+    def __init__(self, clock: Clock, faults: FaultInjector, workers: int = 4) -> None:
+        self.clock = clock
+        self.faults = faults
+        self.hosts: dict[tuple[str, str, str], EndpointHost] = {}
+        self.job_durations = JobDurations()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker-job")
+        self._jobs: set[Future[Any]] = set()
+        self._jobs_lock = threading.Lock()
+        self._root: Path | None = None
+
+    # ------------------------------------------------------------------ background work
+    def _submit(self, work: Callable[..., None], *args: Any) -> None:
+        future = self._pool.submit(work, *args)
+        with self._jobs_lock:
+            self._jobs.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._jobs_lock:
+            self._jobs.discard(future)
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait for background jobs and rollouts, so none outlives the cloud that started it."""
+        with self._jobs_lock:
+            pending = list(self._jobs)
+        _done, not_done = wait(pending, timeout=timeout)
+        return not not_done
+
+    def close(self) -> None:
+        """Forget every endpoint, stop the pool and remove the jobs' work directories."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.hosts.clear()
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+    def _work_dir(self, prefix: str) -> Path:
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="localcloud-sagemaker-"))
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self._root))
+
+    def _hold_until(self, started: float, simulated_seconds: float) -> None:
+        remaining = self.clock.real_seconds(simulated_seconds) - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+
+    # ------------------------------------------------------------------ training
+    def start_training(self, backend: SageMakerModelBackend, job: Any) -> None:
+        """A training job moto just recorded: InProgress now, really trained in the background."""
+        job.training_job_status = "InProgress"
+        job.secondary_status = "Starting"
+        job.final_metric_data_list = []
+        job.failure_reason = None
+        self._submit(self._run_training, backend, job)
+
+    def _run_training(self, backend: SageMakerModelBackend, job: Any) -> None:
+        from localcloud.sagemaker_engine.training import run_training
+
+        job_dir = self._work_dir(job.training_job_name)
+        started = time.monotonic()
+        try:
+            channels: dict[str, Path] = {}
+            for channel in job.input_data_config:
+                local = job_dir / "channels" / channel["ChannelName"]
+                _download_prefix(backend.region_name, channel["DataSource"]["S3DataSource"]["S3Uri"], local)
+                channels[channel["ChannelName"]] = local
+            job.secondary_status = "Training"
+            limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
+            outcome = run_training(job_dir / "opt-ml", dict(job.hyper_parameters or {}), channels, limit)
+            self._hold_until(started, self.job_durations.training_seconds)
+            if outcome.status == "Completed" and outcome.model_tar_gz is not None:
+                _put_bytes(backend.region_name, job.model_artifacts["S3ModelArtifacts"], outcome.model_tar_gz)
+                now = _now()
+                job.final_metric_data_list = [{**metric, "Timestamp": now} for metric in outcome.final_metrics]
+                job.training_job_status = job.secondary_status = "Completed"
+            else:
+                job.failure_reason = outcome.failure_reason or "training failed"
+                job.training_job_status = job.secondary_status = "Failed"
+            job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(outcome.seconds))
+        except Exception as error:  # an infrastructure fault in the simulation still ends the job
+            LOG.exception("training job %s crashed", job.training_job_name)
+            job.failure_reason = f"InternalServerError: {error}"
+            job.training_job_status = job.secondary_status = "Failed"
+        finally:
+            job.training_end_time = job.last_modified_time = _now()
+
+    # ------------------------------------------------------------------ compilation
+    def start_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
+        """A compilation job moto just recorded: INPROGRESS now, really compiled in the background."""
+        job.compilation_job_status = "INPROGRESS"
+        job.status_message = ""
+        # moto answers with the literal string "InferenceImage"; Neo only sets it for cloud targets it
+        # built an image for, and offline there is none.
+        job.inference_image = None
+        self._submit(self._run_compilation, backend, job)
+
+    def _run_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
+        from localcloud.sagemaker_engine.compilation import compile_model
+
+        started = time.monotonic()
+        try:
+            work = self._work_dir(job.compilation_job_name)
+            model = _get_bytes(backend.region_name, job.input_config["S3Uri"])
+            target = job.output_config.get("TargetDevice") or job.output_config.get("TargetPlatform", {}).get("Os", "")
+            outcome = compile_model(model, job.input_config.get("Framework", ""), str(target), work)
+            self._hold_until(started, self.job_durations.compilation_seconds)
+            if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
+                uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
+                _put_bytes(backend.region_name, uri, outcome.artifact_tar_gz)
+                job.model_artifacts = {"S3ModelArtifacts": uri}
+                job.failure_reason = ""
+                job.compilation_job_status = "COMPLETED"
+            else:
+                job.failure_reason = outcome.failure_reason or "compilation failed"
+                job.compilation_job_status = "FAILED"
+            job.status_message = outcome.status_message
+        except Exception as error:
+            LOG.exception("compilation job %s crashed", job.compilation_job_name)
+            job.failure_reason = f"ClientError: {error}"
+            job.compilation_job_status = "FAILED"
+        finally:
+            job.compilation_end_time = job.last_modified_time = _now()
+
+    # ------------------------------------------------------------------ hosting
+    def host(self, account_id: str, region: str, endpoint_name: str) -> EndpointHost | None:
+        return self.hosts.get((account_id, region, endpoint_name))
+
+    def traffic_shares(self, account_id: str, region: str, endpoint_name: str) -> dict[str, float]:
+        """The share of requests each variant receives now (what InvokeEndpoint routing would do)."""
+        host = self.host(account_id, region, endpoint_name)
+        return host.shares() if host is not None else {}
+
+    def _load_fleet(self, backend: SageMakerModelBackend, config_name: str) -> Fleet:
+        from localcloud.sagemaker_engine.inference import load_model
+
+        config = backend.endpoint_configs[config_name]
+        variants = []
+        for variant in config.production_variants:
+            model = backend._models[variant["ModelName"]]
+            container = model.primary_container or (model.containers or [{}])[0]
+            artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
+            work = self._work_dir(variant["ModelName"])
+            loaded = self.faults.wrap_model(variant["ModelName"], load_model(artefact, work))
+            variants.append(
+                HostedVariant(
+                    variant["VariantName"],
+                    variant["ModelName"],
+                    float(variant.get("InitialVariantWeight", 1.0)),
+                    loaded,
+                )
+            )
+        return Fleet(config_name, variants)
+
+    def start_endpoint(self, backend: SageMakerModelBackend, endpoint: Any) -> None:
+        """An endpoint moto just recorded: Creating now, InService once its models are loaded."""
+        endpoint.endpoint_status = "Creating"
+        self._submit(self._provision, backend, endpoint)
+
+    def _provision(self, backend: SageMakerModelBackend, endpoint: Any) -> None:
+        try:
+            fleet = self._load_fleet(backend, endpoint.endpoint_config_name)
+            self.hosts[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, fleet)
+            endpoint.production_variants = _variant_descriptions(fleet)
+            endpoint.endpoint_status = "InService"
+        except Exception as error:
+            LOG.exception("endpoint %s failed to start", endpoint.endpoint_name)
+            endpoint.failure_reason = f"Failed to load the model: {error}"
+            endpoint.endpoint_status = "Failed"
+        finally:
+            endpoint.last_modified_time = _now()
+
+    def endpoint_deleted(self, backend: SageMakerModelBackend, endpoint_name: str) -> None:
+        self.hosts.pop(_host_key(backend, endpoint_name), None)
+
+    def _bake(self, backend: SageMakerModelBackend, seconds: float, alarm_names: list[str]) -> list[str]:
+        """Wait ``seconds`` of simulated time; return the alarms that fired meanwhile."""
+        remaining = seconds
+        while True:
+            firing = _alarms_firing(backend, alarm_names)
+            if firing or remaining <= 0:
+                return firing
+            step = min(ALARM_POLL_SECONDS, remaining)
+            self.clock.sleep(step)
+            remaining -= step
+
+    def update_endpoint(
+        self,
+        backend: SageMakerModelBackend,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        deployment_config: dict[str, Any] | None = None,
+    ) -> str:
+        """UpdateEndpoint, which moto lacks: validates, then rolls out in the background."""
+        if endpoint_name not in backend.endpoints:
+            raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
+        if endpoint_config_name not in backend.endpoint_configs:
+            raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
+        endpoint = backend.endpoints[endpoint_name]
+        if endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+        endpoint.endpoint_status = "Updating"
+        endpoint.last_deployment_config = deployment_config or None
+        self._submit(self._roll_out, backend, endpoint, endpoint_config_name, deployment_config or {})
+        return str(endpoint.arn)
+
+    def _roll_out(
+        self, backend: SageMakerModelBackend, endpoint: Any, new_config: str, deployment: dict[str, Any]
+    ) -> None:
+        host = self.hosts.get(_host_key(backend, endpoint.endpoint_name))
+        policy = deployment.get("BlueGreenUpdatePolicy", {})
+        routing = policy.get("TrafficRoutingConfiguration", {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0})
+        alarms = [alarm["AlarmName"] for alarm in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
+        started = time.monotonic()
+        try:
+            green = self._load_fleet(backend, new_config)
+        except Exception as error:
+            LOG.exception("new fleet for %s failed to start", endpoint.endpoint_name)
+            endpoint.failure_reason = f"Failed to load the new model: {error}; the endpoint kept its previous config"
+            endpoint.endpoint_status = "InService"
+            return
+        if host is None:
+            host = self.hosts[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, green)
+        firing: list[str] = []
         with host.lock:
-            host.green_share = share
-        interval = float(routing.get("WaitIntervalInSeconds", 0))
-        # All at once bakes the whole new fleet for the interval; every strategy then keeps the old
-        # fleet (still watched) for the termination wait.
-        if share < 1.0:
-            wait = interval
-        else:
-            wait = float(policy.get("TerminationWaitInSeconds", 0))
-            wait += interval if routing.get("Type", "ALL_AT_ONCE") == "ALL_AT_ONCE" else 0.0
-        firing = _bake(backend, wait, alarms)
+            host.green, host.green_share = green, 0.0
+        for share in _traffic_steps(routing):
+            with host.lock:
+                host.green_share = share
+            interval = float(routing.get("WaitIntervalInSeconds", 0))
+            # All at once bakes the whole new fleet for the interval; every strategy then keeps the old
+            # fleet (still watched) for the termination wait.
+            if share < 1.0:
+                wait_seconds = interval
+            else:
+                wait_seconds = float(policy.get("TerminationWaitInSeconds", 0))
+                wait_seconds += interval if routing.get("Type", "ALL_AT_ONCE") == "ALL_AT_ONCE" else 0.0
+            firing = self._bake(backend, wait_seconds, alarms)
+            if firing:
+                break
         if firing:
-            break
-    if firing:
-        endpoint.endpoint_status = "RollingBack"
-        with host.lock:
-            host.green_share = 0.0
-        CLOCK.sleep(ALARM_POLL_SECONDS)
-        with host.lock:
-            host.green = None
-        endpoint.failure_reason = f"Deployment rolled back: alarm(s) {', '.join(firing)} went to ALARM"
-        LOG.info("rollout of %s to %s rolled back by %s", endpoint.endpoint_name, new_config, firing)
-    else:
-        with host.lock:
-            host.blue, host.green, host.green_share = green, None, 0.0
-        endpoint.endpoint_config_name = new_config
-        endpoint.production_variants = _variant_descriptions(green)
-        endpoint.failure_reason = None
-    endpoint.last_deployment_seconds = round(time.monotonic() - started, 3)
-    endpoint.endpoint_status = "InService"
-    endpoint.last_modified_time = _now()
+            endpoint.endpoint_status = "RollingBack"
+            with host.lock:
+                host.green_share = 0.0
+            self.clock.sleep(ALARM_POLL_SECONDS)
+            with host.lock:
+                host.green = None
+            endpoint.failure_reason = f"Deployment rolled back: alarm(s) {', '.join(firing)} went to ALARM"
+            LOG.info("rollout of %s to %s rolled back by %s", endpoint.endpoint_name, new_config, firing)
+        else:
+            with host.lock:
+                host.blue, host.green, host.green_share = green, None, 0.0
+            endpoint.endpoint_config_name = new_config
+            endpoint.production_variants = _variant_descriptions(green)
+            endpoint.failure_reason = None
+        endpoint.last_deployment_seconds = round(time.monotonic() - started, 3)
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = _now()
+
+    def update_weights(
+        self,
+        backend: SageMakerModelBackend,
+        endpoint_name: str,
+        desired_weights_and_capacities: list[dict[str, Any]],
+        record: Callable[[], Any],
+    ) -> str:
+        """UpdateEndpointWeightsAndCapacities: ``record`` is moto's own call, then SageMaker's delay."""
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is not None and endpoint.endpoint_status != "InService":
+            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+        before = copy.deepcopy(endpoint.production_variants) if endpoint is not None else []
+        arn = record()
+        endpoint = backend.endpoints[endpoint_name]
+        # moto applies the new weights at once and drops counts nobody asked to change; SageMaker keeps
+        # serving the old weights (and every count) while the endpoint is Updating.
+        endpoint.production_variants = before
+        endpoint.endpoint_status = "Updating"
+        self._submit(
+            self._apply_weights,
+            endpoint,
+            self.hosts.get(_host_key(backend, endpoint_name)),
+            desired_weights_and_capacities,
+        )
+        return str(arn)
+
+    def _apply_weights(self, endpoint: Any, host: EndpointHost | None, desired: list[dict[str, Any]]) -> None:
+        self.clock.sleep(WEIGHT_UPDATE_SECONDS)
+        weights = {item["VariantName"]: float(item["DesiredWeight"]) for item in desired if "DesiredWeight" in item}
+        counts = {
+            item["VariantName"]: int(item["DesiredInstanceCount"]) for item in desired if "DesiredInstanceCount" in item
+        }
+        if host is not None:
+            with host.lock:
+                for variant in host.blue.variants:
+                    variant.weight = weights.get(variant.name, variant.weight)
+        for variant in endpoint.production_variants:
+            if variant["VariantName"] in weights:
+                variant["CurrentWeight"] = variant["DesiredWeight"] = weights[variant["VariantName"]]
+            if variant["VariantName"] in counts:
+                variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = _now()
 
 
-def _update_endpoint(
-    self: SageMakerModelBackend,
-    endpoint_name: str,
-    endpoint_config_name: str,
-    deployment_config: dict[str, Any] | None = None,
-) -> str:
-    FAULTS.check("sagemaker", "UpdateEndpoint")
-    if endpoint_name not in self.endpoints:
-        raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
-    if endpoint_config_name not in self.endpoint_configs:
-        raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
-    endpoint = self.endpoints[endpoint_name]
-    if endpoint.endpoint_status != "InService":
-        raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
-    endpoint.endpoint_status = "Updating"
-    endpoint.last_deployment_config = deployment_config or None
-    _submit(_roll_out, self, endpoint, endpoint_config_name, deployment_config or {})
-    return str(endpoint.arn)
+# --------------------------------------------------------------------------- stateless fixes
 
 
-def _response_update_endpoint(self: SageMakerResponse) -> ActionResult:
-    arn = self.sagemaker_backend.update_endpoint(
-        endpoint_name=self._get_param("EndpointName"),
-        endpoint_config_name=self._get_param("EndpointConfigName"),
-        deployment_config=self._get_param("DeploymentConfig"),
-    )
-    return ActionResult({"EndpointArn": arn})
+def compilation_description(backend: SageMakerModelBackend, name: str, description: dict[str, Any]) -> dict[str, Any]:
+    """DescribeCompilationJob with the job's real status, failure and artefact (moto reports its own)."""
+    job = backend.compilation_jobs[name]
+    description["CompilationJobStatus"] = job.compilation_job_status
+    description["FailureReason"] = job.failure_reason
+    description["ModelArtifacts"] = job.model_artifacts
+    if job.inference_image is None:
+        description.pop("InferenceImage", None)
+    return {key: value for key, value in description.items() if value is not None}
 
 
-_original_update_weights = SageMakerModelBackend.update_endpoint_weights_and_capacities
-# SageMaker takes a little while to apply new weights; the endpoint is Updating meanwhile.
-WEIGHT_UPDATE_SECONDS = 30
-
-
-def _apply_weights(endpoint: Any, host: EndpointHost | None, desired: list[dict[str, Any]]) -> None:
-    CLOCK.sleep(WEIGHT_UPDATE_SECONDS)
-    weights = {item["VariantName"]: float(item["DesiredWeight"]) for item in desired if "DesiredWeight" in item}
-    counts = {
-        item["VariantName"]: int(item["DesiredInstanceCount"]) for item in desired if "DesiredInstanceCount" in item
-    }
-    if host is not None:
-        with host.lock:
-            for variant in host.blue.variants:
-                variant.weight = weights.get(variant.name, variant.weight)
-    for variant in endpoint.production_variants:
-        if variant["VariantName"] in weights:
-            variant["CurrentWeight"] = variant["DesiredWeight"] = weights[variant["VariantName"]]
-        if variant["VariantName"] in counts:
-            variant["CurrentInstanceCount"] = variant["DesiredInstanceCount"] = counts[variant["VariantName"]]
-    endpoint.endpoint_status = "InService"
-    endpoint.last_modified_time = _now()
-
-
-def _update_weights(
-    self: SageMakerModelBackend, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]
-) -> str:
-    FAULTS.check("sagemaker", "UpdateEndpointWeightsAndCapacities")
-    endpoint = self.endpoints.get(endpoint_name)
-    if endpoint is not None and endpoint.endpoint_status != "InService":
-        raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
-    before = copy.deepcopy(endpoint.production_variants) if endpoint is not None else []
-    arn = _original_update_weights(self, endpoint_name, desired_weights_and_capacities)
-    endpoint = self.endpoints[endpoint_name]
-    # moto applies the new weights at once and drops counts nobody asked to change; SageMaker keeps
-    # serving the old weights (and every count) while the endpoint is Updating.
-    endpoint.production_variants = before
-    endpoint.endpoint_status = "Updating"
-    _submit(
-        _apply_weights,
-        self.endpoints[endpoint_name],
-        HOSTS.get(_host_key(self, endpoint_name)),
-        desired_weights_and_capacities,
-    )
-    return str(arn)
-
-
-def traffic_shares(account_id: str, region: str, endpoint_name: str) -> dict[str, float]:
-    """The share of requests each variant receives now (what InvokeEndpoint routing would do)."""
-    host = HOSTS.get((account_id, region, endpoint_name))
-    if host is None:
-        return {}
-    with host.lock:
-        fleets = [(host.blue, 1.0 - (host.green_share if host.green else 0.0))]
-        if host.green is not None:
-            fleets.append((host.green, host.green_share))
-        shares: dict[str, float] = {}
-        for fleet, fleet_share in fleets:
-            total = sum(v.weight for v in fleet.variants) or 1.0
-            for variant in fleet.variants:
-                shares[variant.name] = shares.get(variant.name, 0.0) + fleet_share * variant.weight / total
-        return shares
-
-
-# --------------------------------------------------------------------------- registry
-
-
-_original_update_model_package = SageMakerModelBackend.update_model_package
-
-
-def _update_model_package(self: SageMakerModelBackend, model_package_arn: str, **kwargs: Any) -> Any:
-    package = self.model_packages.get(self.model_package_name_mapping.get(model_package_arn, model_package_arn))
+def update_model_package_keeping_metadata(
+    backend: SageMakerModelBackend, model_package_arn: str, update: Callable[[], Any], kwargs: dict[str, Any]
+) -> Any:
+    """UpdateModelPackage (``update`` is moto's) that merges CustomerMetadataProperties, as SageMaker does."""
+    package = backend.model_packages.get(backend.model_package_name_mapping.get(model_package_arn, model_package_arn))
     kept = dict(getattr(package, "customer_metadata_properties", None) or {}) if package else {}
-    result = _original_update_model_package(self, model_package_arn, **kwargs)
+    result = update()
     if package is not None:
         removed = kwargs.get("customer_metadata_properties_to_remove") or []
         merged = {**kept, **(kwargs.get("customer_metadata_properties") or {})}
         package.customer_metadata_properties = {k: v for k, v in merged.items() if k not in removed}
     return result
-
-
-# --------------------------------------------------------------------------- install
-
-
-_original_delete_endpoint = SageMakerModelBackend.delete_endpoint
-
-
-def _delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
-    _original_delete_endpoint(self, endpoint_name)
-    HOSTS.pop(_host_key(self, endpoint_name), None)
-
-
-def install() -> None:
-    SageMakerModelBackend.create_training_job = _create_training_job  # type: ignore[method-assign]
-    SageMakerModelBackend.create_compilation_job = _create_compilation_job  # type: ignore[method-assign]
-    SageMakerModelBackend.describe_compilation_job = _describe_compilation_job  # type: ignore[method-assign]
-    SageMakerModelBackend.create_endpoint = _create_endpoint  # type: ignore[method-assign]
-    SageMakerModelBackend.delete_endpoint = _delete_endpoint  # type: ignore[method-assign]
-    SageMakerModelBackend.update_endpoint = _update_endpoint  # type: ignore[attr-defined]
-    SageMakerModelBackend.update_model_package = _update_model_package  # type: ignore[method-assign]
-    SageMakerModelBackend.update_endpoint_weights_and_capacities = _update_weights  # type: ignore[method-assign]
-    SageMakerResponse.update_endpoint = _response_update_endpoint  # type: ignore[attr-defined]
-
-
-def reset() -> None:
-    HOSTS.clear()
-    JOB_DURATIONS.training_seconds = JOB_DURATIONS.compilation_seconds = 0.0

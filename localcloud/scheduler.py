@@ -1,8 +1,9 @@
 """EventBridge Scheduler on the offline cloud: schedules fire on the runtime's simulated clock.
 
-moto stores schedules but never fires them. The runner here reads every ENABLED schedule on each
-tick and fires those that are due in simulated time (``CLOCK.now()``), so ``rate(1 day)`` fires
-every 864 real seconds at a time scale of 0.01, and ``CLOCK.advance(86400)`` makes it fire now.
+moto stores schedules but never fires them. The runner here (one per offline cloud,
+``Runtime.scheduler``) reads every ENABLED schedule on each tick and fires those that are due in
+simulated time (the cloud's ``clock.now()``), so ``rate(1 day)`` fires every 864 real seconds at a
+time scale of 0.01, and ``cloud.clock.advance(86400)`` makes it fire now.
 A firing delivers the target's ``Input`` with Scheduler's context attributes substituted, to a
 Lambda function (asynchronously, with Lambda's async retries) or a state machine.
 
@@ -23,7 +24,8 @@ from typing import Any
 from moto.utilities.arns import parse_arn
 
 from localcloud.background import BackgroundLoop
-from localcloud.clock import CLOCK
+from localcloud.clock import Clock
+from localcloud.eventbridge import Deliveries
 
 LOG = logging.getLogger("localcloud.scheduler")
 TICK_REAL_SECONDS = 0.05
@@ -153,16 +155,14 @@ def target_payload(schedule_arn: str, target: dict[str, Any], scheduled_time: fl
     return payload
 
 
-def deliver(schedule_arn: str, target: dict[str, Any], payload: str) -> None:
+def deliver(deliveries: Deliveries, schedule_arn: str, target: dict[str, Any], payload: str) -> None:
     """Hand one firing to the target with the schedule's RetryPolicy and DeadLetterConfig, as Scheduler does."""
-    from localcloud.eventbridge import DISPATCHER, deliver_to_lambda, deliver_to_state_machine
-
     service = parse_arn(target["Arn"]).service
     source = f"scheduler:{schedule_arn}"
     if service == "lambda":
-        DISPATCHER.submit(deliver_to_lambda, target, payload, None, source)
+        deliveries.submit(deliveries.deliver_to_lambda, target, payload, None, source)
     elif service == "states":
-        DISPATCHER.submit(deliver_to_state_machine, target, payload, None, source)
+        deliveries.submit(deliveries.deliver_to_state_machine, target, payload, None, source)
     else:
         LOG.warning("schedule target %s is not a Lambda function or a state machine; not delivered", target["Arn"])
 
@@ -178,7 +178,9 @@ class _Tracked:
 class ScheduleRunner:
     """Fires due schedules of every account and region moto holds, on a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock, deliveries: Deliveries) -> None:
+        self._clock = clock
+        self._deliveries = deliveries
         self._tracked: dict[str, _Tracked] = {}
         self._loop = BackgroundLoop("scheduler")
         self.firings: list[tuple[str, float]] = []
@@ -202,7 +204,7 @@ class ScheduleRunner:
         """Fire every schedule due by now; returns the ARNs fired."""
         from moto.scheduler.models import scheduler_backends
 
-        now = CLOCK.now()
+        now = self._clock.now()
         fired: list[str] = []
         for _, regions in list(scheduler_backends.items()):
             for _, backend in list(regions.items()):
@@ -234,12 +236,10 @@ class ScheduleRunner:
         tracked.fired += 1
         self.firings.append((schedule.arn, scheduled))
         LOG.info("schedule %s fired for %s", schedule.name, dt.datetime.fromtimestamp(scheduled, dt.UTC).isoformat())
-        deliver(schedule.arn, schedule.target, target_payload(schedule.arn, schedule.target, scheduled))
+        payload = target_payload(schedule.arn, schedule.target, scheduled)
+        deliver(self._deliveries, schedule.arn, schedule.target, payload)
         return True
 
     def next_due(self, schedule_arn: str) -> float | None:
         tracked = self._tracked.get(schedule_arn)
         return tracked.due if tracked else None
-
-
-RUNNER = ScheduleRunner()

@@ -6,16 +6,21 @@
   Failed/Stopped job raises ``States.TaskFailed`` with the job description as the cause;
 * epoch-millisecond timestamps in ``aws-sdk`` results (raw ``datetime`` objects break
   ``DescribeExecution``);
-* the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled;
+* the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled by the
+  running cloud's clock;
 * the error names Step Functions gives a failed service call, so ``Retry`` and ``Catch`` see what
   they would see on AWS: ``aws-sdk`` tasks ``<Service>.<ErrorCode>`` with the ``Exception``
   suffix (``SageMaker.ThrottlingException``; moto says ``sagemaker.sagemakerException`` for all),
   Lambda function tasks ``Lambda.<ErrorCode>`` (moto says ``Exception``), a client-side timeout
   ``Lambda.SdkClientException``, optimized DynamoDB ``DynamoDB.<ErrorCode>Exception``;
-* fault injection: each execution runs as a caller of its own (``FAULTS.caller``), and a ``.sync``
-  job's Describe polling rides out throttling and 5xx answers, as Step Functions' own polling does;
+* fault injection: each execution runs as a caller of its own (the cloud's ``faults.caller``), and
+  a ``.sync`` job's Describe polling rides out throttling and 5xx answers, as Step Functions' own
+  polling does;
 * a definition is parsed once, not once per execution: moto's ANTLR parser (pure Python) took
   0.3-0.9 s of every StartExecution on the retrain state machine, which Step Functions never does.
+  The cache (``ParsedDefinitions``) belongs to the running cloud.
+
+The interpreter's attributes these replace are replaced in ``moto_patches/stepfunctions.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ import datetime as dt
 import json
 import threading
 import time
-import types
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -39,33 +43,15 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 )
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
-from moto.stepfunctions.parser.asl.component.program import program
-from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import inline_iteration_component
-from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory, state_task_lambda
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
-    state_task_service_aws_sdk,
-    state_task_service_callback,
-    state_task_service_dynamodb,
-    state_task_service_factory,
-)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (
     StateTaskServiceCallback,
 )
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
-from moto.stepfunctions.parser.backend import execution_worker
 
-from localcloud import faults, lambdas
-from localcloud.clock import CLOCK
-from localcloud.faults import FAULTS
+from localcloud.clock import Clock
 
 # (describe operation, name parameter, status field) for each .sync-capable SageMaker job.
 _SYNC_JOBS: dict[str, tuple[str, str, str]] = {
@@ -88,7 +74,9 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _SUCCEEDED = "Completed"
-_REAL_SYNC_POLL_SECONDS = 0.5
+# moto polls a .sync job every 0.5 s; scaled, as if that were 30 simulated seconds, never below 20 ms.
+_SYNC_POLL_SIMULATED_PER_REAL_SECOND = 60
+_SYNC_POLL_FLOOR_SECONDS = 0.02
 
 
 def to_sfn_json(value: Any) -> Any:
@@ -246,22 +234,20 @@ def task_error_name(resource: str, code: str) -> str:
     raise ValueError(f"no offline error naming for {resource}")
 
 
-def _aws_sdk_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
-    if not isinstance(ex, ClientError):
-        return _original_aws_sdk_from_error(self, env, ex)
-    error = aws_sdk_error_name(self.resource.api_name, str(ex.response["Error"]["Code"]))
+def aws_sdk_failure(task: Any, env: Any, ex: ClientError) -> FailureEvent:
+    """How an ``aws-sdk`` task fails on a service error: ``<Service>.<Code>Exception``, as Step Functions says."""
+    error = aws_sdk_error_name(task.resource.api_name, str(ex.response["Error"]["Code"]))
     metadata = ex.response.get("ResponseMetadata", {})
     cause = (
         f"{ex.response['Error'].get('Message', '')} (Service: {error.split('.')[0]}, "
         f"Status Code: {metadata.get('HTTPStatusCode')}, Request ID: {metadata.get('RequestId')})"
     )
-    failure: FailureEvent = self._get_task_failure_event(env=env, error=error, cause=cause)
+    failure: FailureEvent = task._get_task_failure_event(env=env, error=error, cause=cause)
     return failure
 
 
-def _lambda_task_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
-    if not isinstance(ex, ClientError):
-        return _original_lambda_from_error(self, env, ex)
+def lambda_task_failure(env: Any, ex: ClientError) -> FailureEvent:
+    """How a Lambda function task fails when the Invoke call itself answers an error: ``Lambda.<Code>``."""
     error = lambda_error_name(str(ex.response.get("Error", {}).get("Code", "")))
     return FailureEvent(
         env=env,
@@ -275,18 +261,12 @@ def _lambda_task_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
     )
 
 
-def _dynamodb_error_cause(client_error: ClientError) -> tuple[str, str]:
-    error, cause = _original_dynamodb_error_cause(client_error)
-    return f"DynamoDB.{_with_exception_suffix(error.removeprefix('DynamoDB.'))}", cause
+def dynamodb_error_name(error: str) -> str:
+    """``DynamoDB.<Code>Exception`` for an optimized DynamoDB task's failed call."""
+    return f"DynamoDB.{_with_exception_suffix(error.removeprefix('DynamoDB.'))}"
 
 
-_original_aws_sdk_from_error = state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error
-_original_lambda_from_error = state_task_lambda.StateTaskLambda._from_error
-_original_dynamodb_error_cause = state_task_service_dynamodb.StateTaskServiceDynamoDB._error_cause_from_client_error
-_original_execution_logic = execution_worker.ExecutionWorker._execution_logic
-
-
-class _ContextThread(threading.Thread):
+class ContextThread(threading.Thread):
     """A thread that runs in a copy of its creator's context variables, as an asyncio task does.
 
     The interpreter runs the program, each state and each branch on threads of their own; without
@@ -301,50 +281,32 @@ class _ContextThread(threading.Thread):
         self._context.run(super().run)
 
 
-_threading_with_context = types.SimpleNamespace(
-    **{name: getattr(threading, name) for name in dir(threading) if not name.startswith("__")}
-)
-_threading_with_context.Thread = _ContextThread
+def scaled_wait(clock: Clock | None, env: Any, wait_seconds: float) -> None:
+    """A ``Wait`` state's wait on ``clock`` (real seconds without one), ending early if the execution stops.
 
-
-def _execution_logic_as_caller(self: Any) -> None:
-    # Every call this execution's states make is the product's own, for fault injection.
-    name = self._evaluation_details.state_machine_details.name
-    with FAULTS.caller(f"states:{name}"):
-        _original_execution_logic(self)
-
-
-_original_service_for = state_task_service_factory.state_task_service_for
-_original_aws_sdk_eval = state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task
-
-
-def _service_for(service_name: str) -> Any:
-    if service_name == "sagemaker":
-        return StateTaskServiceSageMaker()
-    return _original_service_for(service_name)
-
-
-def _aws_sdk_eval_with_epoch_times(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
-    _original_aws_sdk_eval(self, env, *args, **kwargs)
-    env.stack.append(to_sfn_json(env.stack.pop()))
-
-
-def _scaled_wait(self: Any, env: Any, wait_seconds: int) -> None:
-    # moto's version rounds the waited time to whole seconds, which a scaled wait cannot reuse.
-    deadline = time.monotonic() + CLOCK.real_seconds(wait_seconds)
+    moto's version rounds the waited time to whole seconds, which a scaled wait cannot reuse.
+    """
+    seconds = clock.real_seconds(wait_seconds) if clock is not None else wait_seconds
+    deadline = time.monotonic() + seconds
     while env.is_running():
         remaining = deadline - time.monotonic()
         if remaining <= 0 or env.program_state_event.wait(remaining):
             return
 
 
-_original_environment = execution_worker.ExecutionWorker._get_evaluation_environment
+def sync_poll_seconds(clock: Clock | None, moto_seconds: float) -> float:
+    """How long a ``.sync`` task sleeps between Describe calls: moto's interval, scaled by ``clock``."""
+    if clock is None:
+        return moto_seconds
+    scaled = clock.real_seconds(moto_seconds * _SYNC_POLL_SIMULATED_PER_REAL_SECOND)
+    return max(_SYNC_POLL_FLOOR_SECONDS, min(moto_seconds, scaled))
 
 
-def _environment_with_iso_start_time(self: Any) -> Any:
-    # $$.Execution.StartTime is an ISO-8601 string in Step Functions; moto hands over a datetime,
-    # which then breaks DescribeExecution when a state copies it into the output.
-    env = _original_environment(self)
+def with_iso_start_time(env: Any) -> Any:
+    """``$$.Execution.StartTime`` as Step Functions' ISO-8601 string, not moto's datetime.
+
+    A datetime breaks DescribeExecution as soon as a state copies it into the output.
+    """
     execution = env.states.context_object.context_object_data["Execution"]
     start = execution.get("StartTime")
     if isinstance(start, dt.datetime):
@@ -355,36 +317,52 @@ def _environment_with_iso_start_time(self: Any) -> Any:
     return env
 
 
-# Parsed definitions kept (the retrain one holds about 7 MiB with its parse tree). A deployed stack
-# has two, named after its functions' random suffixes, so a new offline cloud brings new ones.
-_PARSED_LIMIT = 8
-_parsed: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
-_parsed_lock = threading.Lock()
-_original_parse = AmazonStateLanguageParser.parse
+# Parsed definitions a cloud keeps (the retrain one holds about 7 MiB with its parse tree). A deployed
+# stack has two, named after its functions' random suffixes.
+PARSED_LIMIT = 8
 
 
-def parse_definition(definition: str) -> tuple[Any, Any]:
-    """``AmazonStateLanguageParser.parse``, parsing each definition once: (program, ANTLR tree).
+class ParsedDefinitions:
+    """One cloud's cache of parsed ASL definitions: (program, ANTLR tree) per definition text."""
 
-    Every execution (and CreateStateMachine's validation) then shares one program. That is how the
-    interpreter already runs a Map's iterations and a Parallel's branches: its components hold the
-    parsed definition only, and everything an execution changes lives in its ``Environment`` (the
-    retry counters too, under each component's heap key). A definition that fails to parse is not
-    kept: it raises again on the next call.
-    """
-    with _parsed_lock:
-        parsed = _parsed.get(definition)
-        if parsed is not None:
-            _parsed.move_to_end(definition)
-            return parsed
-    # Parsed outside the lock: a second definition need not wait for the first one's parse.
-    parsed = _original_parse(definition)
-    _fix_heap_keys(parsed[0])
-    with _parsed_lock:
-        parsed = _parsed.setdefault(definition, parsed)
-        while len(_parsed) > _PARSED_LIMIT:
-            _parsed.popitem(last=False)
-    return parsed
+    def __init__(self, parse: Callable[[str], tuple[Any, Any]], limit: int = PARSED_LIMIT) -> None:
+        self._parse = parse
+        self._limit = limit
+        self._parsed: OrderedDict[str, tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.misses = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._parsed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._parsed.clear()
+
+    def parse(self, definition: str) -> tuple[Any, Any]:
+        """``AmazonStateLanguageParser.parse``, parsing each definition once.
+
+        Every execution (and CreateStateMachine's validation) then shares one program. That is how the
+        interpreter already runs a Map's iterations and a Parallel's branches: its components hold the
+        parsed definition only, and everything an execution changes lives in its ``Environment`` (the
+        retry counters too, under each component's heap key). A definition that fails to parse is not
+        kept: it raises again on the next call.
+        """
+        with self._lock:
+            parsed = self._parsed.get(definition)
+            if parsed is not None:
+                self._parsed.move_to_end(definition)
+                return parsed
+        # Parsed outside the lock: a second definition need not wait for the first one's parse.
+        parsed = self._parse(definition)
+        _fix_heap_keys(parsed[0])
+        with self._lock:
+            self.misses += 1
+            parsed = self._parsed.setdefault(definition, parsed)
+            while len(self._parsed) > self._limit:
+                self._parsed.popitem(last=False)
+        return parsed
 
 
 def _fix_heap_keys(program: Any) -> None:
@@ -409,43 +387,3 @@ def _fix_heap_keys(program: Any) -> None:
             pending.extend(node)
         elif hasattr(node, "__dict__") and type(node).__module__.startswith(("moto.stepfunctions", "localcloud")):
             pending.extend(vars(node).values())
-
-
-_scaled_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("__")})
-_scaled_time.sleep = CLOCK.sleep
-
-_installed: list[bool] = []
-
-
-def install() -> None:
-    faults.install()
-    lambdas.install()
-    if _installed:
-        return
-    state_task_service_aws_sdk.StateTaskServiceAwsSdk._from_error = _aws_sdk_from_error  # type: ignore[method-assign]
-    state_task_lambda.StateTaskLambda._from_error = _lambda_task_from_error  # type: ignore[method-assign]
-    state_task_service_dynamodb.StateTaskServiceDynamoDB._error_cause_from_client_error = staticmethod(  # type: ignore[method-assign]
-        _dynamodb_error_cause
-    )
-    execution_worker.ExecutionWorker._execution_logic = _execution_logic_as_caller  # type: ignore[method-assign]
-    for module in (program, branch_worker, inline_iteration_component, state_task_service_callback):
-        module.threading = _threading_with_context  # type: ignore[attr-defined]
-    execute_state.Thread = _ContextThread  # type: ignore[attr-defined,misc]
-    state_task_factory.state_task_service_for = _service_for  # type: ignore[assignment]
-    state_task_service_factory.state_task_service_for = _service_for  # type: ignore[assignment]
-    state_task_service_aws_sdk.StateTaskServiceAwsSdk._eval_service_task = _aws_sdk_eval_with_epoch_times  # type: ignore[method-assign]
-    WaitFunction._wait_interval = _scaled_wait  # type: ignore[method-assign]
-    # Step Functions names the service "applicationautoscaling"; boto3 calls it "application-autoscaling".
-    StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES["applicationautoscaling"] = "application-autoscaling"
-    execution_worker.ExecutionWorker._get_evaluation_environment = _environment_with_iso_start_time  # type: ignore[method-assign]
-    retrier_decl.time = _scaled_time  # type: ignore[attr-defined]
-    AmazonStateLanguageParser.parse = staticmethod(parse_definition)  # type: ignore[method-assign,assignment]
-    refresh_sync_polling()
-    _installed.append(True)
-
-
-def refresh_sync_polling() -> None:
-    """.sync polls every 0.5 s in moto; scale it with the clock (but never busier than 20 ms)."""
-    state_task_service_callback._DELAY_SECONDS_SYNC_CONDITION_CHECK = max(  # type: ignore[misc]
-        0.02, min(_REAL_SYNC_POLL_SECONDS, CLOCK.real_seconds(_REAL_SYNC_POLL_SECONDS * 60))
-    )

@@ -40,10 +40,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from localcloud import eventbridge
 from localcloud.cloud import Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
-from localcloud.faults import FAULTS, KINDS
+from localcloud.faults import KINDS
 
 TERMINAL_EVENTS = frozenset(
     {"pipeline.succeeded", "model.rejected", "pipeline.failed", "data.quarantined", "deployment.rolled_back"}
@@ -257,19 +256,20 @@ def run_soak(
     started = time.monotonic()
     with _quiet(verbose):
         cloud = OfflineCloud(parameters=STACK_PARAMETERS, time_scale=time_scale, use_sam_build=False).start()
-        delivery_before = asdict(eventbridge.COUNTS)
+        counts = cloud.deliveries.counts
+        delivery_before = asdict(counts)
         try:
-            FAULTS.seed(seed)
-            FAULTS.inject(rate, kinds=KINDS, scope="pipeline")
+            cloud.faults.seed(seed)
+            cloud.faults.inject(rate, kinds=KINDS, scope="pipeline")
             _drive(cloud, drops, burst, drop_timeout, progress)
             _settle(cloud, drop_timeout)
-            stats = FAULTS.stats()
-            FAULTS.clear()
+            stats = cloud.faults.stats()
+            cloud.faults.clear()
             _collect(cloud, drops, report)
         finally:
-            FAULTS.clear()
+            cloud.faults.clear()
             cloud.stop()
-    delivery = {key: value - delivery_before[key] for key, value in asdict(eventbridge.COUNTS).items()}
+    delivery = {key: value - delivery_before[key] for key, value in asdict(counts).items()}
     report.wall_seconds = round(time.monotonic() - started, 1)
     report.api_calls = dict(stats.api_calls.most_common())
     report.faults_injected = stats.total
@@ -339,10 +339,10 @@ def _settle(cloud: OfflineCloud, timeout: float) -> None:
     """Wait until deliveries are idle and no execution runs (a queued drop may still be starting)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        eventbridge.DISPATCHER.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
+        cloud.deliveries.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
         if not any(run["status"] in _RUNNING for run in cloud.executions()):
             time.sleep(1.0)  # a late duplicate notification would arrive now
-            if eventbridge.DISPATCHER.wait_idle(timeout=5) and not any(
+            if cloud.deliveries.wait_idle(timeout=5) and not any(
                 run["status"] in _RUNNING for run in cloud.executions()
             ):
                 return

@@ -26,7 +26,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "preprocessing": ("throughput, ", "peak RSS, "),
     "inference": ("batch 1 latency p50", "compiled speed-up", "throughput at batch 1024"),
     "rollback": ("evaluated 5XX alarm: alarm → 100% traffic",),
-    "demo_time": ("import of localcloud.demo",),
+    "demo_time": ("import of conveyor_cli.demo",),
     "gpu_inference": (),
 }
 KINDS = {"count", "timing", "size"}

@@ -20,9 +20,7 @@ from conveyor_cli import state
 from conveyor_cli.local import state_of
 from conveyor_cli.main import app
 from localcloud.cloud import OfflineCloud
-
-# 600 s of simulated bake time pass in 6 s.
-TIME_SCALE = 0.01
+from tests.conftest import TIME_SCALE
 
 Invoke = Callable[..., Any]
 

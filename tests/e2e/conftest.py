@@ -7,9 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from localcloud.cloud import OfflineCloud
-
-# 600 s of simulated bake time pass in 6 s; real work (training, gcc) still takes real seconds.
-TIME_SCALE = 0.01
+from tests.conftest import TIME_SCALE
 
 
 @pytest.fixture

@@ -7,14 +7,15 @@ import io
 import pytest
 from rich.console import Console
 
-from localcloud.demo import DemoReport, run_demo
+from conveyor_cli.demo import DemoReport, run_demo
+from tests.conftest import TIME_SCALE
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def report() -> DemoReport:
-    return run_demo(Console(file=io.StringIO(), width=120), time_scale=0.01)
+    return run_demo(Console(file=io.StringIO(), width=120), time_scale=TIME_SCALE)
 
 
 def test_every_step_ends_in_its_expected_outcome(report: DemoReport) -> None:

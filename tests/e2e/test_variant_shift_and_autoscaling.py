@@ -13,8 +13,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from localcloud import sagemaker as local_sagemaker
-from localcloud.cloud import ACCOUNT_ID, OfflineCloud
+from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +33,7 @@ def traffic_log(cloud: OfflineCloud) -> Iterator[list[dict[str, float]]]:
 
     def sample() -> None:
         while not done.is_set():
-            shares = local_sagemaker.traffic_shares(ACCOUNT_ID, cloud.region, cloud.output("EndpointName"))
+            shares = cloud.traffic_shares()
             rounded = {name: round(share, 2) for name, share in shares.items()}
             if not samples or samples[-1] != rounded:
                 samples.append(rounded)
@@ -87,7 +86,7 @@ def test_a_variant_shift_returns_all_traffic_when_the_candidate_alarms(cloud_fac
     def alarm_once_candidate_serves() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            shares = local_sagemaker.traffic_shares(ACCOUNT_ID, cloud.region, cloud.output("EndpointName"))
+            shares = cloud.traffic_shares()
             if shares.get("candidate", 0) > 0:
                 cloud.client("cloudwatch").set_alarm_state(
                     AlarmName=candidate_alarm, StateValue="ALARM", StateReason="candidate 5XX errors"

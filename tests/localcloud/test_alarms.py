@@ -18,9 +18,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from localcloud.alarms import EVALUATOR, evaluate, statistic
-from localcloud.clock import CLOCK
-from localcloud.cloud import ACCOUNT_ID, install_runtime
+from localcloud.alarms import AlarmEvaluator, evaluate, statistic
+from localcloud.cloud import ACCOUNT_ID
+from localcloud.runtime import Runtime
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -202,6 +202,7 @@ class AlarmWorld:
     cloudwatch: Any
     sqs: Any
     queue_url: str
+    evaluator: AlarmEvaluator
 
     def events(self) -> list[dict[str, Any]]:
         """Every "Alarm State Change" event the rule delivered since the last call, oldest first."""
@@ -244,17 +245,15 @@ def after_the_data_ages_out() -> dt.datetime:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlarmWorld]:
-    install_runtime()  # first: it swaps os.environ for the runtime's overlay, which monkeypatch then edits
-    for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(variable, value)
-    previous_scale = CLOCK.scale
-    CLOCK.set_scale(TIME_SCALE)
-    EVALUATOR.stop()  # forget evaluations from earlier tests; the tests call evaluate_all() themselves
-    try:
+    # A runtime of its own, with the evaluator idle: the tests call evaluate_all() themselves. Built
+    # first: activating it swaps os.environ for the runtime's overlay, which monkeypatch then edits.
+    with Runtime(time_scale=TIME_SCALE) as runtime:
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            monkeypatch.setenv(variable, value)
         with mock_aws():
             sqs = boto3.client("sqs", region_name=REGION)
             events = boto3.client("events", region_name=REGION)
@@ -269,17 +268,14 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlarmWorld]:
                 ),
             )
             events.put_targets(Rule="alarm-state-changes", Targets=[{"Id": "queue", "Arn": queue_arn}])
-            yield AlarmWorld(boto3.client("cloudwatch", region_name=REGION), sqs, queue_url)
-    finally:
-        EVALUATOR.stop()
-        CLOCK.set_scale(previous_scale)
+            yield AlarmWorld(boto3.client("cloudwatch", region_name=REGION), sqs, queue_url, runtime.alarms)
 
 
 def test_breaching_data_raises_the_alarm_and_publishes_the_state_change(world: AlarmWorld) -> None:
     world.create_alarm("errors-high")
     world.put(5.0)
 
-    transitions = EVALUATOR.evaluate_all()
+    transitions = world.evaluator.evaluate_all()
 
     assert transitions == [("errors-high", "OK", "ALARM")]
     described = world.state("errors-high")
@@ -300,19 +296,19 @@ def test_breaching_data_raises_the_alarm_and_publishes_the_state_change(world: A
 def test_an_unchanged_evaluation_publishes_nothing_more(world: AlarmWorld) -> None:
     world.create_alarm("errors-high")
     world.put(5.0)
-    EVALUATOR.evaluate_all()
+    world.evaluator.evaluate_all()
     world.events()
 
-    assert EVALUATOR.evaluate_all() == []
+    assert world.evaluator.evaluate_all() == []
     assert world.events() == []
 
 
 def test_when_the_data_stops_a_not_breaching_alarm_returns_to_ok(world: AlarmWorld) -> None:
     world.create_alarm("errors-high", treat_missing_data="notBreaching")
     world.put(5.0)
-    EVALUATOR.evaluate_all()
+    world.evaluator.evaluate_all()
 
-    transitions = EVALUATOR.evaluate_all(now=after_the_data_ages_out())
+    transitions = world.evaluator.evaluate_all(now=after_the_data_ages_out())
 
     assert transitions == [("errors-high", "ALARM", "OK")]
     assert world.state("errors-high")["StateValue"] == "OK"
@@ -326,9 +322,9 @@ def test_when_the_data_stops_a_not_breaching_alarm_returns_to_ok(world: AlarmWor
 def test_when_the_data_stops_an_ignoring_alarm_keeps_its_state(world: AlarmWorld) -> None:
     world.create_alarm("errors-high", treat_missing_data="ignore")
     world.put(5.0)
-    EVALUATOR.evaluate_all()
+    world.evaluator.evaluate_all()
 
-    assert EVALUATOR.evaluate_all(now=after_the_data_ages_out()) == []
+    assert world.evaluator.evaluate_all(now=after_the_data_ages_out()) == []
     assert world.state("errors-high")["StateValue"] == "ALARM"
 
 
@@ -337,17 +333,17 @@ def test_data_below_the_threshold_or_on_other_dimensions_does_not_raise_the_alar
     world.put(0.0)
     world.put(50.0, dimensions=[{"Name": "Service", "Value": "another-service"}])
 
-    assert EVALUATOR.evaluate_all() == []
+    assert world.evaluator.evaluate_all() == []
     assert world.state("errors-high")["StateValue"] == "OK"
     assert world.events() == []
 
 
 def test_a_hand_set_alarm_holds_while_the_evaluation_is_unchanged(world: AlarmWorld) -> None:
     world.create_alarm("errors-high", treat_missing_data="notBreaching")
-    assert EVALUATOR.evaluate_all() == []  # no data: evaluates OK, as the alarm already is
+    assert world.evaluator.evaluate_all() == []  # no data: evaluates OK, as the alarm already is
 
     world.cloudwatch.set_alarm_state(AlarmName="errors-high", StateValue="ALARM", StateReason="forced by a test")
-    held = [EVALUATOR.evaluate_all(now=after_the_data_ages_out()) for _ in range(3)]
+    held = [world.evaluator.evaluate_all(now=after_the_data_ages_out()) for _ in range(3)]
 
     # CloudWatch would put it back to OK at the next period; offline it holds (a documented difference).
     assert held == [[], [], []]
@@ -357,8 +353,8 @@ def test_a_hand_set_alarm_holds_while_the_evaluation_is_unchanged(world: AlarmWo
 
     # Once the metrics change the evaluation (breach, then clear), the evaluator takes over again.
     world.put(5.0)
-    assert EVALUATOR.evaluate_all() == []  # evaluates ALARM, which it already is
-    assert EVALUATOR.evaluate_all(now=after_the_data_ages_out()) == [("errors-high", "ALARM", "OK")]
+    assert world.evaluator.evaluate_all() == []  # evaluates ALARM, which it already is
+    assert world.evaluator.evaluate_all(now=after_the_data_ages_out()) == [("errors-high", "ALARM", "OK")]
     assert [event["detail"]["state"]["value"] for event in world.events()] == ["OK"]
 
 
@@ -366,5 +362,5 @@ def test_a_hand_set_alarm_survives_its_first_evaluation(world: AlarmWorld) -> No
     world.create_alarm("errors-high", treat_missing_data="notBreaching")
     world.cloudwatch.set_alarm_state(AlarmName="errors-high", StateValue="ALARM", StateReason="forced by a test")
 
-    assert EVALUATOR.evaluate_all() == []
+    assert world.evaluator.evaluate_all() == []
     assert world.state("errors-high")["StateValue"] == "ALARM"

@@ -1,6 +1,6 @@
 """Concurrent writes to one DynamoDB item on the offline cloud: none lost, one conditional winner.
 
-Without ``localcloud.dynamodb``'s lock moto interleaves concurrent requests on one item: list
+Without the lock of ``localcloud/moto_patches/dynamodb.py`` moto interleaves concurrent requests on one item: list
 appends are lost (200 kept 158 to 187 in these tests), several ``attribute_not_exists`` writes win,
 and ``ReturnValues`` can describe another request's write. Each test races many threads through one boto3 client, in
 process (``mock_aws``) and against moto's server in this process, as the offline cloud runs either.
@@ -24,8 +24,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from localcloud import dynamodb
-from localcloud.cloud import install_runtime
+from localcloud import moto_patches
+from localcloud.moto_patches import dynamodb
+from localcloud.runtime import Runtime
 
 REGION = "us-east-1"
 TABLE = "state"
@@ -52,7 +53,7 @@ def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
         ("AWS_DEFAULT_REGION", REGION),
     ):
         monkeypatch.setenv(variable, value)
-    install_runtime()
+    moto_patches.install_all()
     # Enough pooled connections that server-mode requests really arrive together.
     config = Config(max_pool_connections=APPENDS, retries={"mode": "standard", "max_attempts": 1})
     if request.param == "in-process":
@@ -95,8 +96,8 @@ def _race(threads: int, call: Callable[[int], T]) -> list[T]:
 
 
 def test_the_offline_runtime_installs_the_lock() -> None:
-    install_runtime()
-    assert dynamodb.installed()
+    with Runtime():
+        assert dynamodb.PATCHES.installed()
 
 
 def test_concurrent_list_appends_to_one_item_all_survive(client: Any) -> None:

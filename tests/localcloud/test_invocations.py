@@ -24,11 +24,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
-from localcloud import invocations
-from localcloud import sagemaker as local_sagemaker
-from localcloud.clock import CLOCK
-from localcloud.cloud import ACCOUNT_ID, install_runtime
-from localcloud.faults import FAULTS
+from localcloud.cloud import ACCOUNT_ID
+from localcloud.invocations import InvocationCounters
+from localcloud.runtime import Runtime, current
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -95,26 +93,19 @@ def client(service: str) -> Any:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    install_runtime()  # first: it swaps os.environ for the runtime's overlay, which monkeypatch then edits
-    for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(variable, value)
-    previous_scale = CLOCK.scale
-    CLOCK.set_scale(TIME_SCALE)
-    FAULTS.clear()
-    try:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    # A runtime of its own per test. Activated first: it swaps os.environ for the runtime's overlay,
+    # which monkeypatch then edits.
+    with Runtime(time_scale=TIME_SCALE) as runtime:
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            monkeypatch.setenv(variable, value)
         with mock_aws():
-            yield
-            local_sagemaker.wait_idle(timeout=30)
-    finally:
-        local_sagemaker.reset()
-        invocations.reset()
-        FAULTS.clear()
-        CLOCK.set_scale(previous_scale)
+            yield runtime
+            runtime.sagemaker.wait_idle(timeout=30)
 
 
 @dataclass
@@ -303,7 +294,7 @@ def test_a_request_the_container_rejects_is_a_model_error_counted_as_4xx(
 def test_a_failing_model_is_a_model_error_with_original_status_500_counted_as_5xx(
     endpoint: Endpoint, features: npt.NDArray[np.float32]
 ) -> None:
-    FAULTS.degrade_model("model-heavy", error_rate=1.0)
+    current().faults.degrade_model("model-heavy", error_rate=1.0)
     body = csv_body(features[:2])
 
     failures = [endpoint.invoke_error(body, target_variant="heavy") for _ in range(3)]
@@ -351,4 +342,4 @@ def test_invocations_publish_sagemaker_metrics_per_variant(
     [overhead] = endpoint.statistics("OverheadLatency", "heavy", ["Minimum"])
     assert overhead["Unit"] == "Microseconds"
     assert overhead["Minimum"] >= 0
-    assert invocations.COUNTERS[(ENDPOINT, "heavy")] == invocations.InvocationCounters(4, 0, 0)
+    assert current().invocations.get(ENDPOINT, "heavy") == InvocationCounters(4, 0, 0)

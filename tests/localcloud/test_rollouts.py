@@ -27,13 +27,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
-from localcloud import invocations
 from localcloud import sagemaker as local_sagemaker
-from localcloud.alarms import EVALUATOR
-from localcloud.clock import CLOCK
-from localcloud.cloud import ACCOUNT_ID, install_runtime
+from localcloud.cloud import ACCOUNT_ID
 from localcloud.datasets import breast_cancer_csv
-from localcloud.faults import FAULTS
+from localcloud.runtime import Runtime, current
 from localcloud.sagemaker_engine.inference import load_model
 
 REGION = "us-east-1"
@@ -100,28 +97,20 @@ def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    install_runtime()  # first: it swaps os.environ for the runtime's overlay, which monkeypatch then edits
-    for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(variable, value)
-    previous_scale = CLOCK.scale
-    CLOCK.set_scale(TIME_SCALE)
-    FAULTS.clear()
-    try:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    # A runtime of its own per test. Activated first: it swaps os.environ for the runtime's overlay,
+    # which monkeypatch then edits.
+    with Runtime(time_scale=TIME_SCALE) as runtime:
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            monkeypatch.setenv(variable, value)
         with mock_aws():
             client("s3").create_bucket(Bucket=BUCKET)
-            yield
-            local_sagemaker.wait_idle(timeout=60)
-    finally:
-        EVALUATOR.stop()
-        local_sagemaker.reset()
-        invocations.reset()
-        FAULTS.clear()
-        CLOCK.set_scale(previous_scale)
+            yield runtime
+            runtime.sagemaker.wait_idle(timeout=60)
 
 
 @dataclass
@@ -155,7 +144,7 @@ class Endpoint:
 def shares() -> dict[str, float]:
     return {
         name: round(share, 6)
-        for name, share in local_sagemaker.traffic_shares(ACCOUNT_ID, REGION, ENDPOINT).items()
+        for name, share in current().sagemaker.traffic_shares(ACCOUNT_ID, REGION, ENDPOINT).items()
         if share > 0
     }
 
@@ -260,12 +249,12 @@ def blue_green(
 
 def slow_the_clock() -> None:
     """Stretch the bake that comes next (x10) so that the requests sent during it all land in it."""
-    CLOCK.set_scale(TIME_SCALE * 10)
+    current().clock.set_scale(TIME_SCALE * 10)
 
 
 def hurry_the_clock() -> None:
-    """Let the rest of the bake pass at once (the fixture restores the scale afterwards)."""
-    CLOCK.set_scale(TIME_SCALE / 100)
+    """Let the rest of the bake pass at once (the next test gets a runtime, and a clock, of its own)."""
+    current().clock.set_scale(TIME_SCALE / 100)
 
 
 def percent(value: int) -> dict[str, Any]:
@@ -407,8 +396,8 @@ def test_a_failing_canary_trips_its_alarm_and_rolls_back_to_the_old_config(
     endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
 ) -> None:
     create_green_error_alarm()
-    EVALUATOR.start()
-    FAULTS.degrade_model(MODEL_B, error_rate=1.0)
+    current().alarms.start()
+    current().faults.degrade_model(MODEL_B, error_rate=1.0)
     deployment = blue_green("CANARY", wait_seconds=3000, alarms=(GREEN_ALARM,), CanarySize=percent(20))
 
     with watching() as seen:

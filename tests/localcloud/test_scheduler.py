@@ -13,10 +13,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from localcloud.clock import CLOCK
 from localcloud.cloud import OfflineCloud
-from localcloud.eventbridge import DISPATCHER
-from localcloud.scheduler import RUNNER, TICK_REAL_SECONDS, Cron, UnsupportedExpression, next_firing, target_payload
+from localcloud.scheduler import (
+    TICK_REAL_SECONDS,
+    Cron,
+    ScheduleRunner,
+    UnsupportedExpression,
+    next_firing,
+    target_payload,
+)
 
 TIME_SCALE = 0.01
 DAY = 86400
@@ -213,10 +218,15 @@ def retrain_schedule(cloud: OfflineCloud) -> dict[str, object]:
     return schedule
 
 
-def tracked_due(schedule_arn: str) -> float:
+def runner(cloud: OfflineCloud) -> ScheduleRunner:
+    assert cloud.runtime is not None
+    return cloud.runtime.scheduler
+
+
+def tracked_due(cloud: OfflineCloud, schedule_arn: str) -> float:
     """When the runner means to fire the schedule next (waiting until it has seen the schedule)."""
-    wait_until(lambda: RUNNER.next_due(schedule_arn) is not None, what="the runner tracking the schedule")
-    due = RUNNER.next_due(schedule_arn)
+    wait_until(lambda: runner(cloud).next_due(schedule_arn) is not None, what="the runner tracking the schedule")
+    due = runner(cloud).next_due(schedule_arn)
     assert due is not None
     return due
 
@@ -228,7 +238,7 @@ def skipped_notifications(cloud: OfflineCloud, at_least: int = 1) -> list[dict[s
         return [n.body for n in cloud.notifications() if n.event == "retrain.skipped"]
 
     wait_until(lambda: len(found()) >= at_least, what=f"{at_least} retrain.skipped notification(s)")
-    DISPATCHER.wait_idle(timeout=10)
+    cloud.deliveries.wait_idle(timeout=10)
     return found()
 
 
@@ -242,46 +252,46 @@ def test_a_daily_schedule_fires_its_lambda_target_when_the_clock_advances_a_day(
     cloud = start_cloud("rate(1 day)")
     schedule = retrain_schedule(cloud)
     arn = str(schedule["Arn"])
-    due = tracked_due(arn)
-    assert due - CLOCK.now() > DAY - 3600, "a day away, not due yet"
+    due = tracked_due(cloud, arn)
+    assert due - cloud.clock.now() > DAY - 3600, "a day away, not due yet"
     let_the_runner_tick()
-    assert RUNNER.firings == []
+    assert runner(cloud).firings == []
 
-    CLOCK.advance(DAY)
-    wait_until(lambda: len(RUNNER.firings) >= 1, what="the schedule firing")
+    cloud.clock.advance(DAY)
+    wait_until(lambda: len(runner(cloud).firings) >= 1, what="the schedule firing")
     let_the_runner_tick()
 
-    assert RUNNER.firings == [(arn, due)]
+    assert runner(cloud).firings == [(arn, due)]
     [skipped] = skipped_notifications(cloud)
     assert skipped["reason"] == "no complete dataset under the incoming prefix"
     assert skipped["details"] == {"scheduled_time": scheduler_time(due)}
-    assert RUNNER.next_due(arn) == pytest.approx(due + DAY)
+    assert runner(cloud).next_due(arn) == pytest.approx(due + DAY)
     assert cloud.executions() == [], "nothing to retrain on"
 
 
 def test_a_schedule_that_missed_several_windows_fires_once(start_cloud: Callable[[str], OfflineCloud]) -> None:
     cloud = start_cloud("rate(1 day)")
     arn = str(retrain_schedule(cloud)["Arn"])
-    tracked_due(arn)
+    tracked_due(cloud, arn)
 
-    CLOCK.advance(3 * DAY + 60)
-    wait_until(lambda: len(RUNNER.firings) >= 1, what="the schedule firing")
+    cloud.clock.advance(3 * DAY + 60)
+    wait_until(lambda: len(runner(cloud).firings) >= 1, what="the schedule firing")
     let_the_runner_tick()
 
-    assert [fired for fired, _ in RUNNER.firings] == [arn]
+    assert [fired for fired, _ in runner(cloud).firings] == [arn]
     assert len(skipped_notifications(cloud)) == 1
 
 
 def test_a_cron_schedule_fires_at_its_utc_time(start_cloud: Callable[[str], OfflineCloud]) -> None:
     cloud = start_cloud("cron(0 3 * * ? *)")
     arn = str(retrain_schedule(cloud)["Arn"])
-    due = tracked_due(arn)
+    due = tracked_due(cloud, arn)
     assert scheduler_time(due).endswith("T03:00:00Z")
 
-    CLOCK.advance(due - CLOCK.now() + 1)
-    wait_until(lambda: len(RUNNER.firings) >= 1, what="the schedule firing")
+    cloud.clock.advance(due - cloud.clock.now() + 1)
+    wait_until(lambda: len(runner(cloud).firings) >= 1, what="the schedule firing")
 
-    assert RUNNER.firings == [(arn, due)]
+    assert runner(cloud).firings == [(arn, due)]
     [skipped] = skipped_notifications(cloud)
     assert skipped["details"] == {"scheduled_time": scheduler_time(due)}
 
@@ -298,12 +308,12 @@ def test_a_disabled_schedule_does_not_fire(start_cloud: Callable[[str], OfflineC
         FlexibleTimeWindow={"Mode": "OFF"},
         Target={key: target[key] for key in ("Arn", "RoleArn", "Input")},
     )["ScheduleArn"]
-    tracked_due(control_arn)
+    tracked_due(cloud, control_arn)
 
-    CLOCK.advance(8 * DAY)  # past the disabled schedule's rate(7 days) too
-    wait_until(lambda: len(RUNNER.firings) >= 1, what="the control schedule firing")
+    cloud.clock.advance(8 * DAY)  # past the disabled schedule's rate(7 days) too
+    wait_until(lambda: len(runner(cloud).firings) >= 1, what="the control schedule firing")
     let_the_runner_tick()
 
-    assert [fired for fired, _ in RUNNER.firings] == [control_arn]
-    assert RUNNER.next_due(str(disabled["Arn"])) is None, "never even tracked"
+    assert [fired for fired, _ in runner(cloud).firings] == [control_arn]
+    assert runner(cloud).next_due(str(disabled["Arn"])) is None, "never even tracked"
     assert len(skipped_notifications(cloud)) == 1, "one notification: the control schedule's"

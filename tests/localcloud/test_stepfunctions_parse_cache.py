@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,9 +20,10 @@ from moto import mock_aws
 from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from localcloud import stepfunctions
-from localcloud.clock import CLOCK
-from localcloud.cloud import ACCOUNT_ID, install_runtime
+from localcloud.cloud import ACCOUNT_ID
+from localcloud.moto_patches.stepfunctions import parse_uncached
+from localcloud.runtime import Runtime, current
+from localcloud.stepfunctions import ParsedDefinitions
 
 REGION = "us-east-1"
 TABLE = "counters"
@@ -86,39 +86,35 @@ DEFINITION = json.dumps(
 
 
 @pytest.fixture
-def sfn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(variable, value)
-    install_runtime()
-    CLOCK.set_scale(0.001)
-    # An empty cache of our own: the tests count parses and see the program every execution gets.
-    monkeypatch.setattr(stepfunctions, "_parsed", OrderedDict())
-    with mock_aws():
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        )
-        yield boto3.client("stepfunctions", region_name=REGION)
+def parses() -> list[str]:
+    """Every definition moto's parser really parsed (the cache's misses)."""
+    return []
 
 
 @pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every definition moto's parser really parsed (the cache's misses)."""
-    seen: list[str] = []
-    original = stepfunctions._original_parse
+def sfn(monkeypatch: pytest.MonkeyPatch, parses: list[str]) -> Iterator[Any]:
+    with Runtime(time_scale=0.001) as runtime:
 
-    def counted(definition: str) -> tuple[Any, Any]:
-        seen.append(definition)
-        return original(definition)
+        def counted(definition: str) -> tuple[Any, Any]:
+            parses.append(definition)
+            return parse_uncached(definition)
 
-    monkeypatch.setattr(stepfunctions, "_original_parse", counted)
-    return seen
+        # A cache of our own that counts its misses: the tests see the program every execution gets.
+        runtime.definitions = ParsedDefinitions(counted)
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            monkeypatch.setenv(variable, value)
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            boto3.client("dynamodb", region_name=REGION).create_table(
+                TableName=TABLE,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            )
+            yield boto3.client("stepfunctions", region_name=REGION)
 
 
 def _machine(sfn: Any) -> str:
@@ -186,7 +182,7 @@ def test_simultaneous_executions_of_one_program_keep_their_own_state(sfn: Any, p
 
 def test_a_cold_cache_stops_parsing_once_one_parse_is_kept(sfn: Any, parses: list[str]) -> None:
     machine = _machine(sfn)
-    stepfunctions._parsed.clear()  # as after a restart with the state machine already defined
+    current().definitions.clear()  # as after a restart with the state machine already defined
 
     executions = {run: _start(sfn, machine, run, 2) for run in ("a", "b", "c")}
 

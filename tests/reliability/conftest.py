@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import OfflineCloud
+from tests.conftest import POLL_SECONDS, TIME_SCALE
 
 
 def terminal(cloud: OfflineCloud, timeout: float = 120.0, count: int = 1) -> list[Any]:
@@ -27,12 +28,10 @@ def terminal(cloud: OfflineCloud, timeout: float = 120.0, count: int = 1) -> lis
         notes = [n for n in cloud.notifications() if n.event != "compile.fallback"]
         if len(notes) >= count:
             return notes
-        time.sleep(0.1)
+        time.sleep(POLL_SECONDS)
     raise AssertionError(f"fewer than {count} notifications after {timeout}s: {[n.event for n in notes]}")
 
 
-# As in tests/e2e: 600 s of simulated waiting pass in 6 s; training and compilation take real seconds.
-TIME_SCALE = 0.01
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 

@@ -22,18 +22,18 @@ from typing import Any
 
 import pytest
 
-from localcloud.cloud import ACTIVE, OfflineCloud
+from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv, feature_rows_csv
-from localcloud.faults import FAULTS, KINDS, wire_error
+from localcloud.faults import KINDS, wire_error
 from localcloud.stepfunctions import task_error_name
 from localcloud.template import load_template
 from reliability.fault_soak import format_report, run_soak
+from tests.conftest import TIME_SCALE
 from tests.reliability.conftest import terminal
 
 pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TIME_SCALE = 0.01
 QUICK = {
     "Hyperparameters": '{"objective": "binary:logistic", "num_round": "20", "max_depth": "3", "eval_metric": "auc"}',
     "BakeTimeSeconds": "60",
@@ -47,13 +47,11 @@ def cloud_factory() -> Iterator[Any]:
     started: list[OfflineCloud] = []
 
     def start(**parameters: str) -> OfflineCloud:
-        FAULTS.clear()
         cloud = OfflineCloud(parameters={**QUICK, **parameters}, time_scale=TIME_SCALE, use_sam_build=False).start()
         started.append(cloud)
         return cloud
 
     yield start
-    FAULTS.clear()
     for cloud in started:
         cloud.stop()
 
@@ -131,10 +129,10 @@ def test_asynchronously_invoked_functions_have_a_dead_letter_queue() -> None:
 
 def test_throttled_calls_in_the_state_machine_surface_under_aws_names_and_are_retried(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.fail_api("lambda", "Invoke", kind="throttle", times=1, callers=("states:",))
-    FAULTS.fail_api("sagemaker", "CreateModelPackage", kind="timeout", times=1, callers=("states:",))
-    FAULTS.fail_api("sagemaker", "DescribeEndpoint", kind="error", times=1, callers=("states:",))
-    FAULTS.fail_api("dynamodb", "TransactWriteItems", kind="throttle", times=1, callers=("states:",))
+    cloud.faults.fail_api("lambda", "Invoke", kind="throttle", times=1, callers=("states:",))
+    cloud.faults.fail_api("sagemaker", "CreateModelPackage", kind="timeout", times=1, callers=("states:",))
+    cloud.faults.fail_api("sagemaker", "DescribeEndpoint", kind="error", times=1, callers=("states:",))
+    cloud.faults.fail_api("dynamodb", "TransactWriteItems", kind="throttle", times=1, callers=("states:",))
     cloud.upload("incoming/named.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
@@ -156,13 +154,13 @@ def test_throttled_calls_in_the_state_machine_surface_under_aws_names_and_are_re
 
 def test_a_training_job_killed_midway_ends_in_pipeline_failed_with_the_cause(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.kill_training(after_seconds=0.3)
+    cloud.faults.kill_training(after_seconds=0.3)
     cloud.upload("incoming/killed.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
 
     assert run["status"] == "FAILED"
-    assert len(FAULTS.stats().killed_training_jobs) == 1
+    assert len(cloud.faults.stats().killed_training_jobs) == 1
     [note] = terminal(cloud)
     assert note.event == "pipeline.failed"
     assert note.body["reason"].startswith("States.TaskFailed: AlgorithmError: the container exited with code -9")
@@ -173,7 +171,7 @@ def test_a_training_job_killed_midway_ends_in_pipeline_failed_with_the_cause(clo
 
 def test_a_first_endpoint_whose_model_will_not_load_fails_the_run(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.fail_model_load()
+    cloud.faults.fail_model_load()
     cloud.upload("incoming/unloadable.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
@@ -193,7 +191,7 @@ def test_a_new_model_that_will_not_load_leaves_the_previous_config_serving(cloud
     cloud.wait_for_executions(1, timeout=180)
     sagemaker = cloud.client("sagemaker")
     serving = sagemaker.describe_endpoint(EndpointName=cloud.output("EndpointName"))["EndpointConfigName"]
-    FAULTS.fail_model_load(times=1)
+    cloud.faults.fail_model_load(times=1)
 
     cloud.upload("incoming/second.csv", breast_cancer_csv())  # a tie promotes: a rollout starts
     runs = cloud.wait_for_executions(2, timeout=180)
@@ -211,7 +209,7 @@ def test_a_new_model_that_will_not_load_leaves_the_previous_config_serving(cloud
 
 def test_a_state_machine_function_whose_runtime_exits_once_is_retried(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.crash_function("QualityGateFunction", kind="exit", times=1)
+    cloud.faults.crash_function("QualityGateFunction", kind="exit", times=1)
     cloud.upload("incoming/exit-once.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
@@ -234,7 +232,7 @@ def test_a_crashing_ingest_is_retried_then_dead_lettered_and_notified(
     cloud_factory: Any, crash: str, cause: str
 ) -> None:
     cloud = cloud_factory()
-    FAULTS.crash_function("IngestFunction", kind=crash)  # type: ignore[arg-type]
+    cloud.faults.crash_function("IngestFunction", kind=crash)  # type: ignore[arg-type]
     cloud.upload("incoming/crash.csv", breast_cancer_csv(rows=60))
 
     [note] = terminal(cloud)
@@ -245,7 +243,7 @@ def test_a_crashing_ingest_is_retried_then_dead_lettered_and_notified(
     assert note.body["details"]["dataset"] == f"s3://{cloud.output('DataBucketName')}/incoming/crash.csv"
     assert note.body["details"]["dead_letter"]["writer"] == "lambda"
     assert cause in note.body["reason"]
-    runtime = ACTIVE.runtime.get(cloud.output("IngestFunctionName"))
+    runtime = cloud.lambdas.get(cloud.output("IngestFunctionName"))
     assert runtime is not None
     assert runtime.invocations == 3, "one attempt and Lambda's two asynchronous retries"
     assert cloud.executions() == []
@@ -254,21 +252,21 @@ def test_a_crashing_ingest_is_retried_then_dead_lettered_and_notified(
 
 def test_an_ingest_crash_that_clears_is_absorbed_by_lambdas_retries(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.crash_function("IngestFunction", times=2)
+    cloud.faults.crash_function("IngestFunction", times=2)
     cloud.upload("incoming/crash-twice.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
 
     assert run["status"] == "SUCCEEDED"
     assert [n.event for n in terminal(cloud)] == ["pipeline.succeeded"]
-    runtime = ACTIVE.runtime.get(cloud.output("IngestFunctionName"))
+    runtime = cloud.lambdas.get(cloud.output("IngestFunctionName"))
     assert runtime is not None
     assert runtime.invocations == 3
 
 
 def test_eventbridge_that_cannot_reach_ingest_dead_letters_the_event_and_notifies(cloud_factory: Any) -> None:
     cloud = cloud_factory()
-    FAULTS.fail_api("lambda", "Invoke", kind="throttle", callers=("events:",))
+    cloud.faults.fail_api("lambda", "Invoke", kind="throttle", callers=("events:",))
     cloud.upload("incoming/unreachable.csv", breast_cancer_csv(rows=60))
 
     [note] = terminal(cloud)
@@ -278,7 +276,7 @@ def test_eventbridge_that_cannot_reach_ingest_dead_letters_the_event_and_notifie
     assert note.body["details"]["dataset"].endswith("/incoming/unreachable.csv")
     assert "TooManyRequestsException" in note.body["reason"]
     assert "after 10 retries" in note.body["reason"], "the rule's RetryPolicy.MaximumRetryAttempts"
-    runtime = ACTIVE.runtime.get(cloud.output("IngestFunctionName"))
+    runtime = cloud.lambdas.get(cloud.output("IngestFunctionName"))
     assert runtime is not None
     assert runtime.invocations == 0
 

@@ -16,12 +16,11 @@ import pytest
 
 from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv
-from localcloud.faults import FAULTS
+from tests.conftest import TIME_SCALE
 from tests.reliability.conftest import terminal
 
 pytestmark = pytest.mark.e2e
 
-TIME_SCALE = 0.01
 QUICK = {
     "Hyperparameters": '{"objective": "binary:logistic", "num_round": "20", "max_depth": "3", "eval_metric": "auc"}',
     "BakeTimeSeconds": "60",
@@ -30,10 +29,8 @@ QUICK = {
 
 @pytest.fixture
 def cloud() -> Iterator[OfflineCloud]:
-    FAULTS.clear()
     started = OfflineCloud(parameters=QUICK, time_scale=TIME_SCALE, use_sam_build=False).start()
     yield started
-    FAULTS.clear()
     started.stop()
 
 
@@ -53,7 +50,7 @@ def queued_runs(cloud: OfflineCloud) -> list[Any]:
 
 def test_a_run_whose_own_notification_cannot_be_published_is_reported_by_the_watch(cloud: OfflineCloud) -> None:
     # Only the state machine's publishes fail; the watch function's own publish goes through.
-    FAULTS.fail_api("sns", "Publish", kind="error", callers=("states:",))
+    cloud.faults.fail_api("sns", "Publish", kind="error", callers=("states:",))
     cloud.upload("incoming/unreported.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
@@ -95,7 +92,7 @@ def test_a_run_stopped_by_hand_is_reported_and_the_queued_drop_runs(cloud: Offli
 
 
 def test_a_run_that_reported_its_own_failure_is_not_reported_again(cloud: OfflineCloud) -> None:
-    FAULTS.kill_training(after_seconds=0.2)
+    cloud.faults.kill_training(after_seconds=0.2)
     cloud.upload("incoming/killed.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)
@@ -109,8 +106,8 @@ def test_a_run_that_reported_its_own_failure_is_not_reported_again(cloud: Offlin
 
 
 def test_a_watch_that_cannot_report_dead_letters_the_end_and_the_notifier_reports_it(cloud: OfflineCloud) -> None:
-    FAULTS.fail_api("sns", "Publish", kind="error", callers=("states:",))
-    FAULTS.crash_function("WatchRunsFunction")
+    cloud.faults.fail_api("sns", "Publish", kind="error", callers=("states:",))
+    cloud.faults.crash_function("WatchRunsFunction")
     cloud.upload("incoming/unreported-twice.csv", breast_cancer_csv())
 
     [run] = cloud.wait_for_executions(1, timeout=180)

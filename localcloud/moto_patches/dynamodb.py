@@ -1,4 +1,4 @@
-"""Make moto's DynamoDB apply each request atomically, as DynamoDB applies each write to an item.
+"""DynamoDB: moto applies each request atomically, as DynamoDB applies each write to an item.
 
 moto reads an item, checks the condition, applies the update expression to the stored item in place
 and builds the answer in separate steps, with no lock. Concurrent writers then interleave: two
@@ -8,7 +8,7 @@ describe someone else's write. On AWS a write to an item is serialized and its c
 atomically with it, and Conveyor's model lock and run queue rely on both: offline, simultaneous
 drops lost queued runs and stalled the queue.
 
-One process-wide re-entrant lock fixes that, held:
+One re-entrant lock fixes that, held:
 
 * around every DynamoDB API request moto handles (``DynamoHandler.call_action``), in-process
   (``mock_aws``) and in server mode (``ThreadedMotoServer`` serves from this process's backends).
@@ -16,6 +16,8 @@ One process-wide re-entrant lock fixes that, held:
   ``ReturnValues`` in a call of its own before the update, and serializes the live item after it;
 * around the backend's item operations too, for moto's own callers that skip the handler.
 
+The lock is process-wide on purpose, like the backends it guards (moto keeps every table of every
+account in one process-wide dict), and it holds no cloud's state: it is not part of the ``Runtime``.
 It serializes more than DynamoDB does (every table, not one item); moto answers in well under a
 millisecond, so nothing offline waits noticeably. Re-entrant because a request nests backend calls
 (``ExecuteTransaction`` runs ``ExecuteStatement``s; a stream's Lambda trigger would run inside a
@@ -29,10 +31,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
+
+from localcloud.moto_patches import Patch, PatchSet, original, require_pinned_moto
+
+require_pinned_moto()
+
 LOCK = threading.RLock()
 
 # The backend methods that read or write items, the PartiQL ones included.
-_BACKEND_ITEM_OPERATIONS = (
+BACKEND_ITEM_OPERATIONS = (
     "get_item",
     "put_item",
     "update_item",
@@ -45,36 +54,23 @@ _BACKEND_ITEM_OPERATIONS = (
     "batch_execute_statement",
 )
 
-_installed: list[bool] = []
 
-
-def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
+def _serialized(wrapped: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(wrapped)
     def call(*args: Any, **kwargs: Any) -> Any:
         with LOCK:
-            return original(*args, **kwargs)
+            return wrapped(*args, **kwargs)
 
-    call.__localcloud_serialized__ = True  # type: ignore[attr-defined]
     return call
 
 
-def install() -> None:
-    """Wrap moto's DynamoDB request handler and backend item operations in :data:`LOCK`, once."""
-    if _installed:
-        return
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    DynamoHandler.call_action = _serialized(DynamoHandler.call_action)  # type: ignore[method-assign]
-    for name in _BACKEND_ITEM_OPERATIONS:
-        setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
-    _installed.append(True)
-
-
-def installed() -> bool:
-    """Whether the lock is in place (moto's classes carry the wrappers)."""
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
-
-    methods = [DynamoHandler.call_action, *(getattr(DynamoDBBackend, name) for name in _BACKEND_ITEM_OPERATIONS)]
-    return all(getattr(method, "__localcloud_serialized__", False) for method in methods)
+PATCHES = PatchSet(
+    "dynamodb",
+    (
+        Patch(DynamoHandler, "call_action", _serialized(original(DynamoHandler, "call_action"))),
+        *(
+            Patch(DynamoDBBackend, name, _serialized(original(DynamoDBBackend, name)))
+            for name in BACKEND_ITEM_OPERATIONS
+        ),
+    ),
+)

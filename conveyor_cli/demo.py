@@ -1,4 +1,4 @@
-"""`make demo`: Conveyor's whole loop on the offline cloud, in five steps, shown live.
+"""`make demo` (`conveyor demo`): Conveyor's whole loop on the offline cloud, in five steps, shown live.
 
 1. A dataset lands: the model is trained, gated, registered, compiled and deployed to a new
    endpoint, which then serves real predictions.
@@ -26,10 +26,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from localcloud.clock import CLOCK
 from localcloud.cloud import Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
-from localcloud.faults import FAULTS
 
 # The ASL interpreter logs every IsPresent probe of an absent field at ERROR; it is not an error.
 logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
@@ -245,13 +243,13 @@ class Story:
             f"  {model} is live; it now fails {FAULTY_ERROR_RATE:.0%} of requests (injected fault). "
             "Waiting for its 5XX alarm ..."
         )
-        FAULTS.degrade_model(model, error_rate=FAULTY_ERROR_RATE)
+        self.cloud.faults.degrade_model(model, error_rate=FAULTY_ERROR_RATE)
         try:
             arn = self._wait_for(self.cloud.rollback_executions, rollbacks, timeout=120)
             self.console.print("  alarm state change → rollback state machine:")
             transitions += self._follow(arn, started)
         finally:
-            FAULTS.clear()
+            self.cloud.faults.clear()
         endpoint = self._endpoint()
         self.console.print(f"  endpoint serves {endpoint['EndpointConfigName']} again")
         notes = [n.event for n in self.report.notifications if n.event.startswith(("deployment.", "rollback."))]
@@ -260,7 +258,7 @@ class Story:
     def schedule_skips(self, started: float) -> tuple[str, int]:
         after = len(self.report.notifications)
         self.console.print("  advancing the offline cloud's clock by one day; the rate(1 day) schedule fires ...")
-        CLOCK.advance(86_400)
+        self.cloud.clock.advance(86_400)
         note = self._wait_for_note("retrain.skipped", after)
         return note.event, 0
 
