@@ -3,9 +3,11 @@
 moto's training and compilation jobs are complete the moment they are created and write
 nothing; it has no UpdateEndpoint, and InvokeEndpoint returns a fixed body. Here:
 
-* a training job runs the built-in XGBoost contract in a subprocess (``sagemaker_engine``) and
-  goes InProgress -> Completed/Failed with the real metrics, artefact and FailureReason;
-* a compilation job compiles tree models with treelite/tl2cgen (Neo's tree compiler);
+* a training job runs its model family's container contract in a subprocess (the family's engine
+  in ``sagemaker_engine``, chosen by the training image) and goes InProgress -> Completed/Failed
+  with the real metrics, artefact and FailureReason;
+* a compilation job runs the engine of its Neo framework (tree models: treelite/tl2cgen, Neo's
+  tree compiler);
 * an endpoint hosts real models per variant; UpdateEndpoint performs the blue/green rollout of
   its DeploymentConfig (canary, linear, all-at-once) on the offline clock, watching the
   auto-rollback alarms while it bakes;
@@ -251,7 +253,7 @@ class LocalSageMaker:
         self._submit(self._run_training, backend, job)
 
     def _run_training(self, backend: SageMakerModelBackend, job: Any) -> None:
-        from localcloud.sagemaker_engine.training import run_training
+        from localcloud.sagemaker_engine import engines
 
         job_dir = self._work_dir(job.training_job_name)
         started = time.monotonic()
@@ -263,7 +265,15 @@ class LocalSageMaker:
                 channels[channel["ChannelName"]] = local
             job.secondary_status = "Training"
             limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
-            outcome = run_training(job_dir / "opt-ml", dict(job.hyper_parameters or {}), channels, limit)
+            engine = engines.for_training_image(job.algorithm_specification["TrainingImage"])
+            content_types = {c["ChannelName"]: c.get("ContentType", "") for c in job.input_data_config}
+            outcome = engine.train(
+                job_dir / "opt-ml",
+                dict(job.hyper_parameters or {}),
+                channels,
+                limit,
+                {name: kind for name, kind in content_types.items() if kind},
+            )
             self._hold_until(started, self.job_durations.training_seconds)
             if outcome.status == "Completed" and outcome.model_tar_gz is not None:
                 _put_bytes(backend.region_name, job.model_artifacts["S3ModelArtifacts"], outcome.model_tar_gz)
@@ -274,6 +284,9 @@ class LocalSageMaker:
                 job.failure_reason = outcome.failure_reason or "training failed"
                 job.training_job_status = job.secondary_status = "Failed"
             job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(outcome.seconds))
+        except engines.NoEngineError as error:
+            job.failure_reason = str(error)
+            job.training_job_status = job.secondary_status = "Failed"
         except Exception as error:  # an infrastructure fault in the simulation still ends the job
             LOG.exception("training job %s crashed", job.training_job_name)
             job.failure_reason = f"InternalServerError: {error}"
@@ -292,14 +305,15 @@ class LocalSageMaker:
         self._submit(self._run_compilation, backend, job)
 
     def _run_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
-        from localcloud.sagemaker_engine.compilation import compile_model
+        from localcloud.sagemaker_engine import engines
 
         started = time.monotonic()
         try:
             work = self._work_dir(job.compilation_job_name)
             model = _get_bytes(backend.region_name, job.input_config["S3Uri"])
             target = job.output_config.get("TargetDevice") or job.output_config.get("TargetPlatform", {}).get("Os", "")
-            outcome = compile_model(model, job.input_config.get("Framework", ""), str(target), work)
+            framework = str(job.input_config.get("Framework", ""))
+            outcome = engines.for_framework(framework).compile(model, framework, str(target), work)
             self._hold_until(started, self.job_durations.compilation_seconds)
             if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
                 uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
@@ -311,6 +325,9 @@ class LocalSageMaker:
                 job.failure_reason = outcome.failure_reason or "compilation failed"
                 job.compilation_job_status = "FAILED"
             job.status_message = outcome.status_message
+        except engines.NoEngineError as error:
+            job.failure_reason = str(error)
+            job.compilation_job_status = "FAILED"
         except Exception as error:
             LOG.exception("compilation job %s crashed", job.compilation_job_name)
             job.failure_reason = f"ClientError: {error}"
@@ -328,7 +345,8 @@ class LocalSageMaker:
         return host.shares() if host is not None else {}
 
     def _load_fleet(self, backend: SageMakerModelBackend, config_name: str) -> Fleet:
-        from localcloud.sagemaker_engine.inference import load_model
+        from localcloud.sagemaker_engine import engines
+        from localcloud.sagemaker_engine.inference import read_tar_members
 
         config = backend.endpoint_configs[config_name]
         variants = []
@@ -337,7 +355,8 @@ class LocalSageMaker:
             container = model.primary_container or (model.containers or [{}])[0]
             artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
             work = self._work_dir(variant["ModelName"])
-            loaded = self.faults.wrap_model(variant["ModelName"], load_model(artefact, work))
+            engine = engines.for_artefact(read_tar_members(artefact))
+            loaded = self.faults.wrap_model(variant["ModelName"], engine.load(artefact, work))
             variants.append(
                 HostedVariant(
                     variant["VariantName"],
