@@ -35,10 +35,10 @@ def _failed_outcome(reason: str) -> asl.State:
     )
 
 
-def endpoint_update(config: str, *, comment: str | None = None, **extra: object) -> asl.State:
-    """UpdateEndpoint to ``config``; the deployment wait then sees which config ends up serving."""
+def _rollout(integration: str, config: str, comment: str | None, extra: dict[str, object]) -> asl.State:
+    """Point the endpoint at ``config``; the deployment wait then sees which config ends up serving."""
     return asl.service_task(
-        "sagemaker:updateEndpoint",
+        integration,
         comment=comment,
         parameters={"EndpointName": "$.plan.endpoint_name", "EndpointConfigName": config, **extra},
         result_selector=FIRST_POLL,
@@ -46,6 +46,10 @@ def endpoint_update(config: str, *, comment: str | None = None, **extra: object)
         catch=fail_run(),
         next_state=WAIT_FOR_DEPLOYMENT,
     )
+
+
+def endpoint_update(config: str, *, comment: str | None = None, **extra: object) -> asl.State:
+    return _rollout("sagemaker:updateEndpoint", config, comment, extra)
 
 
 def states() -> dict[str, asl.State]:
@@ -95,14 +99,7 @@ def states() -> dict[str, asl.State]:
             ],
             "CreateEndpoint",
         ),
-        "CreateEndpoint": asl.service_task(
-            "sagemaker:createEndpoint",
-            parameters={"EndpointName": "$.plan.endpoint_name", "EndpointConfigName": "$.plan.endpoint_config_name"},
-            result_selector=FIRST_POLL,
-            result_path=ROLLOUT,
-            catch=fail_run(),
-            next_state=WAIT_FOR_DEPLOYMENT,
-        ),
+        "CreateEndpoint": _rollout("sagemaker:createEndpoint", "$.plan.endpoint_config_name", None, {}),
         "UpdateEndpoint": endpoint_update(
             "$.plan.endpoint_config_name", DeploymentConfig="$.plan.deployment_config", RetainAllVariantProperties=False
         ),

@@ -18,6 +18,7 @@ conditional writes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,15 +55,7 @@ class RollbackPlan:
 
     def as_output(self) -> dict[str, Any]:
         """What PlanRollback returns, built through its contract model (the ASL reads it by path)."""
-        return RollbackPlanOutput(
-            action=self.action,
-            reason=self.reason,
-            endpoint=self.endpoint,
-            bad_config=self.bad_config,
-            good_config=self.good_config,
-            bad_package=self.bad_package,
-            current_item=self.current_item,
-        ).model_dump(mode="json")
+        return RollbackPlanOutput.model_validate(dataclasses.asdict(self)).model_dump(mode="json")
 
 
 def parse_time(text: str) -> dt.datetime:
