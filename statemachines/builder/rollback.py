@@ -59,14 +59,20 @@ def _restore_states() -> dict[str, asl.State]:
         "WaitForRestore": asl.wait("DescribeRestoredEndpoint", seconds=RESTORE_POLL_SECONDS),
         "DescribeRestoredEndpoint": asl.service_task(
             "aws-sdk:sagemaker:describeEndpoint",
+            comment="The whole answer: EndpointConfigName is not always in it (see RestoreSettled).",
             parameters={"EndpointName": "$.plan.endpoint"},
-            result_selector={"EndpointStatus": "$.EndpointStatus", "EndpointConfigName": "$.EndpointConfigName"},
             result_path="$.endpoint",
             catch=asl.catch_all(_FAILED, "$.failure"),
             next_state="RestoreSettled",
         ),
         "RestoreSettled": asl.choice(
             [
+                asl.rule(endpoint_failed("$.endpoint.EndpointStatus"), "RestoreFailedOutcome"),
+                asl.rule(
+                    {"Variable": "$.restore.attempt", "NumericGreaterThanEquals": RESTORE_MAX_POLLS},
+                    "RestoreFailedOutcome",
+                ),
+                asl.rule({"Not": {"Variable": "$.endpoint.EndpointConfigName", "IsPresent": True}}, "BackOffRestore"),
                 asl.rule(
                     {
                         "And": [
@@ -75,11 +81,6 @@ def _restore_states() -> dict[str, asl.State]:
                         ]
                     },
                     "RecordRollback",
-                ),
-                asl.rule(endpoint_failed("$.endpoint.EndpointStatus"), "RestoreFailedOutcome"),
-                asl.rule(
-                    {"Variable": "$.restore.attempt", "NumericGreaterThanEquals": RESTORE_MAX_POLLS},
-                    "RestoreFailedOutcome",
                 ),
             ],
             "BackOffRestore",

@@ -6,20 +6,28 @@ from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, history_items, outcomes
 from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
+from statemachines.builder.retrain.deploy import SCALABLE_DIMENSION, SCALABLE_VARIANT
 
 _HISTORY = "${HistoryTableName}"
-# Autoscaling is registered on the production variant, whose name every config keeps.
-_SCALABLE_VARIANT = "States.Format('endpoint/{}/variant/primary', $.plan.endpoint_name)"
-_SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# Where autoscaling's outcome lands: {"status": "registered"}, or the caught {Error, Cause}.
+AUTOSCALING = "$.autoscaling"
 
 
-def _autoscaling(integration: str, parameters: dict[str, object], next_state: str, comment: str = "") -> asl.State:
+def _autoscaling(
+    integration: str,
+    parameters: dict[str, object],
+    next_state: str,
+    comment: str = "",
+    result: dict[str, object] | None = None,
+) -> asl.State:
+    """An autoscaling call; a failure is reported in the run's notification, not a failed deployment."""
     return asl.service_task(
         integration,
         comment=comment or None,
-        parameters={"ServiceNamespace": "sagemaker", "ResourceId": _SCALABLE_VARIANT, **parameters},
-        result_path=None,
-        catch=asl.catch_all("RecordDeployment", "$.autoscaling_error"),
+        parameters={"ServiceNamespace": "sagemaker", "ResourceId": SCALABLE_VARIANT, **parameters},
+        result_selector=result,
+        result_path=AUTOSCALING if result is not None else None,
+        catch=asl.catch_all("RecordDeployment", AUTOSCALING),
         next_state=next_state,
     )
 
@@ -31,7 +39,7 @@ def states() -> dict[str, asl.State]:
         "RegisterAutoscaling": _autoscaling(
             "aws-sdk:applicationautoscaling:registerScalableTarget",
             {
-                "ScalableDimension": _SCALABLE_DIMENSION,
+                "ScalableDimension": SCALABLE_DIMENSION,
                 "MinCapacity": "States.StringToJson('${AutoscalingMinInstances}')",
                 "MaxCapacity": "States.StringToJson('${AutoscalingMaxInstances}')",
             },
@@ -43,7 +51,7 @@ def states() -> dict[str, asl.State]:
             "aws-sdk:applicationautoscaling:putScalingPolicy",
             {
                 "PolicyName": "conveyor-invocations-per-instance",
-                "ScalableDimension": _SCALABLE_DIMENSION,
+                "ScalableDimension": SCALABLE_DIMENSION,
                 "PolicyType": "TargetTrackingScaling",
                 "TargetTrackingScalingPolicyConfiguration": {
                     "TargetValue": "States.StringToJson('${AutoscalingTargetInvocations}')",
@@ -53,6 +61,7 @@ def states() -> dict[str, asl.State]:
                 },
             },
             "RecordDeployment",
+            result={"status": "registered"},
         ),
         "RecordDeployment": asl.service_task(
             "aws-sdk:dynamodb:transactWriteItems",
@@ -71,8 +80,8 @@ def states() -> dict[str, asl.State]:
         "SucceededOutcome": outcomes.outcome(
             EventType.PIPELINE_SUCCEEDED,
             model=MODEL,
-            reason="States.Format('{} deployed to {} ({}); {}', $.plan.model_name, $.plan.endpoint_name, "
-            "$.plan.strategy, $.gate.reason)",
+            reason="States.Format('{} deployed to {} ({}); {}; {}', $.plan.model_name, $.plan.endpoint_name, "
+            "$.plan.strategy, $.gate.reason, $.artifact.note)",
             metrics={"candidate": "$.gate.candidate", "production": "$.gate.production"},
             details={
                 "endpoint": "$.plan.endpoint_name",
@@ -80,6 +89,10 @@ def states() -> dict[str, asl.State]:
                 "model_package": "$.registry.ModelPackageArn",
                 "compiled": "$.artifact.compiled",
                 "artifact": "$.artifact.uri",
+                "serving_image": "$.artifact.image",
+                "published_artifact": "$.artifact.published",
+                "rollout_notes": "$.plan.notes",
+                "autoscaling": AUTOSCALING,
             },
             next_state=FINALIZE,
         ),

@@ -125,6 +125,10 @@ class PreprocessOutput(_Contract):
 class GateInput(_Contract):
     run_id: str
     training_job_name: str
+    # The run's lineage, recorded on the model package a promoted model is registered as.
+    dataset_uri: str
+    dataset_sha256: str
+    statistics_uri: str
 
 
 class PlanDeploymentInput(_Contract):
@@ -173,6 +177,8 @@ class GateOutput(_Contract):
     metric_name: str
     # The candidate's metric as a DynamoDB number string: the ASL writes it with "N.$".
     candidate_text: str
+    # CustomerMetadataProperties for the model package, within SageMaker's limits (release/registry.py).
+    package_metadata: dict[str, str]
 
 
 class DeploymentPlanOutput(_Contract):

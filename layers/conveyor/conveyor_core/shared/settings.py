@@ -87,6 +87,8 @@ class PreprocessSettings(CommonSettings):
 
 class GateSettings(CommonSettings):
     history_table: str = Field(alias="HISTORY_TABLE")
+    # Recorded in each model package's lineage.
+    code_version: str = Field(default="", alias="CODE_VERSION")
     metric_name: str = Field(alias="METRIC_NAME")
     metric_direction: MetricDirection = Field(alias="METRIC_DIRECTION")
     min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
