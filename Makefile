@@ -59,8 +59,8 @@ checkov: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 # One pytest run, CLI tests included. Six workers on two cores on purpose: the offline cloud's tests
-# mostly wait (scaled sleeps, subprocesses); --dist loadgroup (pyproject.toml) keeps each module whose
-# fixtures are module-scoped (a shared cloud, the demo's run) on one worker.
+# mostly wait (scaled sleeps, subprocesses). --dist loadscope (pyproject.toml) keeps each module on one
+# worker, so a module-scoped cloud is built once; tests/conftest.py starts the longest modules first.
 unit: $(BIN)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest -n 6
 

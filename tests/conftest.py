@@ -32,14 +32,14 @@ POLL_SECONDS = 0.1
 SETTLE_SECONDS = 0.2
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep a module whose fixtures are module-scoped (a shared cloud, the demo's run) on one xdist worker.
+# The directories whose modules take longest (whole pipelines on the offline cloud), first: with
+# ``--dist loadscope`` (pyproject.toml) a module is one unit of work, and the long ones must not be
+# the last to start.
+SLOW_FIRST = ("tests/reliability/", "tests/e2e/", "tests/bench/", "tests/cli/", "tests/localcloud/")
 
-    With ``--dist loadgroup`` the other tests spread one by one; a module split across workers would
-    build its module fixtures once per worker.
-    """
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else []
-        if any(fixturedef.scope == "module" for defs in definitions for fixturedef in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if item.nodeid.startswith(prefix)), len(SLOW_FIRST))
+
+    items[:] = sorted(items, key=rank)  # stable: the order within a directory stays
