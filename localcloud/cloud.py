@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +47,9 @@ _TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 LambdaMode = Literal["in-process", "workers"]
 LOG = logging.getLogger("localcloud.cloud")
+# How often a wait for executions looks again without news from the interpreter (which tells it when
+# one starts or ends).
+_EXECUTION_RECHECK_SECONDS = 0.25
 _UNSET: Any = object()
 
 
@@ -92,6 +97,9 @@ class OfflineCloud:
         self._restore_config: Any = _UNSET
         self.runtime: Runtime | None = None
         self.stack: Stack | None = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+        self._previous_session: boto3.Session | None = None
         self._notification_queue: str | None = None
         self._seen: list[Notification] = []
 
@@ -141,8 +149,11 @@ class OfflineCloud:
 
     def _start_moto(self) -> None:
         # A boto3 default session made before the Lambda patches swapped os.environ holds the original
-        # mapping, so handlers' clients would miss their per-function variables (AWS_ENDPOINT_URL too).
-        boto3.DEFAULT_SESSION = None
+        # mapping, so handlers' clients would miss their per-function variables (AWS_ENDPOINT_URL too):
+        # the cloud gets a default session of its own, put back in stop(). It shares botocore's parsed
+        # service models with earlier ones (static data; SageMaker's alone takes a tenth of a second).
+        self._previous_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = _fresh_session()
         if self.server_port:
             from moto.server import ThreadedMotoServer
 
@@ -157,7 +168,10 @@ class OfflineCloud:
             self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.server_port)
             self._server.start()
         else:
-            self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+            # The cloud's own default session (above) replaces moto's reset of it.
+            self._mock = mock_aws(
+                config={"core": {"reset_boto3_session": False}, "stepfunctions": {"execute_state_machine": True}}
+            )
             self._mock.start()
 
     def _layer_dir(self) -> Path:
@@ -171,6 +185,10 @@ class OfflineCloud:
             return
         runtime.scheduler.stop()
         runtime.alarms.stop()
+        # Nothing of this cloud may outlive it: running executions are stopped (as StopExecution
+        # does), rollouts stop waiting, and deliveries and jobs in flight get to finish.
+        self._stop_running_executions(runtime)
+        runtime.sagemaker.cancel()
         if not runtime.wait_idle(timeout=120):
             LOG.warning("the offline cloud stopped with work still in flight")
         if self._mock is not None:
@@ -180,6 +198,9 @@ class OfflineCloud:
             self._server.stop()
             self._server = None
         runtime.close(timeout=0)
+        with self._clients_lock:
+            self._clients.clear()
+        boto3.DEFAULT_SESSION, self._previous_session = self._previous_session, None
         for variable, value in self._restore.items():
             if value is None:
                 os.environ.pop(variable, None)
@@ -192,6 +213,19 @@ class OfflineCloud:
             else:
                 default_user_config["stepfunctions"] = self._restore_config
             self._restore_config = _UNSET
+
+    def _stop_running_executions(self, runtime: Runtime) -> None:
+        if self.stack is None:
+            return
+        try:
+            with runtime.faults.suspended():
+                sfn = self.client("stepfunctions")
+                for machine in sfn.list_state_machines()["stateMachines"]:
+                    running = sfn.list_executions(stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING")
+                    for execution in running["executions"]:
+                        sfn.stop_execution(executionArn=execution["executionArn"], cause="the offline cloud stopped")
+        except Exception:  # a cloud that failed to start has no state machine to ask about
+            LOG.debug("could not stop running executions", exc_info=True)
 
     def __enter__(self) -> OfflineCloud:
         return self.start()
@@ -236,7 +270,14 @@ class OfflineCloud:
 
     # ----------------------------------------------------------------- access
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint_url)
+        """A boto3 client of this cloud (one per service, kept: clients are thread-safe and cost to make)."""
+        with self._clients_lock:
+            client = self._clients.get(service)
+            if client is None:
+                client = self._clients[service] = boto3.client(
+                    service, region_name=self.region, endpoint_url=self.endpoint_url
+                )
+            return client
 
     def output(self, name: str) -> str:
         assert self.stack is not None, "start() the cloud first"
@@ -261,9 +302,14 @@ class OfflineCloud:
         """Every retrain execution, oldest first."""
         return self._all_executions("RetrainStateMachineArn")
 
+    def _wait_for_news(self, seen: int) -> int:
+        """Until an execution starts or ends, or a while passes (an execution can start in another process)."""
+        return self._runtime().wait_for_execution_news(seen, timeout=_EXECUTION_RECHECK_SECONDS)
+
     def wait_for_executions(self, count: int = 1, timeout: float = 120.0) -> list[dict[str, Any]]:
         """Wait until at least ``count`` executions exist and every one of them has finished."""
         deadline = time.monotonic() + timeout
+        seen = self._runtime().execution_mark
         while time.monotonic() < deadline:
             self.deliveries.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
             runs = self.executions()
@@ -271,7 +317,7 @@ class OfflineCloud:
                 self.deliveries.wait_idle(timeout=5)
                 if len(self.executions()) == len(runs):
                     return runs
-            time.sleep(0.05)
+            seen = self._wait_for_news(seen)
         raise TimeoutError(
             f"executions still running after {timeout}s: {[(r['name'], r['status']) for r in self.executions()]}"
         )
@@ -330,12 +376,13 @@ class OfflineCloud:
 
     def wait_for_rollbacks(self, count: int, timeout: float = 120.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
+        seen = self._runtime().execution_mark
         while time.monotonic() < deadline:
             self.deliveries.wait_idle(timeout=max(0.1, deadline - time.monotonic()))
             runs = self.rollback_executions()
             if len(runs) >= count and all(run["status"] in _TERMINAL for run in runs):
                 return runs
-            time.sleep(0.05)
+            seen = self._wait_for_news(seen)
         states = [(r["name"], r["status"]) for r in self.rollback_executions()]
         raise TimeoutError(f"rollbacks still running after {timeout}s: {states}")
 
@@ -372,6 +419,23 @@ class OfflineCloud:
                 self._seen.append(Notification(envelope.get("Subject", ""), body, attributes))
                 sqs.delete_message(QueueUrl=self._notification_queue, ReceiptHandle=message["ReceiptHandle"])
         return list(self._seen)
+
+
+@functools.cache
+def _botocore_loader() -> Any:
+    """botocore's loader of its own JSON data (service models, endpoints): static, so every cloud shares it."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
+def _fresh_session() -> boto3.Session:
+    """A new boto3 session (it reads ``os.environ`` now) that reuses botocore's loaded service models."""
+    import botocore.session
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _botocore_loader())
+    return boto3.Session(botocore_session=core)
 
 
 @contextmanager

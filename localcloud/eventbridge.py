@@ -264,7 +264,7 @@ class Deliveries:
             result, errored, _ = invoke_and_log(self.lambdas, function, payload)
             if not errored:
                 return
-            LOG.warning("async invoke of %s failed (attempt %d)", arn, attempts)
+            LOG.warning("async invoke of %s failed (attempt %d): %s", arn, attempts, result[:2000])
         error_type, error_message = _error_message(result)
         dead_letter = self.lambdas.dead_letter_arn(arn) or self.lambdas.dead_letter_arn(function.function_name)
         destination = ((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")

@@ -23,6 +23,7 @@ moto leaves the attributes out. The moto attributes these replace are replaced i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import importlib.util
 import io
@@ -263,14 +264,23 @@ def _error_payload(error: BaseException, error_type: str | None = None) -> dict[
 
 
 def _redirect_loggers(module: ModuleType) -> None:
-    """Point the handler's Powertools logger at the invocation's log instead of stdout."""
+    """Point the handler's Powertools logger at the invocation's log instead of stdout.
+
+    Every function's ``Logger()`` shares one process-wide stdlib logger (the service name), whose
+    handler was given ``sys.stdout`` when the first handler module in this process built it. That
+    stream is not ours and may be closed by now: a test runner swaps ``sys.stdout`` for the length of
+    one CLI invocation and closes it after. ``StreamHandler.setStream`` would flush it first, and a
+    closed stream raises, failing every cold start of every function from then on. So the stream is
+    replaced without touching the old one.
+    """
     from aws_lambda_powertools import Logger
 
     for value in vars(module).values():
         if isinstance(value, Logger):
             handler = value.registered_handler
-            if isinstance(handler, logging.StreamHandler):
-                handler.setStream(_InvocationStream())
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _InvocationStream):
+                with handler.lock or contextlib.nullcontext():
+                    handler.stream = _InvocationStream()
 
 
 def decode_event(event: Any) -> Any:

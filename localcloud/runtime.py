@@ -13,6 +13,9 @@ from its own threads, so those functions find the running cloud's runtime throug
 process-wide reference left, and it holds at most one runtime: activating a second while the first
 is active is an error, because both would share moto's backends.
 
+moto's patches are in place while a runtime is active: ``activate()`` installs them and ``close()``
+puts moto's own attributes back, so moto used after a cloud stopped is plain moto again.
+
 A test can build a runtime without a template (``with Runtime(time_scale=0.01): ...`` around
 ``mock_aws()``); ``OfflineCloud`` builds one in ``start()`` and closes it in ``stop()``.
 """
@@ -65,21 +68,40 @@ class Runtime:
         self.definitions = ParsedDefinitions(stepfunctions_patches.parse_uncached)
         self._active = False
         self._closed = False
+        self._activity = threading.Condition()
+        self._executions_seen = 0
 
     @property
     def active(self) -> bool:
         return self._active
 
     def activate(self) -> Runtime:
-        """Install moto's patches (once per process) and make this the runtime they use."""
+        """Make this the runtime moto's patches use, and put the patches in place (until ``close()``)."""
         from localcloud import moto_patches
 
         if self._closed:
             raise RuntimeError("this runtime was closed; build a new one")
-        moto_patches.install_all()
         _SLOT.claim(self)
         self._active = True
+        moto_patches.install_all()
         return self
+
+    def note_execution(self) -> None:
+        """An execution started or ended (moto's worker tells us): wake whoever waits for one."""
+        with self._activity:
+            self._executions_seen += 1
+            self._activity.notify_all()
+
+    def wait_for_execution_news(self, seen: int, timeout: float) -> int:
+        """Wait until an execution starts or ends after ``seen`` (or ``timeout``); returns the new mark."""
+        with self._activity:
+            self._activity.wait_for(lambda: self._executions_seen != seen, timeout)
+            return self._executions_seen
+
+    @property
+    def execution_mark(self) -> int:
+        with self._activity:
+            return self._executions_seen
 
     def wait_idle(self, timeout: float = 120.0) -> bool:
         """Wait until no delivery and no SageMaker job or rollout is in flight."""
@@ -102,8 +124,11 @@ class Runtime:
         if close_lambdas is not None:
             close_lambdas()
         if self._active:
+            from localcloud import moto_patches
+
             _SLOT.release(self)
             self._active = False
+            moto_patches.uninstall_all()
 
     def __enter__(self) -> Runtime:
         return self.activate()

@@ -194,6 +194,10 @@ def _traffic_steps(routing: dict[str, Any]) -> list[float]:
 # --------------------------------------------------------------------------- the service
 
 
+class _Stopping(Exception):
+    """The cloud stopped while a rollout waited on its clock."""
+
+
 class LocalSageMaker:
     """One cloud's SageMaker work: jobs on a pool, hosted endpoints, rollouts on the cloud's clock."""
 
@@ -206,6 +210,8 @@ class LocalSageMaker:
         self._jobs: set[Future[Any]] = set()
         self._jobs_lock = threading.Lock()
         self._root: Path | None = None
+        # Set when the cloud stops: rollouts and weight updates still waiting on the clock end at once.
+        self._closing = threading.Event()
 
     # ------------------------------------------------------------------ background work
     def _submit(self, work: Callable[..., None], *args: Any) -> None:
@@ -225,8 +231,13 @@ class LocalSageMaker:
         _done, not_done = wait(pending, timeout=timeout)
         return not not_done
 
+    def cancel(self) -> None:
+        """End the waits of rollouts and weight updates now (the cloud is stopping); jobs run to their end."""
+        self._closing.set()
+
     def close(self) -> None:
         """Forget every endpoint, stop the pool and remove the jobs' work directories."""
+        self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.hosts.clear()
         if self._root is not None:
@@ -241,7 +252,7 @@ class LocalSageMaker:
     def _hold_until(self, started: float, simulated_seconds: float) -> None:
         remaining = self.clock.real_seconds(simulated_seconds) - (time.monotonic() - started)
         if remaining > 0:
-            time.sleep(remaining)
+            self._closing.wait(remaining)
 
     # ------------------------------------------------------------------ training
     def start_training(self, backend: SageMakerModelBackend, job: Any) -> None:
@@ -396,7 +407,8 @@ class LocalSageMaker:
             if firing or remaining <= 0:
                 return firing
             step = min(ALARM_POLL_SECONDS, remaining)
-            self.clock.sleep(step)
+            if not self.clock.sleep(step, self._closing):
+                raise _Stopping
             remaining -= step
 
     def update_endpoint(
@@ -436,6 +448,27 @@ class LocalSageMaker:
             return
         if host is None:
             host = self.hosts[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, green)
+        try:
+            self._shift(backend, endpoint, host, green, new_config, policy, routing, alarms)
+        except _Stopping:
+            LOG.info("rollout of %s to %s abandoned: the offline cloud stopped", endpoint.endpoint_name, new_config)
+            return
+        endpoint.last_deployment_seconds = round(time.monotonic() - started, 3)
+        endpoint.endpoint_status = "InService"
+        endpoint.last_modified_time = _now()
+
+    def _shift(
+        self,
+        backend: SageMakerModelBackend,
+        endpoint: Any,
+        host: EndpointHost,
+        green: Fleet,
+        new_config: str,
+        policy: dict[str, Any],
+        routing: dict[str, Any],
+        alarms: list[str],
+    ) -> None:
+        """Move traffic to ``green`` step by step, baking under the alarms; roll back if one fires."""
         firing: list[str] = []
         with host.lock:
             host.green, host.green_share = green, 0.0
@@ -457,7 +490,8 @@ class LocalSageMaker:
             endpoint.endpoint_status = "RollingBack"
             with host.lock:
                 host.green_share = 0.0
-            self.clock.sleep(ALARM_POLL_SECONDS)
+            if not self.clock.sleep(ALARM_POLL_SECONDS, self._closing):
+                raise _Stopping
             with host.lock:
                 host.green = None
             endpoint.failure_reason = f"Deployment rolled back: alarm(s) {', '.join(firing)} went to ALARM"
@@ -468,9 +502,6 @@ class LocalSageMaker:
             endpoint.endpoint_config_name = new_config
             endpoint.production_variants = _variant_descriptions(green)
             endpoint.failure_reason = None
-        endpoint.last_deployment_seconds = round(time.monotonic() - started, 3)
-        endpoint.endpoint_status = "InService"
-        endpoint.last_modified_time = _now()
 
     def update_weights(
         self,
@@ -499,7 +530,8 @@ class LocalSageMaker:
         return str(arn)
 
     def _apply_weights(self, endpoint: Any, host: EndpointHost | None, desired: list[dict[str, Any]]) -> None:
-        self.clock.sleep(WEIGHT_UPDATE_SECONDS)
+        if not self.clock.sleep(WEIGHT_UPDATE_SECONDS, self._closing):
+            return
         weights = {item["VariantName"]: float(item["DesiredWeight"]) for item in desired if "DesiredWeight" in item}
         counts = {
             item["VariantName"]: int(item["DesiredInstanceCount"]) for item in desired if "DesiredInstanceCount" in item

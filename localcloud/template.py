@@ -611,7 +611,12 @@ def _placeholder_zip() -> bytes:
 
 
 def boto_factory(region: str, endpoint_url: str | None = None) -> Callable[[str], Any]:
+    """One client per service for a deployment (a client per resource cost more than the resource)."""
+    clients: dict[str, Any] = {}
+
     def make(service: str) -> Any:
-        return boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+        if service not in clients:
+            clients[service] = boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+        return clients[service]
 
     return make

@@ -23,8 +23,12 @@ it wraps, and the lookup of the running cloud's ``Runtime`` (``localcloud.runtim
 moto is pinned exactly (requirements/dev.txt), because these are its internals: importing any of
 these modules under another moto version fails at once, naming both versions, and every replaced
 attribute is looked up when its module is imported, so a moto that renamed one fails with its name
-rather than with an AttributeError in the middle of a run. Installing is idempotent: a patch whose
-replacement is already in place is left alone.
+rather than with an AttributeError in the middle of a run.
+
+The patches are in place while a cloud runs: ``Runtime.activate()`` installs them and
+``Runtime.close()`` puts moto's own attributes back, so code that uses moto after a cloud stopped
+(unit tests in the same process, say) meets plain moto, as it would in a fresh process. Installing
+is idempotent: a patch whose replacement is already in place is left alone.
 """
 
 from __future__ import annotations
@@ -90,6 +94,9 @@ def original(owner: Any, name: str) -> Any:
     return getattr(owner, name)
 
 
+_MISSING: Any = object()
+
+
 @dataclass(frozen=True)
 class Patch:
     """``owner.name = replacement``, checked at import; ``adds`` marks an attribute moto lacks."""
@@ -99,10 +106,13 @@ class Patch:
     replacement: Any
     adds: bool = False
     wrapped: Any = field(init=False, default=None, compare=False)
+    # What ``owner`` itself held under ``name`` (a staticmethod stays one); _MISSING: inherited or absent.
+    saved: Any = field(init=False, default=_MISSING, compare=False)
 
     def __post_init__(self) -> None:
         if not self.adds:
             object.__setattr__(self, "wrapped", original(self.owner, self.name))
+        object.__setattr__(self, "saved", vars(self.owner).get(self.name, _MISSING))
 
     @property
     def target(self) -> str:
@@ -114,6 +124,15 @@ class Patch:
     def install(self) -> None:
         if not self.installed():
             setattr(self.owner, self.name, self.replacement)
+
+    def uninstall(self) -> None:
+        """Put back what moto had (nothing, for an attribute the patch added)."""
+        if not self.installed():
+            return
+        if self.saved is _MISSING:
+            delattr(self.owner, self.name)
+        else:
+            setattr(self.owner, self.name, self.saved)
 
 
 @dataclass(frozen=True)
@@ -136,11 +155,23 @@ class DictEntry:
     def target(self) -> str:
         return f"{self.label}[{self.key!r}]"
 
+    saved: Any = field(init=False, default=_MISSING, compare=False)
+
     def installed(self) -> bool:
         return bool(self.owner.get(self.key) == self.value)
 
     def install(self) -> None:
-        self.owner[self.key] = self.value
+        if not self.installed():
+            object.__setattr__(self, "saved", self.owner.get(self.key, _MISSING))
+            self.owner[self.key] = self.value
+
+    def uninstall(self) -> None:
+        if not self.installed():
+            return
+        if self.saved is _MISSING:
+            del self.owner[self.key]
+        else:
+            self.owner[self.key] = self.saved
 
 
 @dataclass(frozen=True)
@@ -153,6 +184,10 @@ class PatchSet:
     def install(self) -> None:
         for patch in self.patches:
             patch.install()
+
+    def uninstall(self) -> None:
+        for patch in self.patches:
+            patch.uninstall()
 
     def installed(self) -> bool:
         return all(patch.installed() for patch in self.patches)
@@ -172,5 +207,15 @@ def install_all() -> None:
         patches.install()
 
 
+def uninstall_all() -> None:
+    """Put moto's own attributes back (idempotent)."""
+    for patches in patch_sets():
+        patches.uninstall()
+
+
 def all_installed() -> bool:
     return all(patches.installed() for patches in patch_sets())
+
+
+def none_installed() -> bool:
+    return not any(patch.installed() for patches in patch_sets() for patch in patches.patches)

@@ -125,6 +125,7 @@ def execution_logic(self: Any) -> None:
     if cloud is None:
         _execution_logic(self)
         return
+    cloud.note_execution()
     # Every call this execution's states make is the product's own, for fault injection.
     with cloud.faults.caller(f"states:{self._evaluation_details.state_machine_details.name}"):
         _execution_logic(self)
@@ -133,6 +134,9 @@ def execution_logic(self: Any) -> None:
 def terminated(self: BaseExecutionWorkerCommunication) -> None:
     _terminated(self)
     execution_events.announce(self.execution)
+    cloud = runtime.active()
+    if cloud is not None:
+        cloud.note_execution()
 
 
 _THREADING_WITH_CONTEXT = types.SimpleNamespace(

@@ -16,6 +16,7 @@ import pytest
 
 from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv, feature_rows_csv
+from tests.conftest import POLL_SECONDS
 
 pytestmark = pytest.mark.e2e
 
@@ -171,7 +172,7 @@ def _fire_once_tail_listens(cloud: OfflineCloud) -> threading.Thread:
             if any("conveyor-tail-" in s["Endpoint"] for s in subscriptions["Subscriptions"]):
                 cloud.fire_schedule("RetrainScheduleRule")
                 return
-            time.sleep(0.1)
+            time.sleep(POLL_SECONDS)
 
     thread = threading.Thread(target=fire, daemon=True)
     thread.start()

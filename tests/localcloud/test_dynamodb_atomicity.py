@@ -24,7 +24,6 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from localcloud import moto_patches
 from localcloud.moto_patches import dynamodb
 from localcloud.runtime import Runtime
 
@@ -47,29 +46,30 @@ def _free_port() -> int:
 
 @pytest.fixture(params=["in-process", "server"])
 def client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for variable, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(variable, value)
-    moto_patches.install_all()
-    # Enough pooled connections that server-mode requests really arrive together.
-    config = Config(max_pool_connections=APPENDS, retries={"mode": "standard", "max_attempts": 1})
-    if request.param == "in-process":
-        with mock_aws():
-            yield _with_table(boto3.client("dynamodb", region_name=REGION, config=config))
-        return
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        yield _with_table(boto3.client("dynamodb", region_name=REGION, endpoint_url=url, config=config))
-    finally:
-        # The server serves this process's backends, which outlive it: empty them as mock_aws would.
-        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-        server.stop()
+    # The offline runtime (its patches, the lock among them) is in place while it is active.
+    with Runtime():
+        for variable, value in (
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_DEFAULT_REGION", REGION),
+        ):
+            monkeypatch.setenv(variable, value)
+        # Enough pooled connections that server-mode requests really arrive together.
+        config = Config(max_pool_connections=APPENDS, retries={"mode": "standard", "max_attempts": 1})
+        if request.param == "in-process":
+            with mock_aws():
+                yield _with_table(boto3.client("dynamodb", region_name=REGION, config=config))
+            return
+        port = _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+        server.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            yield _with_table(boto3.client("dynamodb", region_name=REGION, endpoint_url=url, config=config))
+        finally:
+            # The server serves this process's backends, which outlive it: empty them as mock_aws would.
+            urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
+            server.stop()
 
 
 def _with_table(client: Any) -> Any:

@@ -25,8 +25,10 @@ from localcloud.moto_patches import (
     original,
     require_pinned_moto,
 )
+from localcloud.runtime import Runtime
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+_ABSENT = object()
 
 
 def test_the_pin_is_the_one_in_the_requirements() -> None:
@@ -90,20 +92,34 @@ def test_each_replaced_attribute_is_replaced_in_exactly_one_place() -> None:
     assert len(targets) >= 40
 
 
-def test_installing_twice_changes_nothing() -> None:
-    moto_patches.install_all()
-    before = {target: id(value) for target, value in _current_values().items()}
+def test_installing_twice_changes_nothing_and_uninstalling_puts_moto_back() -> None:
+    pristine = _current_values()
+    try:
+        moto_patches.install_all()
+        installed = _current_values()
+        moto_patches.install_all()
 
-    moto_patches.install_all()
+        assert moto_patches.all_installed()
+        assert _current_values() == installed
+        assert all(installed[target] is not value for target, value in pristine.items())
+    finally:
+        moto_patches.uninstall_all()
+    assert moto_patches.none_installed()
+    assert _current_values() == pristine
 
-    assert moto_patches.all_installed()
-    assert {target: id(value) for target, value in _current_values().items()} == before
+
+def test_the_patches_are_in_place_while_a_runtime_is_active() -> None:
+    assert moto_patches.none_installed()
+    with Runtime():
+        assert moto_patches.all_installed()
+    assert moto_patches.none_installed()
 
 
 def _current_values() -> dict[str, object]:
+    """What each patched attribute holds now (``_ABSENT`` where moto has none)."""
     values: dict[str, object] = {}
     for patches in moto_patches.patch_sets():
         for patch in patches.patches:
             if isinstance(patch, Patch):
-                values[patch.target] = vars(patch.owner)[patch.name]
+                values[patch.target] = vars(patch.owner).get(patch.name, _ABSENT)
     return values

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from localcloud import moto_patches
 from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv, feature_rows_csv
 from localcloud.eventbridge import DeliveryCounts
@@ -51,14 +52,30 @@ def test_without_a_running_cloud_the_accessor_fails_and_names_what_needed_one(no
 def test_a_patched_moto_call_without_a_running_cloud_fails_clearly(
     no_cloud: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with Runtime():  # installs the patches; the runtime is gone again before the call
-        pass
+    # The patches are in place only while a cloud runs; put there by hand, they have no runtime to use.
+    moto_patches.install_all()
+    try:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        with mock_aws():
+            runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+            with pytest.raises(NoCloudRunning, match="InvokeEndpoint on scoring"):
+                runtime.invoke_endpoint(EndpointName="scoring", ContentType="text/csv", Body=b"1,2")
+    finally:
+        moto_patches.uninstall_all()
+
+
+def test_after_a_cloud_stops_moto_is_plain_moto_again(no_cloud: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Runtime():
+        assert moto_patches.all_installed()
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
-        with pytest.raises(NoCloudRunning, match="InvokeEndpoint on scoring"):
-            runtime.invoke_endpoint(EndpointName="scoring", ContentType="text/csv", Body=b"1,2")
+        sagemaker_runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+        answer = sagemaker_runtime.invoke_endpoint(EndpointName="scoring", ContentType="text/csv", Body=b"1,2")
+
+    assert moto_patches.none_installed()
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200, "moto's own canned answer"
 
 
 def test_two_runtimes_cannot_be_active_at_once(no_cloud: None) -> None:

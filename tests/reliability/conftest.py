@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from localcloud.cloud import OfflineCloud
-from tests.conftest import POLL_SECONDS, TIME_SCALE
+from tests.conftest import POLL_SECONDS, SETTLE_SECONDS, TIME_SCALE
 
 
 def terminal(cloud: OfflineCloud, timeout: float = 120.0, count: int = 1) -> list[Any]:
@@ -61,6 +61,12 @@ def clouds() -> Iterator[Clouds]:
     manager = Clouds()
     yield manager
     manager.close()
+
+
+def settle(cloud: OfflineCloud) -> None:
+    """Give a late event its chance: a short grace for one still being put, then every delivery done."""
+    time.sleep(SETTLE_SECONDS)
+    cloud.deliveries.wait_idle(timeout=60)
 
 
 ObjectCreated = Callable[..., dict[str, Any]]

@@ -16,8 +16,8 @@ import pytest
 
 from localcloud.cloud import OfflineCloud
 from localcloud.datasets import breast_cancer_csv
-from tests.conftest import TIME_SCALE
-from tests.reliability.conftest import terminal
+from tests.conftest import POLL_SECONDS, TIME_SCALE
+from tests.reliability.conftest import settle, terminal
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +63,7 @@ def test_a_run_whose_own_notification_cannot_be_published_is_reported_by_the_wat
     assert note.body["execution"] == run["executionArn"]
     assert note.body["details"]["stage"] == "watch"
     assert "ended FAILED before it could report: Conveyor.NotificationFailed" in note.body["reason"]
-    time.sleep(0.5)
+    settle(cloud)
     assert len(cloud.notifications()) == 1, "reported once, however the end was delivered"
 
 
@@ -72,13 +72,13 @@ def test_a_run_stopped_by_hand_is_reported_and_the_queued_drop_runs(cloud: Offli
     deadline = time.monotonic() + 60
     while not cloud.executions() or "Train" not in cloud.states_entered(cloud.executions()[0]["executionArn"]):
         assert time.monotonic() < deadline, "the first run never reached Train"
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
     first = cloud.executions()[0]
     cloud.upload("incoming/queued.csv", breast_cancer_csv(seed=5))
     deadline = time.monotonic() + 30
     while not queued_runs(cloud):
         assert time.monotonic() < deadline, "the second drop was not queued behind the first"
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
     cloud.client("stepfunctions").stop_execution(executionArn=first["executionArn"], cause="operator stop")
     runs = cloud.wait_for_executions(2, timeout=240)
@@ -97,7 +97,7 @@ def test_a_run_that_reported_its_own_failure_is_not_reported_again(cloud: Offlin
 
     [run] = cloud.wait_for_executions(1, timeout=180)
     [note] = terminal(cloud, count=1)
-    time.sleep(1.0)  # room for a duplicate to arrive, if the watch were to send one
+    settle(cloud)  # room for a duplicate to arrive, if the watch were to send one
 
     assert run["status"] == "FAILED"
     assert note.event == "pipeline.failed"
