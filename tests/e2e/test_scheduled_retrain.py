@@ -92,4 +92,6 @@ def test_a_scheduled_run_waits_for_the_running_data_run(cloud: OfflineCloud) -> 
         if e.get("stateEnteredEventDetails", {}).get("name") == "FinalizeRun"
     )
     assert runs[1]["startDate"] >= released, "the scheduled run never overlapped the data run"
-    assert _events(cloud) == ["pipeline.succeeded", "retrain.skipped"]
+    # The data run releases the lock before it publishes, so the two notifications may arrive
+    # in either order; each run must still have ended in its own.
+    assert sorted(_events(cloud)) == ["pipeline.succeeded", "retrain.skipped"]
