@@ -29,12 +29,15 @@ def serving_endpoint(name: str, variant_name: str) -> ServingEndpoint | None:
     if config_name:
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
         variant = next((v for v in config["ProductionVariants"] if v["VariantName"] == variant_name), {})
+    variants: list[dict[str, Any]] = endpoint.get("ProductionVariants", [])
+    current: dict[str, Any] = next((v for v in variants if v.get("VariantName") == variant_name), {})
     return ServingEndpoint(
         status=str(endpoint["EndpointStatus"]),
         config_name=config_name,
         failure_reason=str(endpoint.get("FailureReason", "")),
         production_model=variant.get("ModelName"),
         instance_type=variant.get("InstanceType"),
+        current_instance_count=current.get("CurrentInstanceCount"),
     )
 
 

@@ -432,3 +432,32 @@ def test_a_changed_instance_type_deregisters_autoscaling_for_the_update() -> Non
     plan = plan_deployment(make_settings(), RUN_ID, serving)
     assert (plan.retain_variant_properties, plan.deregister_autoscaling) == (False, True)
     assert any("from ml.c5.xlarge to ml.m5.large" in note for note in plan.notes)
+
+
+def test_a_fleet_autoscaled_to_one_instance_takes_its_canary_all_at_once() -> None:
+    # RetainAllVariantProperties keeps the one instance autoscaling left; a canary of it is the whole fleet.
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.m5.large", current_instance_count=1
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=2, CANARY_PERCENT=50), RUN_ID, serving)
+    assert plan.retain_variant_properties is True
+    assert plan.strategy == "all-at-once"
+    assert any("step of 1 instance(s)" in note for note in plan.notes)
+
+
+def test_a_fleet_autoscaled_out_is_sized_by_its_current_count() -> None:
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.m5.large", current_instance_count=4
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=3, CANARY_PERCENT=50), RUN_ID, serving)
+    # Three instances could not take a 50 % canary (2 > 1); the four autoscaling runs can.
+    assert plan.strategy == "canary"
+    assert plan.notes == []
+
+
+def test_a_new_instance_type_is_sized_by_the_stacks_count() -> None:
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.c5.xlarge", current_instance_count=1
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=2, CANARY_PERCENT=50), RUN_ID, serving)
+    assert plan.strategy == "canary"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from conveyor_core.release.polling import DELETE_MAX_POLLS, DELETE_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
-from statemachines.builder import asl, functions, outcomes
+from statemachines.builder import asl, autoscaling, functions, outcomes
 from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_tags
 
 PLAN = "$.plan"
@@ -51,11 +51,6 @@ def _rollout(integration: str, config: str, comment: str | None, extra: dict[str
 
 def endpoint_update(config: str, *, comment: str | None = None, **extra: object) -> asl.State:
     return _rollout("sagemaker:updateEndpoint", config, comment, extra)
-
-
-# Autoscaling is registered on the production variant, whose name every config keeps.
-SCALABLE_VARIANT = "States.Format('endpoint/{}/variant/primary', $.plan.endpoint_name)"
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 def _recreate() -> dict[str, asl.State]:
@@ -172,19 +167,7 @@ def states() -> dict[str, asl.State]:
             "CreateEndpoint",
         ),
         **_recreate(),
-        "DeregisterAutoscaling": asl.service_task(
-            "aws-sdk:applicationautoscaling:deregisterScalableTarget",
-            comment="SageMaker refuses to change a variant's instance type while autoscaling is registered on it; "
-            "RegisterAutoscaling registers it again once the update is done.",
-            parameters={
-                "ServiceNamespace": "sagemaker",
-                "ResourceId": SCALABLE_VARIANT,
-                "ScalableDimension": SCALABLE_DIMENSION,
-            },
-            result_path=None,
-            catch=asl.catch_all("UpdateEndpoint", "$.deregister_error"),
-            next_state="UpdateEndpoint",
-        ),
+        "DeregisterAutoscaling": autoscaling.deregister("$.plan.endpoint_name", next_state="UpdateEndpoint"),
         **create_or_find(
             "CreateEndpoint",
             _rollout("sagemaker:createEndpoint", "$.plan.endpoint_config_name", None, {}),

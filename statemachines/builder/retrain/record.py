@@ -4,65 +4,17 @@ from __future__ import annotations
 
 from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
-from statemachines.builder import asl, history_items, outcomes
+from statemachines.builder import asl, autoscaling, history_items, outcomes
 from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
-from statemachines.builder.retrain.deploy import SCALABLE_DIMENSION, SCALABLE_VARIANT
 
 _HISTORY = "${HistoryTableName}"
-# Where autoscaling's outcome lands: {"status": "registered"}, or the caught {Error, Cause}.
-AUTOSCALING = "$.autoscaling"
-
-
-def _autoscaling(
-    integration: str,
-    parameters: dict[str, object],
-    next_state: str,
-    comment: str = "",
-    result: dict[str, object] | None = None,
-) -> asl.State:
-    """An autoscaling call; a failure is reported in the run's notification, not a failed deployment."""
-    return asl.service_task(
-        integration,
-        comment=comment or None,
-        parameters={"ServiceNamespace": "sagemaker", "ResourceId": SCALABLE_VARIANT, **parameters},
-        result_selector=result,
-        result_path=AUTOSCALING if result is not None else None,
-        catch=asl.catch_all("RecordDeployment", AUTOSCALING),
-        next_state=next_state,
-    )
 
 
 def states() -> dict[str, asl.State]:
     run_sort_key = history_items.deployment_sort_key("$.run_id")
     deployed = history_items.deployment_item(history.DeploymentStatus.IN_SERVICE, run_sort_key)
     return {
-        "RegisterAutoscaling": _autoscaling(
-            "aws-sdk:applicationautoscaling:registerScalableTarget",
-            {
-                "ScalableDimension": SCALABLE_DIMENSION,
-                "MinCapacity": "States.StringToJson('${AutoscalingMinInstances}')",
-                "MaxCapacity": "States.StringToJson('${AutoscalingMaxInstances}')",
-            },
-            "PutScalingPolicy",
-            comment="Registration needs an existing endpoint, so it happens here, idempotently after each "
-            "deployment; the production variant name never changes, so the target survives config updates.",
-        ),
-        "PutScalingPolicy": _autoscaling(
-            "aws-sdk:applicationautoscaling:putScalingPolicy",
-            {
-                "PolicyName": "conveyor-invocations-per-instance",
-                "ScalableDimension": SCALABLE_DIMENSION,
-                "PolicyType": "TargetTrackingScaling",
-                "TargetTrackingScalingPolicyConfiguration": {
-                    "TargetValue": "States.StringToJson('${AutoscalingTargetInvocations}')",
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                    "ScaleInCooldown": 300,
-                    "ScaleOutCooldown": 60,
-                },
-            },
-            "RecordDeployment",
-            result={"status": "registered"},
-        ),
+        **autoscaling.register("$.plan.endpoint_name", next_state="RecordDeployment"),
         "RecordDeployment": asl.service_task(
             "aws-sdk:dynamodb:transactWriteItems",
             comment="One transaction writes the history entry and moves the 'current' pointer that the gate and "
@@ -92,7 +44,7 @@ def states() -> dict[str, asl.State]:
                 "serving_image": "$.artifact.image",
                 "published_artifact": "$.artifact.published",
                 "rollout_notes": "$.plan.notes",
-                "autoscaling": AUTOSCALING,
+                "autoscaling": autoscaling.RESULT,
             },
             next_state=FINALIZE,
         ),
@@ -114,9 +66,12 @@ def states() -> dict[str, asl.State]:
                 "Item": history_items.deployment_item(history.DeploymentStatus.ROLLED_BACK, run_sort_key),
             },
             result_path=None,
-            catch=asl.catch_all("RolledBackOutcome", "$.record_error"),
-            next_state="RolledBackOutcome",
+            catch=asl.catch_all("RestoreRegisterAutoscaling", "$.record_error"),
+            next_state="RestoreRegisterAutoscaling",
         ),
+        # A rollout that changed the instance type deregistered autoscaling first; the guardrails put
+        # the old fleet back, so it is registered again (idempotent when nothing was deregistered).
+        **autoscaling.register("$.plan.endpoint_name", next_state="RolledBackOutcome", prefix="Restore"),
         "RolledBackOutcome": outcomes.outcome(
             EventType.DEPLOYMENT_ROLLED_BACK,
             model=MODEL,
@@ -128,6 +83,7 @@ def states() -> dict[str, asl.State]:
                 "rejected_config": "$.plan.endpoint_config_name",
                 "serving_config": "$.endpoint.EndpointConfigName",
                 "model_package": "$.registry.ModelPackageArn",
+                "autoscaling": autoscaling.RESULT,
             },
             next_state=FINALIZE,
         ),

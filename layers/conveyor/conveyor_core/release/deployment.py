@@ -51,6 +51,8 @@ class ServingEndpoint:
     # The serving config's production variant: its model and instance type, when the config says.
     production_model: str | None = None
     instance_type: str | None = None
+    # DescribeEndpoint's CurrentInstanceCount of that variant: autoscaling may have moved it.
+    current_instance_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,19 @@ def build_production_variants(settings: DeploymentSettings, model_name: str) -> 
     ]
 
 
+def _rollout_settings(settings: DeploymentSettings, serving: ServingEndpoint | None) -> DeploymentSettings:
+    """The settings a retained update really runs with: the fleet autoscaling left, not the stack's count.
+
+    ``RetainAllVariantProperties`` keeps the variant's current instance count, and SageMaker sizes a
+    canary or a linear step against the fleet it updates, so a fleet scaled in to one instance
+    cannot take a canary the stack's count would allow.
+    """
+    current = serving.current_instance_count if serving is not None else None
+    if not current or current == settings.instance_count:
+        return settings
+    return settings.model_copy(update={"instance_count": current})
+
+
 def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingEndpoint | None) -> DeploymentPlan:
     """Decide between CreateEndpoint (first model), a guarded UpdateEndpoint, or a variant shift.
 
@@ -330,8 +345,10 @@ def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingE
         shift = build_variant_shift(settings, run_id, model_name, serving.production_model)
     serving_type = serving.instance_type if serving is not None else None
     instance_type_changes = exists and serving_type not in (None, settings.instance_type)
+    retained = exists and not instance_type_changes
+    rollout = _rollout_settings(settings, serving) if retained else settings
     if exists:
-        notes.extend(rollout_notes(settings))
+        notes.extend(rollout_notes(rollout))
     if instance_type_changes:
         notes.append(
             f"the instance type changes from {serving_type} to {settings.instance_type}: autoscaling is "
@@ -345,14 +362,14 @@ def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingE
         model_name=model_name,
         endpoint_config_name=resource_name(run_id, "cfg"),
         production_variants=build_production_variants(settings, model_name),
-        deployment_config=build_deployment_config(settings) if exists else {},
-        strategy=effective_strategy(settings) if exists else "create",
+        deployment_config=build_deployment_config(rollout) if exists else {},
+        strategy=effective_strategy(rollout) if exists else "create",
         poll_waits=poll_schedule(
-            rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS, first_deployment_poll(settings, exists)
+            rollout_budget(rollout) if exists else CREATE_BUDGET_SECONDS, first_deployment_poll(rollout, exists)
         ),
         shift=shift,
         recreate=recreate,
-        retain_variant_properties=exists and not instance_type_changes,
+        retain_variant_properties=retained,
         deregister_autoscaling=instance_type_changes,
         notes=notes,
     )

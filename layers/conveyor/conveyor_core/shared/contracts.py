@@ -233,6 +233,10 @@ class RollbackPlanOutput(_Contract):
     bad_package: str = ""
     # The restored deployment's history item re-keyed as `current` (DynamoDB JSON), or {}.
     current_item: dict[str, Any] = Field(default_factory=dict)
+    retain_variant_properties: bool = True
+    deregister_autoscaling: bool = False
+    # What the restore does beyond pointing the endpoint back, and why (the notification carries them).
+    notes: list[str] = Field(default_factory=list)
 
 
 class AlarmState(_Contract):
