@@ -14,19 +14,19 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from localcloud.cloud import ACCOUNT_ID, OfflineCloud
 from localcloud.lambdas import FunctionRuntime, LocalLambdaRuntime
 from localcloud.runtime import Runtime
 from localcloud.scheduler import deliver, target_payload
 from tests.conftest import TIME_SCALE
+from tests.localcloud import support
 
 REGION = "us-east-1"
 SOURCE = "conveyor.test"
@@ -34,31 +34,16 @@ PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass"
 HANDLER = "def handler(event, context):\n    return event\n"
 
 
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)
+client = partial(support.client, region=REGION)
+wait_until = partial(support.wait_until, timeout=20.0)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    # Activated first: the runtime swaps os.environ for its overlay, which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            yield runtime
-            runtime.deliveries.wait_idle(timeout=30)
+    with support.offline_cloud(
+        monkeypatch, REGION, time_scale=TIME_SCALE, settle=lambda runtime: runtime.deliveries.wait_idle(timeout=30)
+    ) as runtime:
+        yield runtime
 
 
 # --- resources -----------------------------------------------------------------------------------

@@ -11,19 +11,17 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
-import boto3
 import pytest
 import xgboost
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from localcloud.cloud import ACCOUNT_ID
-from localcloud.datasets import breast_cancer_csv
 from localcloud.runtime import Runtime
+from tests.localcloud import support
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -36,32 +34,20 @@ ALARM_ARN = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{ALARM}"
 HYPERPARAMETERS = {"objective": "binary:logistic", "num_round": "5", "max_depth": "2"}
 
 
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)
+client = partial(support.client, region=REGION)
+wait_until = partial(support.wait_until, timeout=60.0)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    # Activated first: the runtime swaps os.environ for its overlay, which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            client("s3").create_bucket(Bucket=BUCKET)
-            yield runtime
-            runtime.sagemaker.wait_idle(timeout=60)
+    with support.offline_cloud(
+        monkeypatch,
+        REGION,
+        time_scale=TIME_SCALE,
+        bucket=BUCKET,
+        settle=lambda runtime: runtime.sagemaker.wait_idle(timeout=60),
+    ) as runtime:
+        yield runtime
 
 
 def role(name: str, grants: list[tuple[str, str]]) -> str:
@@ -90,44 +76,15 @@ READ_ALARM = [("cloudwatch:DescribeAlarms", ALARM_ARN)]
 
 
 def upload_dataset(**extra: Any) -> None:
-    rows = breast_cancer_csv(rows=200).decode().splitlines(keepends=True)
-    s3 = client("s3")
-    s3.put_object(Bucket=BUCKET, Key="data/train/train.csv", Body="".join(rows[:150]).encode(), **extra)
-    s3.put_object(Bucket=BUCKET, Key="data/validation/validation.csv", Body="".join(rows[150:]).encode(), **extra)
+    support.upload_dataset(REGION, BUCKET, rows=200, train_rows=150, **extra)
 
 
 def train(name: str, role_arn: str) -> dict[str, Any]:
     """Run a training job on the uploaded dataset as ``role_arn``; its description once it has ended."""
-    sagemaker = client("sagemaker")
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=role_arn,
-        HyperParameters=HYPERPARAMETERS,
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{BUCKET}/data/{channel}/",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    sagemaker = support.start_training_job(
+        REGION, name, image=XGBOOST_IMAGE, role_arn=role_arn, bucket=BUCKET, hyperparameters=HYPERPARAMETERS
     )
-    wait_until(
-        lambda: sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "InProgress",
-        what=f"training job {name} ending",
-    )
-    described: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=name)
-    return described
+    return support.training_job_ended(sagemaker, name, timeout=60.0)
 
 
 def test_a_training_job_whose_role_reads_the_data_and_writes_the_artefact_completes(aws: Runtime) -> None:

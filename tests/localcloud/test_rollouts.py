@@ -13,25 +13,24 @@ import tarfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import boto3
 import numpy as np
 import numpy.typing as npt
 import pytest
 import xgboost
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from localcloud import sagemaker as local_sagemaker
 from localcloud.cloud import ACCOUNT_ID
-from localcloud.datasets import breast_cancer_csv
 from localcloud.runtime import Runtime, current
 from localcloud.sagemaker_engine.inference import load_model
+from tests.localcloud import support
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -85,16 +84,8 @@ def csv_body(rows: npt.NDArray[np.float32]) -> bytes:
     return "\n".join(",".join(repr(float(value)) for value in row) for row in rows).encode()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.005)
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+client = partial(support.client, region=REGION)
+wait_until = partial(support.wait_until, timeout=30.0, interval=0.005)
 
 
 def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
@@ -104,19 +95,14 @@ def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    # A runtime of its own per test. Activated first: it swaps os.environ for the runtime's overlay,
-    # which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            client("s3").create_bucket(Bucket=BUCKET)
-            yield runtime
-            runtime.sagemaker.wait_idle(timeout=60)
+    with support.offline_cloud(
+        monkeypatch,
+        REGION,
+        time_scale=TIME_SCALE,
+        bucket=BUCKET,
+        settle=lambda runtime: runtime.sagemaker.wait_idle(timeout=60),
+    ) as runtime:
+        yield runtime
 
 
 @dataclass
@@ -134,7 +120,7 @@ class Endpoint:
         return str(self.describe()["EndpointStatus"])
 
     def wait_in_service(self, timeout: float = 30.0) -> dict[str, Any]:
-        wait_until(lambda: self.status() in {"InService", "Failed"}, timeout, "endpoint InService")
+        wait_until(lambda: self.status() in {"InService", "Failed"}, timeout=timeout, what="endpoint InService")
         return self.describe()
 
     def update(self, config: str, deployment: dict[str, Any] | None = None) -> None:
@@ -556,49 +542,18 @@ def test_changing_only_a_weight_keeps_the_instance_count(two_variant_endpoint: E
 
 
 def upload_dataset() -> None:
-    rows = breast_cancer_csv(rows=300).decode().splitlines(keepends=True)
-    s3 = client("s3")
-    s3.put_object(Bucket=BUCKET, Key="data/train/train.csv", Body="".join(rows[:220]).encode())
-    s3.put_object(Bucket=BUCKET, Key="data/validation/validation.csv", Body="".join(rows[220:]).encode())
+    support.upload_dataset(REGION, BUCKET, rows=300, train_rows=220)
 
 
 def start_training(name: str, hyperparameters: dict[str, str]) -> Any:
     upload_dataset()
-    sagemaker = client("sagemaker")
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE_ARN,
-        HyperParameters=hyperparameters,
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{BUCKET}/data/{channel}/",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    return support.start_training_job(
+        REGION, name, image=XGBOOST_IMAGE, role_arn=ROLE_ARN, bucket=BUCKET, hyperparameters=hyperparameters
     )
-    return sagemaker
 
 
 def finished(sagemaker: Any, name: str) -> dict[str, Any]:
-    wait_until(
-        lambda: sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "InProgress",
-        timeout=120,
-        what=f"training job {name} finishing",
-    )
-    described: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=name)
-    return described
+    return support.training_job_ended(sagemaker, name, timeout=120, what="finishing")
 
 
 def test_a_training_job_produces_a_model_artefact_and_final_metrics(

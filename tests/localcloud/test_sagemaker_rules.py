@@ -13,20 +13,19 @@ import json
 import tarfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
-import boto3
 import pytest
 import xgboost
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from localcloud import stepfunctions as sfn_names
 from localcloud.cloud import ACCOUNT_ID
 from localcloud.datasets import breast_cancer_csv
 from localcloud.runtime import Runtime
+from tests.localcloud import support
 
 REGION = "us-east-1"
 BUCKET = "localcloud-rules"
@@ -43,22 +42,20 @@ _names = itertools.count()
 
 @pytest.fixture(scope="module")
 def cloud() -> Iterator[Runtime]:
-    with Runtime(time_scale=0.01) as runtime:
-        env = pytest.MonkeyPatch()
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            env.setenv(variable, value)
-        try:
-            with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-                client("s3").create_bucket(Bucket=BUCKET)
-                create_state_machine_role()
-                yield runtime
-                runtime.sagemaker.wait_idle(timeout=60)
-        finally:
-            env.undo()
+    env = pytest.MonkeyPatch()
+    try:
+        with support.offline_cloud(
+            env,
+            REGION,
+            time_scale=0.01,
+            bucket=BUCKET,
+            settle=lambda runtime: runtime.sagemaker.wait_idle(timeout=60),
+            mock_config={"stepfunctions": {"execute_state_machine": True}},
+        ) as runtime:
+            create_state_machine_role()
+            yield runtime
+    finally:
+        env.undo()
 
 
 @pytest.fixture
@@ -67,8 +64,7 @@ def aws(cloud: Runtime) -> Iterator[Runtime]:
     cloud.faults.clear()
 
 
-def client(service: str, **config: Any) -> Any:
-    return boto3.client(service, region_name=REGION, config=Config(**config) if config else None)
+client = partial(support.client, region=REGION)
 
 
 def sagemaker() -> Any:
@@ -79,12 +75,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)
+wait_until = partial(support.wait_until, timeout=60.0)
 
 
 def refused(call: Callable[[], Any]) -> tuple[str, str]:
