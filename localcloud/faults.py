@@ -12,8 +12,13 @@ would arrive on the wire:
 * ``timeout``: the request is cut off before the service acted: ``RequestTimeout`` with HTTP 504
   (S3: its own ``RequestTimeout`` 400). botocore treats both as transient and retries them, as it
   does a read timeout. A real read timeout (sleeping past the client's 60 s ``read_timeout``)
-  would cost a minute per fault, and "processed, but the answer was lost" is not modelled: every
-  injected fault happens before the service acts, so a retry never meets its own side effect.
+  would cost a minute per fault;
+* ``lost_response``: the service acted, then the answer was lost: the call succeeds (the resource exists),
+  and the caller sees the ``timeout`` answer. Its retry meets its own side effect ("Cannot create
+  already existing model"), which is what a caller's create-then-describe recovery is for. The
+  service must have acted first, so the rule is applied after the call by the offline service
+  itself (``lose_response``), for the operations in ``LOST_RESPONSE_OPERATIONS``; the stubber leaves
+  these rules alone. The SDK call is not followed across attempts (``stats().faulted_calls``).
 
 Who is called matters less than who calls. A rule with ``scope="pipeline"`` (the default of
 ``inject``) only hits calls made by the product: inside a Lambda handler (``lambdas.py`` marks the
@@ -28,8 +33,9 @@ finally succeeded (absorbed) or gave up (surfaced to the caller).
 
 **Other faults.** ``crash_function`` makes a Lambda handler raise or its runtime exit;
 ``kill_training`` SIGKILLs a training job's container process midway (Linux ``/proc``);
-``fail_model_load`` makes an endpoint's model fail to load; ``degrade_model`` adds model errors and
-latency to InvokeEndpoint.
+``fail_model_load`` makes an endpoint's model fail to load (CreateEndpoint leaves the endpoint
+Failed, where only DeleteEndpoint is allowed; UpdateEndpoint rolls back); ``degrade_model`` adds
+model errors and latency to InvokeEndpoint.
 
 Each offline cloud owns one injector (``cloud.faults``, ``Runtime.faults``): rules and statistics
 end with the cloud. Rules are looked up on every call, so a test can turn a fault on after an
@@ -42,23 +48,38 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import os
 import random
 import signal
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal
 
 from moto.core.exceptions import JsonRESTError
 
-FaultKind = Literal["throttle", "error", "timeout"]
+from localcloud import wire_errors
+
+FaultKind = Literal["throttle", "error", "timeout", "lost_response"]
+# The kinds injected before the service acts (``inject`` draws from these).
 KINDS: tuple[FaultKind, ...] = ("throttle", "error", "timeout")
+LOST_RESPONSE: FaultKind = "lost_response"
+# The calls whose answer a ``lost_response`` rule can drop: the offline service applies the rule after it acted
+# (localcloud/moto_patches/sagemaker.py). The creates are where a lost answer matters: the retry
+# finds the resource it made.
+LOST_RESPONSE_OPERATIONS = frozenset(
+    {
+        ("sagemaker", "CreateModel"),
+        ("sagemaker", "CreateEndpointConfig"),
+        ("sagemaker", "CreateEndpoint"),
+        ("sagemaker", "UpdateEndpoint"),
+        ("sagemaker", "DeleteEndpoint"),
+        ("sagemaker", "CreateTrainingJob"),
+        ("sagemaker", "CreateCompilationJob"),
+    }
+)
 Scope = Literal["pipeline", "any"]
 CrashKind = Literal["exception", "exit"]
 
@@ -128,67 +149,15 @@ _SERVICE_IDS = {
 
 
 def wire_error(service: str, kind: FaultKind) -> WireError:
-    return _SERVICE_WIRE.get(service, {}).get(kind, _DEFAULT_WIRE[kind])
-
-
-@cache
-def _protocol(service: str) -> str:
-    try:
-        return str(_botocore_session().get_service_model(service).protocol)
-    except Exception:
-        return "json"
-
-
-@cache
-def _botocore_session() -> Any:
-    import botocore.session
-
-    return botocore.session.Session()
+    # A lost answer reaches the caller as the timeout it would have waited out.
+    seen = "timeout" if kind == LOST_RESPONSE else kind
+    return _SERVICE_WIRE.get(service, {}).get(seen, _DEFAULT_WIRE[seen])
 
 
 def render(service: str, error: WireError, operation: str = "") -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of ``error`` in the wire protocol botocore speaks to ``service``."""
-    request_id = str(uuid.uuid4())
     message = f"{error.message} (injected fault on {service}:{operation})" if operation else error.message
-    protocol = _protocol(service)
-    if protocol == "rest-xml":
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f"<Error><Code>{error.code}</Code><Message>{message}</Message>"
-            f"<RequestId>{request_id}</RequestId><HostId>{request_id}</HostId></Error>"
-        )
-        return error.status, {"x-amz-request-id": request_id, "Content-Type": "application/xml"}, body.encode()
-    if protocol in ("query", "ec2"):
-        fault_type = "Sender" if error.status < 500 else "Receiver"
-        body = (
-            f"<ErrorResponse><Error><Type>{fault_type}</Type><Code>{error.code}</Code>"
-            f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
-        )
-        return error.status, {"x-amzn-RequestId": request_id, "Content-Type": "text/xml"}, body.encode()
-    if protocol == "smithy-rpc-v2-cbor":
-        headers = {"x-amzn-RequestId": request_id, "Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
-        return error.status, headers, _cbor_text_map({"__type": error.code, "message": message})
-    content_type = "application/json" if protocol == "rest-json" else "application/x-amz-json-1.0"
-    headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error.code, "Content-Type": content_type}
-    return error.status, headers, json.dumps({"__type": error.code, "message": message}).encode()
-
-
-def _cbor_text_map(values: dict[str, str]) -> bytes:
-    """A CBOR map of text strings (RFC 8949), enough for an rpc-v2-cbor error body."""
-
-    def head(major: int, length: int) -> bytes:
-        if length < 24:
-            return bytes([major << 5 | length])
-        if length < 256:
-            return bytes([major << 5 | 24, length])
-        return bytes([major << 5 | 25]) + length.to_bytes(2, "big")
-
-    out = bytearray(head(5, len(values)))
-    for key, value in values.items():
-        for text in (key, value):
-            data = text.encode()
-            out += head(3, len(data)) + data
-    return bytes(out)
+    return wire_errors.error_response(service, error.code, message, error.status)
 
 
 # ----------------------------------------------------------------------------- moto exceptions
@@ -211,6 +180,15 @@ class RequestTimeout(JsonRESTError):  # type: ignore[misc]
 
     def __init__(self, operation: str) -> None:
         super().__init__("RequestTimeout", f"Request timed out (injected fault on {operation})")
+
+
+class LostResponse(JsonRESTError):  # type: ignore[misc]
+    """The service did the work; the caller only sees that the request timed out."""
+
+    code = 504
+
+    def __init__(self, operation: str) -> None:
+        super().__init__("RequestTimeout", f"Request timed out (injected fault on {operation}: processed, answer lost)")
 
 
 class ModelError(RuntimeError):
@@ -241,6 +219,10 @@ class ApiFault:
     @property
     def kind(self) -> FaultKind:
         return self.kinds[0]
+
+    @property
+    def loses_responses(self) -> bool:
+        return self.kinds == (LOST_RESPONSE,)
 
     def matches(self, service: str, operation: str, caller: str | None) -> bool:
         if self.remaining == 0:
@@ -366,7 +348,14 @@ class FaultInjector:
 
         ``callers`` limits the rule to callers whose mark starts with one of these prefixes
         (``"lambda:"``, ``"states:"``, ``"events:"``); ``times`` stops it after that many faults.
+        ``kind="lost_response"`` lets the call succeed and loses its answer; only the operations in
+        ``LOST_RESPONSE_OPERATIONS`` can lose one.
         """
+        if kind not in (*KINDS, LOST_RESPONSE):
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join((*KINDS, LOST_RESPONSE))}")
+        if kind == LOST_RESPONSE and (service, operation) not in LOST_RESPONSE_OPERATIONS:
+            known = ", ".join(f"{s}:{o}" for s, o in sorted(LOST_RESPONSE_OPERATIONS))
+            raise ValueError(f"a lost answer can be injected on {known}; not on {service}:{operation}")
         with self._lock:
             self._api = [r for r in self._api if (r.service, r.operation) != (service, operation)]
             self._api.insert(0, ApiFault((kind,), rate, service, operation, scope, tuple(callers), times))
@@ -380,6 +369,10 @@ class FaultInjector:
         callers: tuple[str, ...] = (),
     ) -> None:
         """Fault ``rate`` of every call to ``services`` (all by default), the kind drawn from ``kinds``."""
+        if LOST_RESPONSE in kinds:
+            raise ValueError(
+                "lost answers are injected per operation: fail_api(service, operation, kind='lost_response')"
+            )
         with self._lock:
             for service in services:
                 self._api.append(ApiFault(tuple(kinds), rate, service, "*", scope, tuple(callers)))
@@ -456,15 +449,21 @@ class FaultInjector:
         with self._lock:
             return rate >= 1.0 or self._rng.random() < rate
 
-    def decide(self, service: str, operation: str) -> FaultKind | None:
-        """Whether this call fails, and how; counts the injection."""
+    def decide(self, service: str, operation: str, response_lost: bool = False) -> FaultKind | None:
+        """Whether this call fails, and how; counts the injection.
+
+        ``response_lost`` asks, after the service acted, whether a ``lost_response`` rule drops its answer; other
+        rules are decided before it acts.
+        """
         if _suspended.get():
             return None
         caller = _caller.get()
         with self._lock:
-            if caller is not None:
+            if caller is not None and not response_lost:
                 self._stats.api_calls[service] += 1
             for rule in self._api:
+                if rule.loses_responses != response_lost:
+                    continue
                 if not rule.matches(service, operation, caller) or not self._roll(rule.rate):
                     continue
                 kind = rule.kinds[0] if len(rule.kinds) == 1 else self._rng.choice(rule.kinds)
@@ -488,6 +487,11 @@ class FaultInjector:
             raise InternalFailure(operation)
         if kind == "timeout":
             raise RequestTimeout(operation)
+
+    def lose_response(self, service: str, operation: str) -> None:
+        """After the offline service acted: raise the timeout its caller sees if a ``lost_response`` rule says so."""
+        if self.decide(service, operation, response_lost=True) == LOST_RESPONSE:
+            raise LostResponse(operation)
 
     def record_attempt(
         self, invocation_id: str | None, service: str, operation: str, attempt: int, fault: FaultKind | None

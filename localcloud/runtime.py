@@ -4,8 +4,9 @@ Everything the offline cloud keeps while it runs lives here, created when the cl
 dropped when it stops: the clock (time scale, simulated time), the fault injector (rules and
 statistics), the asynchronous deliveries (their thread pool and counts), the alarm evaluator, the
 schedule runner, the SageMaker simulation (hosted endpoints, the job pool and work directories,
-simulated job durations), the invocation counters, the Lambda registry, and the cache of parsed
-state machine definitions. Two clouds started one after the other share none of it.
+simulated job durations), the invocation counters, the Lambda registry, the cache of parsed
+state machine definitions, and the record of request validation (what was checked and refused).
+Two clouds started one after the other share none of it.
 
 moto's backends are process-wide, and moto calls the patched functions (``localcloud.moto_patches``)
 from its own threads, so those functions find the running cloud's runtime through one accessor,
@@ -29,8 +30,10 @@ from localcloud.alarms import AlarmEvaluator
 from localcloud.clock import Clock
 from localcloud.eventbridge import Deliveries
 from localcloud.faults import FaultInjector
+from localcloud.iam import AccessChecks
 from localcloud.invocations import InvocationCounts
 from localcloud.lambdas import LocalLambdaRuntime
+from localcloud.request_validation import RequestValidation
 from localcloud.sagemaker import LocalSageMaker
 from localcloud.scheduler import ScheduleRunner
 from localcloud.stepfunctions import ParsedDefinitions
@@ -65,6 +68,9 @@ class Runtime:
         self.scheduler = ScheduleRunner(self.clock, self.deliveries)
         self.sagemaker = LocalSageMaker(self.clock, self.faults)
         self.invocations = InvocationCounts()
+        # IAM checks of the product's API calls: how many, and what was refused (localcloud/iam).
+        self.iam = AccessChecks()
+        self.validation = RequestValidation()
         self.definitions = ParsedDefinitions(stepfunctions_patches.parse_uncached)
         self._active = False
         self._closed = False
@@ -117,6 +123,7 @@ class Runtime:
         self.alarms.stop()
         if not self.wait_idle(timeout):
             LOG.warning("work still in flight after %.0f s when the offline cloud stopped", timeout)
+        LOG.info("request validation: %s", self.validation.summary())
         self.faults.clear()
         self.deliveries.close()
         self.sagemaker.close()

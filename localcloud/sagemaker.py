@@ -12,7 +12,16 @@ nothing; it has no UpdateEndpoint, and InvokeEndpoint returns a fixed body. Here
   its DeploymentConfig (canary, linear, all-at-once) on the offline clock, watching the
   auto-rollback alarms while it bakes;
 * InvokeEndpoint routes by variant weight and emits AWS/SageMaker metrics per variant;
-* UpdateModelPackage keeps CustomerMetadataProperties (moto wipes them).
+* UpdateModelPackage keeps CustomerMetadataProperties (moto wipes them);
+* SageMaker's behavioural rules (``sagemaker_rules``): what a Failed or busy endpoint refuses, the
+  deployment guardrails, autoscaled variants, what Neo compiles and what a Neo artefact is served by;
+* SageMaker acts as the execution role it was given (``localcloud/iam``): a training job's and a
+  compilation job's ``RoleArn`` read their input and write their artefact, a model's
+  ``ExecutionRoleArn`` reads its artefact when an endpoint loads it (and KMS, for encrypted objects,
+  through the same checks), and a guarded update reads its auto-rollback alarms as the new models'
+  role (``cloudwatch:DescribeAlarms``). A refusal fails the job or the endpoint as SageMaker reports
+  it. Only in-process (``mock_aws``): against moto's server the S3 calls go over HTTP without the
+  role, unchecked; the alarm reads are checked either way.
 
 Everything that lives while a cloud runs (the hosted endpoints, the job pool, the jobs' work
 directories, the simulated job durations) belongs to one ``LocalSageMaker`` (``Runtime.sagemaker``).
@@ -21,26 +30,33 @@ The moto methods it stands behind are replaced in ``moto_patches/sagemaker.py``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import hashlib
 import logging
 import random
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moto.sagemaker.exceptions import ValidationError
+from botocore.exceptions import ClientError
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
+from localcloud import iam
+from localcloud import sagemaker_rules as rules
 from localcloud.clock import Clock
 from localcloud.faults import FaultInjector
+from localcloud.iam import checks, errors, lookups
+from localcloud.iam.actions import Authorization
+from localcloud.iam.policies import Principal
 
 LOG = logging.getLogger("localcloud.sagemaker")
 # How often a rollout re-reads its alarms, in simulated seconds.
@@ -63,6 +79,45 @@ class JobDurations:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- the execution role
+
+
+class ExecutionRoleRefused(Exception):
+    """S3 or KMS refused a call SageMaker made as a job's or a model's execution role.
+
+    ``str()`` is the FailureReason SageMaker reports; ``message`` is the service's access denied text.
+    """
+
+    def __init__(self, failure_reason: str, message: str) -> None:
+        super().__init__(failure_reason)
+        self.message = message
+
+
+@contextlib.contextmanager
+def _as_role(role_arn: str | None, failure: str, quote_service: bool = True) -> Iterator[None]:
+    """SageMaker's own calls in this block, checked as ``role_arn``; a refusal raises ``ExecutionRoleRefused``.
+
+    Its FailureReason is ``failure``, followed by the service's answer (``(AccessDenied: ...)``) where
+    SageMaker quotes it. A role IAM does not hold (a job or a model built by hand against moto, not
+    deployed) is not checked, as the request path does not check a caller whose role it does not know.
+    """
+    checked = role_arn is not None and lookups.role_exists(role_arn)
+    try:
+        with iam.acting_as(str(role_arn), "SageMaker") if checked else contextlib.nullcontext():
+            yield
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        if not checked or details.get("Code") not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        message = str(details.get("Message", ""))
+        reason = f"{failure} (AccessDenied: {message})" if quote_service else failure
+        raise ExecutionRoleRefused(reason, message) from error
+
+
+class _AlarmsUnreadable(Exception):
+    """The role a guarded update reads its alarms as may not call cloudwatch:DescribeAlarms on them."""
 
 
 def _s3(region: str) -> Any:
@@ -103,6 +158,8 @@ class HostedVariant:
     model_name: str
     weight: float
     model: Any
+    instance_type: str = ""
+    instance_count: int = 1
 
 
 @dataclass
@@ -137,6 +194,18 @@ class EndpointHost:
             fleet = self.green if self.green is not None and self.rng.random() < self.green_share else self.blue
             return fleet.pick(self.rng)
 
+    def config_shares(self) -> dict[str, float]:
+        """The share of requests each fleet receives now, by endpoint config name.
+
+        A guarded update keeps the variant names, so the old and the new fleet are told apart by config.
+        """
+        with self.lock:
+            if self.green is None:
+                return {self.blue.config_name: 1.0}
+            shares = {self.blue.config_name: 1.0 - self.green_share}
+            shares[self.green.config_name] = shares.get(self.green.config_name, 0.0) + self.green_share
+            return shares
+
     def shares(self) -> dict[str, float]:
         """The share of requests each variant receives now (what routing does)."""
         with self.lock:
@@ -161,11 +230,43 @@ def _variant_descriptions(fleet: Fleet) -> list[dict[str, Any]]:
             "VariantName": v.name,
             "CurrentWeight": v.weight,
             "DesiredWeight": v.weight,
-            "CurrentInstanceCount": 1,
-            "DesiredInstanceCount": 1,
+            "CurrentInstanceCount": v.instance_count,
+            "DesiredInstanceCount": v.instance_count,
         }
         for v in fleet.variants
     ]
+
+
+def _fleet_variants(fleet: Fleet) -> list[rules.FleetVariant]:
+    return [rules.FleetVariant(v.name, v.instance_type, v.instance_count) for v in fleet.variants]
+
+
+def _alarm_names(backend: SageMakerModelBackend) -> list[str]:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    return list(cloudwatch_backends[backend.account_id][backend.region_name].alarms)
+
+
+def _autoscaling(backend: SageMakerModelBackend) -> Any:
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    return applicationautoscaling_backends[backend.account_id][backend.region_name]
+
+
+def _registered_variants(backend: SageMakerModelBackend, endpoint_name: str) -> list[str]:
+    """Resource ids of the endpoint's variants registered with Application Auto Scaling."""
+    prefix = rules.variant_resource_id(endpoint_name, "")
+    targets = _autoscaling(backend).targets.get(rules.SCALABLE_DIMENSION, {})
+    return [
+        resource_id
+        for resource_id, target in targets.items()
+        if target.service_namespace == "sagemaker" and resource_id.startswith(prefix)
+    ]
+
+
+def _image_tag(image_uri: str) -> str:
+    last = image_uri.rsplit("/", 1)[-1].split("@", 1)[0]
+    return last.split(":", 1)[1] if ":" in last else ""
 
 
 def _alarms_firing(backend: SageMakerModelBackend, alarm_names: list[str]) -> list[str]:
@@ -175,20 +276,13 @@ def _alarms_firing(backend: SageMakerModelBackend, alarm_names: list[str]) -> li
     return [name for name in alarm_names if name in alarms and alarms[name].state_value == "ALARM"]
 
 
-def _traffic_steps(routing: dict[str, Any]) -> list[float]:
-    kind = routing.get("Type", "ALL_AT_ONCE")
-    if kind == "CANARY":
-        size = routing.get("CanarySize", {})
-        return (
-            [min(float(size.get("Value", 10)) / 100.0, 0.5), 1.0]
-            if size.get("Type") == "CAPACITY_PERCENT"
-            else [0.1, 1.0]
-        )
-    if kind == "LINEAR":
-        # Whole percents: adding 0.1 ten times in floating point never reaches 1.0.
-        step_percent = max(1, int(routing.get("LinearStepSize", {}).get("Value", 25)))
-        return [*(percent / 100.0 for percent in range(step_percent, 100, step_percent)), 1.0]
-    return [1.0]
+def _traffic_steps(routing: dict[str, Any], instance_count: int = 100) -> list[float]:
+    """The new fleet's share of traffic step by step, counted in its whole instances.
+
+    The default fleet of 100 instances makes each percent one instance, so the shares read as the
+    percentages a routing configuration names.
+    """
+    return rules.traffic_steps(routing, instance_count)
 
 
 # --------------------------------------------------------------------------- the service
@@ -201,9 +295,13 @@ class _Stopping(Exception):
 class LocalSageMaker:
     """One cloud's SageMaker work: jobs on a pool, hosted endpoints, rollouts on the cloud's clock."""
 
-    def __init__(self, clock: Clock, faults: FaultInjector, workers: int = 4) -> None:
+    def __init__(
+        self, clock: Clock, faults: FaultInjector, workers: int = 4, access: checks.AccessChecks | None = None
+    ) -> None:
         self.clock = clock
         self.faults = faults
+        # The cloud's IAM record; by default the running cloud's (none running: nothing is checked).
+        self._access = access
         self.hosts: dict[tuple[str, str, str], EndpointHost] = {}
         self.job_durations = JobDurations()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sagemaker-job")
@@ -212,6 +310,19 @@ class LocalSageMaker:
         self._root: Path | None = None
         # Set when the cloud stops: rollouts and weight updates still waiting on the clock end at once.
         self._closing = threading.Event()
+        # The framework version each training artefact was trained with (its image's tag), by the
+        # artefact's SHA-256: the offline container runs one XGBoost whatever the tag, and Neo must
+        # judge the model by the version the job stood for.
+        self._trained_with: dict[str, tuple[int, int]] = {}
+        self._trained_lock = threading.Lock()
+
+    def access(self) -> checks.AccessChecks | None:
+        if self._access is not None:
+            return self._access
+        from localcloud import runtime
+
+        cloud = runtime.active()
+        return cloud.iam if cloud is not None else None
 
     # ------------------------------------------------------------------ background work
     def _submit(self, work: Callable[..., None], *args: Any) -> None:
@@ -272,7 +383,10 @@ class LocalSageMaker:
             channels: dict[str, Path] = {}
             for channel in job.input_data_config:
                 local = job_dir / "channels" / channel["ChannelName"]
-                _download_prefix(backend.region_name, channel["DataSource"]["S3DataSource"]["S3Uri"], local)
+                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+                # SageMaker's words for a channel it may not read, as failed training jobs report it.
+                with _as_role(job.role_arn, f"ClientError: Data download failed:Unable to download data from {uri}"):
+                    _download_prefix(backend.region_name, uri, local)
                 channels[channel["ChannelName"]] = local
             job.secondary_status = "Training"
             limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
@@ -287,7 +401,10 @@ class LocalSageMaker:
             )
             self._hold_until(started, self.job_durations.training_seconds)
             if outcome.status == "Completed" and outcome.model_tar_gz is not None:
-                _put_bytes(backend.region_name, job.model_artifacts["S3ModelArtifacts"], outcome.model_tar_gz)
+                artefact = job.model_artifacts["S3ModelArtifacts"]
+                with _as_role(job.role_arn, f"ClientError: Artifact upload failed:Unable to upload {artefact}"):
+                    _put_bytes(backend.region_name, artefact, outcome.model_tar_gz)
+                self._record_training_version(outcome.model_tar_gz, job.algorithm_specification["TrainingImage"])
                 now = _now()
                 job.final_metric_data_list = [{**metric, "Timestamp": now} for metric in outcome.final_metrics]
                 job.training_job_status = job.secondary_status = "Completed"
@@ -295,7 +412,7 @@ class LocalSageMaker:
                 job.failure_reason = outcome.failure_reason or "training failed"
                 job.training_job_status = job.secondary_status = "Failed"
             job.training_time_in_seconds = job.billable_time_in_seconds = max(1, int(outcome.seconds))
-        except engines.NoEngineError as error:
+        except (engines.NoEngineError, ExecutionRoleRefused) as error:
             job.failure_reason = str(error)
             job.training_job_status = job.secondary_status = "Failed"
         except Exception as error:  # an infrastructure fault in the simulation still ends the job
@@ -305,15 +422,37 @@ class LocalSageMaker:
         finally:
             job.training_end_time = job.last_modified_time = _now()
 
+    def _record_training_version(self, model_tar_gz: bytes, image_uri: str) -> None:
+        version = rules.framework_version(_image_tag(image_uri))
+        if version is not None:
+            with self._trained_lock:
+                self._trained_with[hashlib.sha256(model_tar_gz).hexdigest()] = version
+
+    def trained_with(self, model_tar_gz: bytes) -> tuple[int, int] | None:
+        """The framework version an offline training job produced this artefact with, if one did."""
+        with self._trained_lock:
+            return self._trained_with.get(hashlib.sha256(model_tar_gz).hexdigest())
+
     # ------------------------------------------------------------------ compilation
     def start_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
         """A compilation job moto just recorded: INPROGRESS now, really compiled in the background."""
         job.compilation_job_status = "INPROGRESS"
         job.status_message = ""
-        # moto answers with the literal string "InferenceImage"; Neo only sets it for cloud targets it
-        # built an image for, and offline there is none.
+        # moto answers with the literal string "InferenceImage"; Neo names one once a job for a cloud
+        # instance has completed.
         job.inference_image = None
         self._submit(self._run_compilation, backend, job)
+
+    def _neo_refusal(self, engine: Any, model: bytes, framework: str, job: Any) -> str | None:
+        """Why Neo fails this job before compiling (rules.neo_target_refusal, rules.neo_version_refusal)."""
+        output = job.output_config
+        refusal = rules.neo_target_refusal(
+            framework, str(output.get("TargetDevice", "")), output.get("TargetPlatform") or {}
+        )
+        if refusal is not None:
+            return refusal
+        version = self.trained_with(model) or engine.saved_by_version(model)
+        return rules.neo_version_refusal(framework, version)
 
     def _run_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
         from localcloud.sagemaker_engine import engines
@@ -321,22 +460,35 @@ class LocalSageMaker:
         started = time.monotonic()
         try:
             work = self._work_dir(job.compilation_job_name)
-            model = _get_bytes(backend.region_name, job.input_config["S3Uri"])
+            source = job.input_config["S3Uri"]
+            # Neo reports problems with its input and output under these headings; the rest is ours.
+            with _as_role(job.role_arn, f"ClientError: InputConfiguration: Unable to download {source}"):
+                model = _get_bytes(backend.region_name, source)
             target = job.output_config.get("TargetDevice") or job.output_config.get("TargetPlatform", {}).get("Os", "")
             framework = str(job.input_config.get("Framework", ""))
-            outcome = engines.for_framework(framework).compile(model, framework, str(target), work)
+            engine = engines.for_framework(framework)
+            refusal = self._neo_refusal(engine, model, framework, job)
+            if refusal is not None:
+                job.failure_reason = job.status_message = refusal
+                job.compilation_job_status = "FAILED"
+                return
+            outcome = engine.compile(model, framework, str(target), work)
             self._hold_until(started, self.job_durations.compilation_seconds)
             if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
                 uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
-                _put_bytes(backend.region_name, uri, outcome.artifact_tar_gz)
+                with _as_role(job.role_arn, f"ClientError: OutputConfiguration: Unable to upload {uri}"):
+                    _put_bytes(backend.region_name, uri, outcome.artifact_tar_gz)
                 job.model_artifacts = {"S3ModelArtifacts": uri}
                 job.failure_reason = ""
+                job.inference_image = rules.inference_image_for_job(
+                    framework, str(job.output_config.get("TargetDevice", "")), backend.region_name
+                )
                 job.compilation_job_status = "COMPLETED"
             else:
                 job.failure_reason = outcome.failure_reason or "compilation failed"
                 job.compilation_job_status = "FAILED"
             job.status_message = outcome.status_message
-        except engines.NoEngineError as error:
+        except (engines.NoEngineError, ExecutionRoleRefused) as error:
             job.failure_reason = str(error)
             job.compilation_job_status = "FAILED"
         except Exception as error:
@@ -355,25 +507,58 @@ class LocalSageMaker:
         host = self.host(account_id, region, endpoint_name)
         return host.shares() if host is not None else {}
 
-    def _load_fleet(self, backend: SageMakerModelBackend, config_name: str) -> Fleet:
+    def config_shares(self, account_id: str, region: str, endpoint_name: str) -> dict[str, float]:
+        """The share of requests the old and the new fleet receive now, by endpoint config name."""
+        host = self.host(account_id, region, endpoint_name)
+        return host.config_shares() if host is not None else {}
+
+    def _load_fleet(
+        self, backend: SageMakerModelBackend, config_name: str, fleet: list[rules.FleetVariant] | None = None
+    ) -> Fleet:
+        """Load every variant's model, as its container would; ``fleet`` gives the instance counts kept."""
         from localcloud.sagemaker_engine import engines
         from localcloud.sagemaker_engine.inference import read_tar_members
 
         config = backend.endpoint_configs[config_name]
+        kept = {variant.name: variant for variant in fleet or []}
         variants = []
         for variant in config.production_variants:
             model = backend._models[variant["ModelName"]]
             container = model.primary_container or (model.containers or [{}])[0]
-            artefact = _get_bytes(backend.region_name, container["ModelDataUrl"])
+            url = container["ModelDataUrl"]
+            # SageMaker's own words when the model's role may not read its artefact.
+            refused_as = (
+                f'Failed to download model data for container "container_1" from URL: "{url}". Please ensure '
+                "that there is an object located at the URL and that the role passed to CreateModel has "
+                "permissions to download the object."
+            )
+            with _as_role(model.execution_role_arn, refused_as, quote_service=False):
+                artefact = _get_bytes(backend.region_name, url)
             work = self._work_dir(variant["ModelName"])
-            engine = engines.for_artefact(read_tar_members(artefact))
+            files = read_tar_members(artefact)
+            engine = engines.for_artefact(files)
+            refusal = rules.hosting_refusal(
+                engine.compiled_for(files),
+                str(container.get("Image", "")),
+                str(variant.get("InstanceType", "")),
+                backend.region_name,
+                str(variant["VariantName"]),
+            )
+            if refusal is not None:
+                raise ValueError(refusal)
             loaded = self.faults.wrap_model(variant["ModelName"], engine.load(artefact, work))
+            fleet_variant = kept.get(variant["VariantName"])
+            weight = fleet_variant.weight if fleet_variant is not None else None
             variants.append(
                 HostedVariant(
                     variant["VariantName"],
                     variant["ModelName"],
-                    float(variant.get("InitialVariantWeight", 1.0)),
+                    float(variant.get("InitialVariantWeight", 1.0)) if weight is None else weight,
                     loaded,
+                    str(variant.get("InstanceType", "")),
+                    fleet_variant.instance_count
+                    if fleet_variant is not None
+                    else int(variant.get("InitialInstanceCount", 1) or 1),
                 )
             )
         return Fleet(config_name, variants)
@@ -389,6 +574,10 @@ class LocalSageMaker:
             self.hosts[_host_key(backend, endpoint.endpoint_name)] = EndpointHost(endpoint.endpoint_name, fleet)
             endpoint.production_variants = _variant_descriptions(fleet)
             endpoint.endpoint_status = "InService"
+        except ExecutionRoleRefused as refused:
+            LOG.warning("endpoint %s failed: %s", endpoint.endpoint_name, refused.message)
+            endpoint.failure_reason = str(refused)
+            endpoint.endpoint_status = "Failed"
         except Exception as error:
             LOG.exception("endpoint %s failed to start", endpoint.endpoint_name)
             endpoint.failure_reason = f"Failed to load the model: {error}"
@@ -397,12 +586,57 @@ class LocalSageMaker:
             endpoint.last_modified_time = _now()
 
     def endpoint_deleted(self, backend: SageMakerModelBackend, endpoint_name: str) -> None:
-        self.hosts.pop(_host_key(backend, endpoint_name), None)
+        """Forget the endpoint's fleet, and deregister its autoscaled variants as SageMaker does.
 
-    def _bake(self, backend: SageMakerModelBackend, seconds: float, alarm_names: list[str]) -> list[str]:
-        """Wait ``seconds`` of simulated time; return the alarms that fired meanwhile."""
+        https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-delete-with-scaling.html: deleting an
+        endpoint deregisters its variants' scalable targets (and their policies) for the caller.
+        """
+        self.hosts.pop(_host_key(backend, endpoint_name), None)
+        autoscaling = _autoscaling(backend)
+        for resource_id in _registered_variants(backend, endpoint_name):
+            for policy in list(autoscaling.policies.values()):
+                if policy.service_namespace == "sagemaker" and policy.resource_id == resource_id:
+                    autoscaling.delete_scaling_policy(
+                        policy.policy_name, "sagemaker", resource_id, rules.SCALABLE_DIMENSION
+                    )
+            autoscaling.deregister_scalable_target("sagemaker", resource_id, rules.SCALABLE_DIMENSION)
+
+    def _alarm_read_refusal(
+        self, backend: SageMakerModelBackend, alarm_names: list[str], readers: list[str]
+    ) -> str | None:
+        """Why SageMaker may not read the auto-rollback alarms as ``readers``; None when it may.
+
+        The guardrails docs ask that "your IAM execution role" may call cloudwatch:DescribeAlarms on
+        the alarms without saying which role; the product reads it as the new models' execution role
+        (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        """
+        access = self.access()
+        if access is None or not alarm_names:
+            return None
+        region = backend.region_name
+        for role in readers:
+            principal = Principal(role, "SageMaker", f"role:{role}")
+            access.record_call(principal)  # one DescribeAlarms call for every alarm it watches
+            for name in alarm_names:
+                alarm_arn = f"arn:aws:cloudwatch:{region}:{backend.account_id}:alarm:{name}"
+                grant = Authorization("cloudwatch:DescribeAlarms", alarm_arn)
+                decision = checks.authorize(principal, region, grant, access)
+                if not decision.allowed:
+                    return errors.message(principal, grant, decision, "cloudwatch")
+        return None
+
+    def _bake(
+        self, backend: SageMakerModelBackend, seconds: float, alarm_names: list[str], readers: list[str]
+    ) -> list[str]:
+        """Wait ``seconds`` of simulated time; return the alarms that fired meanwhile.
+
+        ``_AlarmsUnreadable`` when a poll may not read the alarms as ``readers`` (the new models' roles).
+        """
         remaining = seconds
         while True:
+            refusal = self._alarm_read_refusal(backend, alarm_names, readers)
+            if refusal is not None:
+                raise _AlarmsUnreadable(refusal)
             firing = _alarms_firing(backend, alarm_names)
             if firing or remaining <= 0:
                 return firing
@@ -417,22 +651,39 @@ class LocalSageMaker:
         endpoint_name: str,
         endpoint_config_name: str,
         deployment_config: dict[str, Any] | None = None,
+        retain_all_variant_properties: bool = False,
+        exclude_retained_variant_properties: list[dict[str, Any]] | None = None,
     ) -> str:
-        """UpdateEndpoint, which moto lacks: validates, then rolls out in the background."""
-        if endpoint_name not in backend.endpoints:
-            raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
-        if endpoint_config_name not in backend.endpoint_configs:
-            raise ValidationError(message=f"Could not find endpoint configuration '{endpoint_config_name}'.")
-        endpoint = backend.endpoints[endpoint_name]
-        if endpoint.endpoint_status != "InService":
-            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+        """UpdateEndpoint, which moto lacks: SageMaker's rules, then the rollout in the background."""
+        endpoint = rules.require_endpoint(backend, endpoint_name)
+        new_config = rules.require_endpoint_config(backend, endpoint_config_name)
+        rules.check_endpoint_updatable(endpoint)
+        host = self.hosts.get(_host_key(backend, endpoint_name))
+        current = _fleet_variants(host.blue) if host is not None else []
+        excluded = [item.get("VariantPropertyType", "") for item in exclude_retained_variant_properties or []]
+        fleet = rules.new_fleet(new_config, endpoint.production_variants, retain_all_variant_properties, excluded)
+        rules.check_autoscaled_variants_kept(
+            endpoint_name, current, fleet, _registered_variants(backend, endpoint_name)
+        )
+        deployment = rules.guarded_deployment(
+            deployment_config,
+            [v["VariantName"] for v in endpoint.production_variants],
+            endpoint_config_name,
+            fleet,
+            _alarm_names(backend),
+        )
         endpoint.endpoint_status = "Updating"
         endpoint.last_deployment_config = deployment_config or None
-        self._submit(self._roll_out, backend, endpoint, endpoint_config_name, deployment_config or {})
+        self._submit(self._roll_out, backend, endpoint, endpoint_config_name, deployment, fleet)
         return str(endpoint.arn)
 
     def _roll_out(
-        self, backend: SageMakerModelBackend, endpoint: Any, new_config: str, deployment: dict[str, Any]
+        self,
+        backend: SageMakerModelBackend,
+        endpoint: Any,
+        new_config: str,
+        deployment: dict[str, Any],
+        fleet: list[rules.FleetVariant],
     ) -> None:
         host = self.hosts.get(_host_key(backend, endpoint.endpoint_name))
         policy = deployment.get("BlueGreenUpdatePolicy", {})
@@ -440,7 +691,12 @@ class LocalSageMaker:
         alarms = [alarm["AlarmName"] for alarm in deployment.get("AutoRollbackConfiguration", {}).get("Alarms", [])]
         started = time.monotonic()
         try:
-            green = self._load_fleet(backend, new_config)
+            green = self._load_fleet(backend, new_config, fleet)
+        except ExecutionRoleRefused as refused:
+            LOG.warning("new fleet for %s refused: %s", endpoint.endpoint_name, refused.message)
+            endpoint.failure_reason = str(refused)
+            endpoint.endpoint_status = "InService"
+            return
         except Exception as error:
             LOG.exception("new fleet for %s failed to start", endpoint.endpoint_name)
             endpoint.failure_reason = f"Failed to load the new model: {error}; the endpoint kept its previous config"
@@ -468,11 +724,18 @@ class LocalSageMaker:
         routing: dict[str, Any],
         alarms: list[str],
     ) -> None:
-        """Move traffic to ``green`` step by step, baking under the alarms; roll back if one fires."""
+        """Move traffic to ``green`` step by step, baking under the alarms; roll back if one fires.
+
+        An update whose alarms SageMaker may not read fails and rolls back too. What SageMaker does then
+        is undocumented; chosen: the strict reading, the update fails with a FailureReason naming the
+        permission, rather than a rollout that goes on unguarded.
+        """
         firing: list[str] = []
+        unreadable: str | None = None
+        readers = self._alarm_readers(backend, green)
         with host.lock:
             host.green, host.green_share = green, 0.0
-        for share in _traffic_steps(routing):
+        for share in _traffic_steps(routing, max(v.instance_count for v in green.variants)):
             with host.lock:
                 host.green_share = share
             interval = float(routing.get("WaitIntervalInSeconds", 0))
@@ -483,10 +746,14 @@ class LocalSageMaker:
             else:
                 wait_seconds = float(policy.get("TerminationWaitInSeconds", 0))
                 wait_seconds += interval if routing.get("Type", "ALL_AT_ONCE") == "ALL_AT_ONCE" else 0.0
-            firing = self._bake(backend, wait_seconds, alarms)
+            try:
+                firing = self._bake(backend, wait_seconds, alarms, readers)
+            except _AlarmsUnreadable as refused:
+                unreadable = str(refused)
+                break
             if firing:
                 break
-        if firing:
+        if firing or unreadable:
             endpoint.endpoint_status = "RollingBack"
             with host.lock:
                 host.green_share = 0.0
@@ -494,14 +761,29 @@ class LocalSageMaker:
                 raise _Stopping
             with host.lock:
                 host.green = None
-            endpoint.failure_reason = f"Deployment rolled back: alarm(s) {', '.join(firing)} went to ALARM"
-            LOG.info("rollout of %s to %s rolled back by %s", endpoint.endpoint_name, new_config, firing)
+            if unreadable:
+                endpoint.failure_reason = (
+                    f"Deployment rolled back: the auto-rollback alarms could not be read: {unreadable}"
+                )
+            else:
+                endpoint.failure_reason = f"Deployment rolled back: alarm(s) {', '.join(firing)} went to ALARM"
+            LOG.info("rollout of %s to %s rolled back: %s", endpoint.endpoint_name, new_config, endpoint.failure_reason)
         else:
             with host.lock:
                 host.blue, host.green, host.green_share = green, None, 0.0
             endpoint.endpoint_config_name = new_config
             endpoint.production_variants = _variant_descriptions(green)
             endpoint.failure_reason = None
+
+    def _alarm_readers(self, backend: SageMakerModelBackend, fleet: Fleet) -> list[str]:
+        """The execution roles of ``fleet``'s models that IAM holds (the others are not checked)."""
+        readers: list[str] = []
+        for variant in fleet.variants:
+            model = backend._models.get(variant.model_name)
+            role = str(getattr(model, "execution_role_arn", "") or "")
+            if role and role not in readers and lookups.role_exists(role):
+                readers.append(role)
+        return readers
 
     def update_weights(
         self,
@@ -512,8 +794,8 @@ class LocalSageMaker:
     ) -> str:
         """UpdateEndpointWeightsAndCapacities: ``record`` is moto's own call, then SageMaker's delay."""
         endpoint = backend.endpoints.get(endpoint_name)
-        if endpoint is not None and endpoint.endpoint_status != "InService":
-            raise ValidationError(message=f"Cannot update in-progress endpoint '{endpoint.arn}'.")
+        if endpoint is not None:
+            rules.check_endpoint_updatable(endpoint)
         before = copy.deepcopy(endpoint.production_variants) if endpoint is not None else []
         arn = record()
         endpoint = backend.endpoints[endpoint_name]
@@ -540,6 +822,7 @@ class LocalSageMaker:
             with host.lock:
                 for variant in host.blue.variants:
                     variant.weight = weights.get(variant.name, variant.weight)
+                    variant.instance_count = counts.get(variant.name, variant.instance_count)
         for variant in endpoint.production_variants:
             if variant["VariantName"] in weights:
                 variant["CurrentWeight"] = variant["DesiredWeight"] = weights[variant["VariantName"]]

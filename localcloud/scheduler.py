@@ -5,7 +5,10 @@ moto stores schedules but never fires them. The runner here (one per offline clo
 simulated time (the cloud's ``clock.now()``), so ``rate(1 day)`` fires every 864 real seconds at a
 time scale of 0.01, and ``cloud.clock.advance(86400)`` makes it fire now.
 A firing delivers the target's ``Input`` with Scheduler's context attributes substituted, to a
-Lambda function (asynchronously, with Lambda's async retries) or a state machine.
+Lambda function (asynchronously, with Lambda's async retries) or a state machine, as the target's
+``RoleArn``: the role must trust ``scheduler.amazonaws.com`` and be allowed ``lambda:InvokeFunction``
+or ``states:StartExecution`` on the target, and ``sqs:SendMessage`` on its dead-letter queue
+(``eventbridge.Deliveries`` checks both; a refusal goes to the dead-letter queue unretried).
 
 Supported expressions: ``rate(N unit)``, ``at(yyyy-mm-ddThh:mm:ss)`` and ``cron(min hour dom month
 dow year)`` with ``*``, ``?``, lists, ranges, steps and month/day names, evaluated in UTC

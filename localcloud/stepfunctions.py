@@ -9,8 +9,11 @@
 * the offline clock: ``Wait`` states, ``Retry`` intervals and ``.sync`` polling are scaled by the
   running cloud's clock;
 * the error names Step Functions gives a failed service call, so ``Retry`` and ``Catch`` see what
-  they would see on AWS: ``aws-sdk`` tasks ``<Service>.<ErrorCode>`` with the ``Exception``
-  suffix (``SageMaker.ThrottlingException``; moto says ``sagemaker.sagemakerException`` for all),
+  they would see on AWS (``service_error_name``): an error the service's API model declares keeps
+  its code, with the ``Exception`` suffix; any other is the SDK's base exception. ``aws-sdk`` tasks:
+  ``SageMaker.ResourceInUseException``, else ``SageMaker.SageMakerException`` (moto says
+  ``sagemaker.sagemakerException`` for all); optimized SageMaker tasks:
+  ``SageMaker.ResourceLimitExceededException``, else ``SageMaker.AmazonSageMakerException``;
   Lambda function tasks ``Lambda.<ErrorCode>`` (moto says ``Exception``), a client-side timeout
   ``Lambda.SdkClientException``, optimized DynamoDB ``DynamoDB.<ErrorCode>Exception``;
 * fault injection: each execution runs as a caller of its own (the cloud's ``faults.caller``), and
@@ -32,6 +35,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -107,8 +111,13 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):  # type: ignore[misc]
     def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
         if isinstance(ex, ClientError):
             error = ex.response.get("Error", {})
-            error_name = "SageMaker.AmazonSageMakerException"
-            cause = f"{error.get('Message')} (Service: AmazonSageMaker; Error Code: {error.get('Code')})"
+            metadata = ex.response.get("ResponseMetadata", {})
+            error_name = optimized_sagemaker_error_name(str(error.get("Code", "")))
+            # The Java SDK v1 exception's message, which Step Functions puts in the cause.
+            cause = (
+                f"{error.get('Message')} (Service: AmazonSageMaker; Status Code: {metadata.get('HTTPStatusCode')}; "
+                f"Error Code: {error.get('Code')}; Request ID: {metadata.get('RequestId')}; Proxy: null)"
+            )
             return FailureEvent(
                 env=env,
                 error_name=CustomErrorName(error_name),
@@ -198,15 +207,56 @@ _SDK_ERROR_SERVICE_NAMES = {
 }
 
 
+# boto3 client names of the aws-sdk integration's service names, to read their API models.
+_BOTO_SERVICE_NAMES = {"applicationautoscaling": "application-autoscaling", "sfn": "stepfunctions"}
+
+
 def _with_exception_suffix(code: str) -> str:
     name = code.rsplit("#", maxsplit=1)[-1]
     return name if name.endswith("Exception") else name + "Exception"
 
 
+@cache
+def modelled_errors(service: str) -> frozenset[str]:
+    """The error codes ``service``'s API model declares (botocore's model, the SDKs' exception classes)."""
+    import botocore.session
+
+    try:
+        model = botocore.session.get_session().get_service_model(_BOTO_SERVICE_NAMES.get(service, service))
+    except Exception:
+        return frozenset()
+    return frozenset(
+        str(shape.metadata.get("error", {}).get("code") or shape.name) for shape in model.error_shapes
+    ) | frozenset(shape.name for shape in model.error_shapes)
+
+
+def service_error_name(prefix: str, base_exception: str, service: str, code: str) -> str:
+    """``<prefix>.<Code>Exception`` for an error the service models, ``<prefix>.<base_exception>`` otherwise.
+
+    The SDK inside Step Functions raises a modelled error as its own exception class and anything else
+    (ValidationException, throttling, a 5xx) as the service's base exception, and Step Functions names
+    the error after the class. Sources: the aws-sdk integrations' rule
+    (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html, "always
+    include the Exception suffix"); the connect-sagemaker example that retries
+    ``SageMaker.AmazonSageMakerException``; for unmodelled aws-sdk errors, LocalStack's parity code
+    and a CDK sample that catches ``SageMaker.SageMakerException`` (facts file, section 6).
+    """
+    name = code.rsplit("#", maxsplit=1)[-1]
+    if name in modelled_errors(service):
+        return f"{prefix}.{_with_exception_suffix(name)}"
+    return f"{prefix}.{base_exception}"
+
+
 def aws_sdk_error_name(service: str, code: str) -> str:
-    """``ServiceName.ErrorName``, both PascalCase, the error always ending in ``Exception``."""
+    """An ``aws-sdk`` task's error: ``Service.ErrorNameException``, or the SDK v2 base ``Service.ServiceException``."""
     prefix = _SDK_ERROR_SERVICE_NAMES.get(service.lower(), service[:1].upper() + service[1:])
-    return f"{prefix}.{_with_exception_suffix(code)}"
+    return service_error_name(prefix, f"{prefix}Exception", service.lower(), code)
+
+
+def optimized_sagemaker_error_name(code: str) -> str:
+    """An optimized ``sagemaker:*`` task's error, named after the Java SDK v1 class: a modelled
+    ``SageMaker.ResourceInUseException``, else ``SageMaker.AmazonSageMakerException``."""
+    return service_error_name("SageMaker", "AmazonSageMakerException", "sagemaker", code)
 
 
 def lambda_error_name(code: str) -> str:
@@ -224,7 +274,7 @@ def task_error_name(resource: str, code: str) -> str:
         return lambda_error_name(code)  # a function ARN as the Resource
     service = resource.split(":states:::", 1)[1].split(":", 1)[0]
     if service == "sagemaker":
-        return "SageMaker.AmazonSageMakerException"  # the optimized integration's one name for a failed call
+        return optimized_sagemaker_error_name(code)
     if service == "dynamodb":
         return f"DynamoDB.{_with_exception_suffix(code)}"
     if service == "sns":

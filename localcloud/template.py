@@ -3,6 +3,10 @@
 moto's CloudFormation ignores the SAM transform and ``DefinitionSubstitutions``, so this module
 resolves the intrinsics itself and creates the subset of resource types Conveyor uses. Anything
 else fails loudly instead of being skipped.
+
+Functions and state machines run as the roles SAM would generate for them (``localcloud.iam.sam``:
+their ``Policies``, policy templates expanded, and what SAM adds), created in moto's IAM with
+those policies attached, so the offline IAM check (``localcloud.iam``) decides with them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 import boto3
 import yaml
 
+from localcloud.iam import sam
+from localcloud.iam.roles import create_role, ensure_aws_managed_policy
 from localcloud.lambdas import FunctionRuntime, LocalLambdaRuntime
 
 _NO_VALUE = object()
@@ -86,6 +92,9 @@ class Stack:
     parameters: dict[str, Any]
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # CloudFormation's stack id ends in a random UUID; names the template derives from it
+    # (SageMaker's, through Fn::Split) must see the same shape offline.
+    stack_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def physical(self, logical_id: str) -> str:
         return str(self.resources[logical_id]["Ref"])
@@ -135,7 +144,7 @@ class Deployer:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{self.stack.account_id}"
-            f":stack/{self.stack.name}/local",
+            f":stack/{self.stack.name}/{self.stack.stack_uuid}",
             "AWS::NoValue": _NO_VALUE,
         }
         if name not in pseudo:
@@ -402,6 +411,9 @@ class Deployer:
             iam.put_role_policy(
                 RoleName=name, PolicyName=policy["PolicyName"], PolicyDocument=json.dumps(policy["PolicyDocument"])
             )
+        for arn in props.get("ManagedPolicyArns", []):
+            ensure_aws_managed_policy(self.stack.account_id, arn)
+            iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         return {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
 
     def _create_AWS_SageMaker_ModelPackageGroup(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -449,26 +461,21 @@ class Deployer:
     def _create_AWS_Serverless_Function(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(self._function_settings(spec))
         name = props.get("FunctionName") or self._name(logical_id, limit=64)
-        iam = self.client("iam")
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        role = iam.create_role(RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+        role_arn = self._execution_role(sam.function_role(logical_id, props), props.get("Role"))
         variables = {k: str(v) for k, v in props["Environment"]["Variables"].items()}
         dead_letter = props.get("DeadLetterQueue") or {}
         arn = self.client("lambda").create_function(
             FunctionName=name,
             Runtime=props["Runtime"],
-            Role=role["Arn"],
+            Role=role_arn,
             Handler=props["Handler"],
             Code={"ZipFile": _placeholder_zip()},
             Timeout=int(props.get("Timeout", 3)),
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": variables},
             Architectures=props.get("Architectures", ["x86_64"]),
+            # Lambda checks here that the role may send to it (localcloud/iam/validations.py).
+            **({"DeadLetterConfig": {"TargetArn": dead_letter["TargetArn"]}} if dead_letter.get("TargetArn") else {}),
         )["FunctionArn"]
         self.runtime.register(
             FunctionRuntime(
@@ -486,8 +493,23 @@ class Deployer:
         )
         if "EventInvokeConfig" in props:
             self._event_invoke_config(name, props["EventInvokeConfig"])
-        self._event_rules(logical_id, name, props.get("Events", {}), arn)
+        for event_id, rule_arn in self._event_rules(logical_id, name, props.get("Events", {}), arn).items():
+            # SAM's <Function><Event>Permission: EventBridge may invoke the function for this rule.
+            self.client("lambda").add_permission(
+                FunctionName=name,
+                StatementId=f"{logical_id}{event_id}Permission",
+                Action="lambda:InvokeFunction",
+                Principal="events.amazonaws.com",
+                SourceArn=rule_arn,
+            )
         return {"Ref": name, "Arn": arn}
+
+    def _execution_role(self, generated: sam.RoleSpec | None, given: str | None) -> str:
+        """The ARN of the role a function or state machine runs as: its ``Role``, or the one SAM generates."""
+        if generated is None:
+            return str(given)
+        name = self._name(generated.logical_id, limit=64)
+        return str(create_role(self.client("iam"), name, generated, self.resolve, self.stack.account_id)["Arn"])
 
     def _event_invoke_config(self, function_name: str, config: dict[str, Any]) -> None:
         request: dict[str, Any] = {
@@ -502,7 +524,16 @@ class Deployer:
             request["DestinationConfig"] = destinations
         self.client("lambda").put_function_event_invoke_config(FunctionName=function_name, **request)
 
-    def _event_rules(self, logical_id: str, name: str, events: dict[str, Any], target_arn: str) -> None:
+    def _event_rules(
+        self,
+        logical_id: str,
+        name: str,
+        events: dict[str, Any],
+        target_arn: str,
+        role_for: Callable[[str], str] | None = None,
+    ) -> dict[str, str]:
+        """One rule per EventBridgeRule event; ``role_for(event_id)`` gives the target's RoleArn, if any."""
+        rules: dict[str, str] = {}
         for event_id, event in events.items():
             if event["Type"] != "EventBridgeRule":
                 raise TemplateError(f"{logical_id}.{event_id}: event type {event['Type']} is not supported offline")
@@ -512,7 +543,10 @@ class Deployer:
                 target["RetryPolicy"] = {key: int(value) for key, value in properties["RetryPolicy"].items()}
             if (properties.get("DeadLetterConfig") or {}).get("Arn"):
                 target["DeadLetterConfig"] = {"Arn": properties["DeadLetterConfig"]["Arn"]}
-            self._rule(f"{name}-{event_id}"[-64:], properties["Pattern"], target_arn, target=target)
+            if role_for is not None:
+                target["RoleArn"] = role_for(event_id)
+            rules[event_id] = self._rule(f"{name}-{event_id}"[-64:], properties["Pattern"], target_arn, target=target)
+        return rules
 
     def _rule(
         self,
@@ -541,19 +575,15 @@ class Deployer:
             definition = definition.replace("${" + key + "}", value)
         json.loads(definition)
         name = props.get("Name") or self._name(logical_id, limit=80)
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-        role = self.client("iam").create_role(
-            RoleName=f"{name}-role"[-64:], AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]
+        role_arn = self._execution_role(sam.state_machine_role(logical_id, props), props.get("Role"))
         arn = self.client("stepfunctions").create_state_machine(
-            name=name, definition=definition, roleArn=role["Arn"], type=props.get("Type", "STANDARD")
+            name=name, definition=definition, roleArn=role_arn, type=props.get("Type", "STANDARD")
         )["stateMachineArn"]
-        self._event_rules(logical_id, name, props.get("Events", {}), arn)
+
+        def event_role(event_id: str) -> str:
+            return self._execution_role(sam.state_machine_event_role(logical_id, event_id, arn), None)
+
+        self._event_rules(logical_id, name, props.get("Events", {}), arn, role_for=event_role)
         return {"Ref": arn, "Arn": arn, "Name": name}
 
     def _create_AWS_Scheduler_Schedule(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,14 @@ registry and ``invoke`` contract, but runs each function the way Lambda does:
 
 * A worker is a process ``python -m awslambdaric <handler>`` in the function's code directory, with
   a clean environment (nothing inherited from ``os.environ``): Lambda's variables, the runtime's
-  extra variables, the function's own, fake credentials unless the extra variables supply them,
-  and ``PYTHONPATH`` = code directory + layer directories.
+  extra variables, the function's own, the function's credentials unless the extra variables supply
+  them, and ``PYTHONPATH`` = code directory + layer directories.
+* Each function gets temporary credentials of its own (``ASIA...`` with a session token, as Lambda
+  gives its execution role's session), issued by this runtime. moto's server accepts any key, so
+  the key is what tells the server which function signed a request: ``iam_refusal`` (called from
+  ``moto_patches/core.py`` for every request the server receives) checks a request signed with a
+  function's key against the function's role (``localcloud.iam``), as in-process calls are checked,
+  and answers a refusal with the service's own error.
 * Each worker has its own Runtime API server (``ThreadingHTTPServer`` on an ephemeral loopback
   port). One server per worker, rather than one per function, because ``/next`` carries nothing
   that says which process is asking: with its own server, a worker can only ever receive the event
@@ -40,6 +46,7 @@ import logging
 import math
 import os
 import queue
+import secrets
 import select
 import signal
 import subprocess
@@ -51,7 +58,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlencode
 
+from localcloud import iam
+from localcloud.iam import errors
 from localcloud.lambdas import FunctionRuntime, LocalLambdaRuntime, decode_event
 
 LOG = logging.getLogger("localcloud.lambda.workers")
@@ -62,9 +72,9 @@ _POLL_SECONDS = 0.02
 # Lambda's limit on the init phase of an on-demand function.
 _DEFAULT_INIT_TIMEOUT_SECONDS = 10.0
 _PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
-# Overridable through the runtime's extra environment. Fake credentials rather than the caller's:
-# a worker must never reach a real account, and moto accepts any key.
-_DEFAULT_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# A function's credentials are overridable through the runtime's extra environment. Issued here
+# rather than the caller's: a worker must never reach a real account.
+_TEMPORARY_KEY_PREFIX = "ASIA"
 
 Outcome = Literal["done", "timeout", "oom", "exited"]
 
@@ -372,6 +382,10 @@ class WorkerLambdaRuntime(LocalLambdaRuntime):
         self._python = python
         self._pools: dict[str, list[_Worker]] = {}
         self._pool_lock = threading.Lock()
+        # Each function's credentials, and the function each access key was issued to.
+        self._credentials: dict[str, dict[str, str]] = {}
+        self._key_owners: dict[str, str] = {}
+        self._credentials_lock = threading.Lock()
 
     def __enter__(self) -> WorkerLambdaRuntime:
         return self
@@ -388,6 +402,25 @@ class WorkerLambdaRuntime(LocalLambdaRuntime):
                 self._pools[runtime.name].remove(worker)
         for worker in stale:
             worker.close()
+
+    def credentials(self, name: str) -> dict[str, str]:
+        """The function's credentials, as its workers' environment carries them (issued once per function)."""
+        with self._credentials_lock:
+            issued = self._credentials.get(name)
+            if issued is None:
+                key = _TEMPORARY_KEY_PREFIX + secrets.token_hex(8).upper()
+                issued = self._credentials[name] = {
+                    "AWS_ACCESS_KEY_ID": key,
+                    "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+                    "AWS_SESSION_TOKEN": secrets.token_urlsafe(96),
+                }
+                self._key_owners[key] = name
+            return dict(issued)
+
+    def function_of_access_key(self, access_key: str) -> str | None:
+        """The function an access key was issued to; None for any other key (the operator's, the CLI's)."""
+        with self._credentials_lock:
+            return self._key_owners.get(access_key)
 
     def worker_pids(self, name: str) -> list[int]:
         """The process ids of a function's live workers (for tests and debugging)."""
@@ -546,7 +579,7 @@ class WorkerLambdaRuntime(LocalLambdaRuntime):
             # Keeps the developer's ~/.aws profiles (and any real credentials there) out of the worker.
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            **_DEFAULT_CREDENTIALS,
+            **self.credentials(runtime.name),
             **runtime.base_environment(),
             **self._extra_environment,
             **runtime.environment,
@@ -557,3 +590,49 @@ class WorkerLambdaRuntime(LocalLambdaRuntime):
 
 def _error_json(error_type: str, message: str) -> str:
     return json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": []})
+
+
+# ----------------------------------------------------------------------------- IAM on moto's server
+
+
+def _access_key(request: Any) -> str:
+    """The access key a SigV4 request was signed with (its header, or a presigned URL's query)."""
+    authorization = str(request.headers.get("Authorization") or "")
+    credential = authorization.split("Credential=", 1)[1] if "Credential=" in authorization else ""
+    credential = credential or str(request.args.get("X-Amz-Credential") or "")
+    return credential.split("/", 1)[0].split(",", 1)[0].strip()
+
+
+def _prepared(request: Any) -> Any:
+    """moto's server request as botocore sends one, which the IAM check reads (``localcloud/iam/wire.py``)."""
+    from botocore.awsrequest import AWSPreparedRequest
+
+    # A form body (the query protocol) is parsed away by the time moto has read the request.
+    body = request.get_data() or urlencode(list(request.form.items(multi=True))).encode()
+    return AWSPreparedRequest(request.method, request.raw_url, request.headers, body, stream_output=False)
+
+
+def iam_refusal(cloud: Any, response: Any, request: Any) -> tuple[int, dict[str, str], bytes] | None:
+    """The service's refusal of a request a worker signed with its function's key; None to let it through.
+
+    ``response`` is moto's ``BaseResponse`` for the request (its service and operation); requests
+    signed with any other key are not checked.
+    """
+    lambdas = getattr(cloud, "lambdas", None)
+    function = (
+        lambdas.function_of_access_key(_access_key(request)) if isinstance(lambdas, WorkerLambdaRuntime) else None
+    )
+    if function is None:
+        return None
+    service = response.boto3_service_name
+    prepared = _prepared(request)
+    try:
+        # The same check as an in-process handler's call: the caller mark names the function.
+        with cloud.faults.caller(f"lambda:{function}"):
+            refused = iam.check_request(cloud, service, response._get_action(), prepared)
+    except LookupError as error:  # an operation the check has no mapping for, an unknown function
+        LOG.exception("IAM check of %s's request failed", function)
+        refused = errors.service_error(service, prepared.url, "InternalFailure", 500, str(error))
+    if refused is None:
+        return None
+    return int(refused.status_code), dict(refused.headers.items()), bytes(refused.content)

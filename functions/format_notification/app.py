@@ -11,7 +11,12 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.shared.contracts import NotificationInput, PublishRequest
-from conveyor_core.shared.notifications import Notification, describe_failure, execution_console_link
+from conveyor_core.shared.notifications import (
+    Notification,
+    describe_failure,
+    execution_console_link,
+    with_run_remarks,
+)
 from conveyor_core.shared.settings import NotificationSettings, load
 
 logger = Logger()
@@ -27,7 +32,7 @@ def build(event: NotificationInput, region: str) -> Notification:
         event=event.event,
         model=event.model,
         execution=event.execution,
-        reason=reason,
+        reason=with_run_remarks(reason, event.details),
         metrics=metrics,
         details=event.details,
         console_link=execution_console_link(region, event.execution) if event.execution else None,

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.release.deployment import plan_deployment
+from conveyor_core.release.deployment import ServingEndpoint, plan_deployment
 from conveyor_core.release.endpoints import describe_endpoint
 from conveyor_core.shared.contracts import PlanDeploymentInput
 from conveyor_core.shared.settings import DeploymentSettings, load
@@ -19,15 +19,26 @@ tracer = Tracer()
 sagemaker = boto3.client("sagemaker")
 
 
-def production_model(endpoint: dict[str, Any] | None, variant_name: str) -> str | None:
-    """The model behind the serving config's production variant."""
+def serving_endpoint(name: str, variant_name: str) -> ServingEndpoint | None:
+    """The endpoint as it is now, with its serving config's production variant; None before the first run."""
+    endpoint = describe_endpoint(sagemaker, name)
     if endpoint is None:
         return None
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    for variant in config["ProductionVariants"]:
-        if variant["VariantName"] == variant_name:
-            return str(variant["ModelName"])
-    return None
+    config_name = str(endpoint.get("EndpointConfigName", ""))
+    variant: dict[str, Any] = {}
+    if config_name:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+        variant = next((v for v in config["ProductionVariants"] if v["VariantName"] == variant_name), {})
+    variants: list[dict[str, Any]] = endpoint.get("ProductionVariants", [])
+    current: dict[str, Any] = next((v for v in variants if v.get("VariantName") == variant_name), {})
+    return ServingEndpoint(
+        status=str(endpoint["EndpointStatus"]),
+        config_name=config_name,
+        failure_reason=str(endpoint.get("FailureReason", "")),
+        production_model=variant.get("ModelName"),
+        instance_type=variant.get("InstanceType"),
+        current_instance_count=current.get("CurrentInstanceCount"),
+    )
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -35,7 +46,9 @@ def production_model(endpoint: dict[str, Any] | None, variant_name: str) -> str 
 @event_parser(model=PlanDeploymentInput)
 def lambda_handler(event: PlanDeploymentInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(DeploymentSettings)
-    endpoint = describe_endpoint(sagemaker, settings.endpoint_name)
-    plan = plan_deployment(settings, event.run_id, endpoint, production_model(endpoint, settings.variant_name))
-    logger.info("deployment planned", extra={"strategy": plan.strategy, "endpoint": plan.endpoint_name})
+    serving = serving_endpoint(settings.endpoint_name, settings.variant_name)
+    plan = plan_deployment(settings, event.run_id, serving)
+    logger.info(
+        "deployment planned", extra={"strategy": plan.strategy, "endpoint": plan.endpoint_name, "notes": plan.notes}
+    )
     return plan.as_output()

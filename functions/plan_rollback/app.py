@@ -58,6 +58,13 @@ def lambda_handler(event: RollbackInput, context: LambdaContext) -> dict[str, An
         if serving
         else None,
     )
+    if plan.action == "rollback":
+        # Before the claim: a config SageMaker cannot describe fails the plan without claiming a restore.
+        plan = rollback.across_instance_types(
+            plan,
+            serving=rollback.variant_instance_types(sagemaker, plan.bad_config),
+            restored=rollback.variant_instance_types(sagemaker, plan.good_config),
+        )
     if plan.action == "rollback" and not rollback.claim(
         dynamodb, settings.state_table, settings.model_name, plan.bad_config, event.execution, plan.good_config
     ):

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from conveyor_core import families
 from conveyor_core.intake import dataset_keys
 from conveyor_core.intake.preprocess import preprocess
+from conveyor_core.release.compilation import plan_compilation
 from conveyor_core.shared.contracts import PipelineInput
 from conveyor_core.shared.settings import PreprocessSettings, load
 
@@ -44,9 +45,9 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         "managed_spot": settings.spot_training,
     }
     if result.status == "ok":
-        update["family"] = family.spec(
-            settings.region, settings.framework_version, result.features, settings.training_image
-        )
+        version = family.version(settings.framework_version)
+        compilation = plan_compilation(family, version, settings.endpoint_instance_type, settings.neo_target_device)
+        update["family"] = family.spec(settings.region, version, result.features, compilation, settings.training_image)
     result = result.model_copy(update=update)
     if result.status == "quarantined":
         logger.warning("dataset quarantined", extra={"reason": result.reason, "detail": result.detail})

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import gate, history
+from conveyor_core.release.registry import customer_metadata
 from conveyor_core.shared.contracts import GateInput, GateOutput
 from conveyor_core.shared.settings import GateSettings, load
 
@@ -49,5 +50,21 @@ def lambda_handler(event: GateInput, context: LambdaContext) -> dict[str, Any]:
     )
     logger.info("gate decision", extra=decision.as_output())
     metrics.add_metric(name="ModelsPromoted" if decision.promote else "ModelsRejected", unit=MetricUnit.Count, value=1)
-    output = GateOutput(**decision.as_output(), metric_name=settings.metric_name, candidate_text=f"{candidate:.10g}")
+    candidate_text = f"{candidate:.10g}"
+    lineage = {
+        "metric_name": settings.metric_name,
+        "metric_value": candidate_text,
+        "dataset_uri": event.dataset_uri,
+        "dataset_sha256": event.dataset_sha256,
+        "statistics_uri": event.statistics_uri,
+        "training_job": event.training_job_name,
+        "code_version": settings.code_version,
+        "run_id": event.run_id,
+    }
+    output = GateOutput(
+        **decision.as_output(),
+        metric_name=settings.metric_name,
+        candidate_text=candidate_text,
+        package_metadata=customer_metadata(lineage),
+    )
     return output.model_dump(mode="json")

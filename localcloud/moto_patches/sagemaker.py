@@ -1,17 +1,25 @@
-"""SageMaker: jobs that really train and compile, endpoints that really serve, UpdateEndpoint.
+"""SageMaker: jobs that really train and compile, endpoints that really serve, UpdateEndpoint, SageMaker's rules.
 
 moto records the calls; the running cloud's ``LocalSageMaker`` (``localcloud/sagemaker.py``) does
-the work. Replaced here:
+the work, and ``localcloud/sagemaker_rules.py`` holds the rules SageMaker applies to each call.
+Replaced here:
 
 * ``create_training_job``, ``create_compilation_job``: InProgress at once, then the real job in the
-  background; ``describe_compilation_job`` reports its real status, failure and artefact;
-* ``create_endpoint``, ``delete_endpoint``: Creating until the models are loaded; forgotten on delete;
-* ``update_endpoint`` (moto has none, backend and response): blue/green rollouts with auto-rollback;
-* ``update_endpoint_weights_and_capacities``: Updating for a while, as SageMaker is;
+  background; ``describe_compilation_job`` reports its real status, failure, artefact and image;
+* ``create_model``, ``create_endpoint_config``, ``create_endpoint``, ``create_training_job``: a name
+  already taken is refused (moto overwrites); ``describe_*``/``delete_*`` of a missing model,
+  endpoint config, endpoint or training job answer SageMaker's own error;
+* ``create_endpoint``, ``delete_endpoint``: Creating until the models are loaded; a busy endpoint
+  cannot be deleted; a deleted one is forgotten and its autoscaled variants deregistered;
+* ``update_endpoint`` (moto has none, backend and response): blue/green rollouts with auto-rollback,
+  after the status, guardrail and autoscaling rules;
+* ``update_endpoint_weights_and_capacities``: refused on a Failed or busy endpoint; Updating for a
+  while, as SageMaker is;
 * ``update_model_package``: keeps ``CustomerMetadataProperties`` (moto wipes them).
 
 Each backend call the product makes first passes the running cloud's backend-level fault hook
-(``fail_api`` on SageMaker calls applies in server mode too).
+(``fail_api`` on SageMaker calls applies in server mode too); the creates, UpdateEndpoint and
+DeleteEndpoint then pass its lost-answer hook, after they acted.
 """
 
 from __future__ import annotations
@@ -24,14 +32,23 @@ from moto.sagemaker.responses import SageMakerResponse
 
 from localcloud import runtime
 from localcloud import sagemaker as local
+from localcloud import sagemaker_rules as rules
 from localcloud.moto_patches import Patch, PatchSet, original, require_pinned_moto
 
 require_pinned_moto()
 
+_create_model = original(SageMakerModelBackend, "create_model")
+_describe_model = original(SageMakerModelBackend, "describe_model")
+_delete_model = original(SageMakerModelBackend, "delete_model")
+_create_endpoint_config = original(SageMakerModelBackend, "create_endpoint_config")
+_describe_endpoint_config = original(SageMakerModelBackend, "describe_endpoint_config")
+_delete_endpoint_config = original(SageMakerModelBackend, "delete_endpoint_config")
 _create_training_job = original(SageMakerModelBackend, "create_training_job")
+_describe_training_job = original(SageMakerModelBackend, "describe_training_job")
 _create_compilation_job = original(SageMakerModelBackend, "create_compilation_job")
 _describe_compilation_job = original(SageMakerModelBackend, "describe_compilation_job")
 _create_endpoint = original(SageMakerModelBackend, "create_endpoint")
+_describe_endpoint = original(SageMakerModelBackend, "describe_endpoint")
 _delete_endpoint = original(SageMakerModelBackend, "delete_endpoint")
 _update_model_package = original(SageMakerModelBackend, "update_model_package")
 _update_weights = original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
@@ -44,18 +61,74 @@ def _service(operation: str) -> local.LocalSageMaker:
     return sagemaker
 
 
+def _acted(sagemaker: local.LocalSageMaker, operation: str, result: Any) -> Any:
+    """The call's answer, unless a lost-answer fault drops it now that the service acted."""
+    sagemaker.faults.lose_response("sagemaker", operation)
+    return result
+
+
+def _name(args: tuple[Any, ...], kwargs: dict[str, Any], parameter: str) -> str:
+    return str(kwargs[parameter] if parameter in kwargs else args[0])
+
+
+# ------------------------------------------------------------------------------ models and configs
+
+
+def create_model(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    sagemaker = _service("CreateModel")
+    rules.refuse_existing_model(self, _name(args, kwargs, "model_name"))
+    return _acted(sagemaker, "CreateModel", _create_model(self, *args, **kwargs))
+
+
+def describe_model(self: SageMakerModelBackend, model_name: str) -> Any:
+    rules.require_model(self, model_name)
+    return _describe_model(self, model_name)
+
+
+def delete_model(self: SageMakerModelBackend, model_name: str) -> None:
+    rules.require_model(self, model_name)
+    _delete_model(self, model_name)
+
+
+def create_endpoint_config(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    sagemaker = _service("CreateEndpointConfig")
+    rules.refuse_existing_endpoint_config(self, _name(args, kwargs, "endpoint_config_name"))
+    for variant in kwargs.get("production_variants") or []:
+        rules.require_model(self, variant["ModelName"])
+    return _acted(sagemaker, "CreateEndpointConfig", _create_endpoint_config(self, *args, **kwargs))
+
+
+def describe_endpoint_config(self: SageMakerModelBackend, endpoint_config_name: str) -> Any:
+    rules.require_endpoint_config(self, endpoint_config_name)
+    return _describe_endpoint_config(self, endpoint_config_name)
+
+
+def delete_endpoint_config(self: SageMakerModelBackend, endpoint_config_name: str) -> None:
+    rules.require_endpoint_config(self, endpoint_config_name)
+    _delete_endpoint_config(self, endpoint_config_name)
+
+
+# ------------------------------------------------------------------------------ jobs
+
+
 def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
     sagemaker = _service("CreateTrainingJob")
+    rules.refuse_existing_training_job(self, _name(args, kwargs, "training_job_name"))
     job = _create_training_job(self, *args, **kwargs)
     sagemaker.start_training(self, job)
-    return job
+    return _acted(sagemaker, "CreateTrainingJob", job)
+
+
+def describe_training_job(self: SageMakerModelBackend, training_job_name: str) -> Any:
+    rules.require_training_job(self, training_job_name)
+    return _describe_training_job(self, training_job_name)
 
 
 def create_compilation_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
     sagemaker = _service("CreateCompilationJob")
     arn = _create_compilation_job(self, *args, **kwargs)
-    sagemaker.start_compilation(self, self.compilation_jobs[kwargs.get("compilation_job_name") or args[0]])
-    return arn
+    sagemaker.start_compilation(self, self.compilation_jobs[_name(args, kwargs, "compilation_job_name")])
+    return _acted(sagemaker, "CreateCompilationJob", arn)
 
 
 def describe_compilation_job(self: SageMakerModelBackend, compilation_job_name: str) -> dict[str, Any]:
@@ -63,18 +136,32 @@ def describe_compilation_job(self: SageMakerModelBackend, compilation_job_name: 
     return local.compilation_description(self, compilation_job_name, description)
 
 
+# ------------------------------------------------------------------------------ endpoints
+
+
 def create_endpoint(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
     sagemaker = _service("CreateEndpoint")
+    rules.refuse_existing_endpoint(self, _name(args, kwargs, "endpoint_name"))
+    rules.require_endpoint_config(self, str(kwargs.get("endpoint_config_name", args[1] if len(args) > 1 else "")))
     endpoint = _create_endpoint(self, *args, **kwargs)
     sagemaker.start_endpoint(self, endpoint)
-    return endpoint
+    return _acted(sagemaker, "CreateEndpoint", endpoint)
+
+
+def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> Any:
+    rules.require_endpoint(self, endpoint_name)
+    return _describe_endpoint(self, endpoint_name)
 
 
 def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:
-    _delete_endpoint(self, endpoint_name)
     cloud = runtime.active()
     if cloud is not None:
+        cloud.faults.check("sagemaker", "DeleteEndpoint")
+    rules.check_endpoint_deletable(rules.require_endpoint(self, endpoint_name))
+    _delete_endpoint(self, endpoint_name)
+    if cloud is not None:
         cloud.sagemaker.endpoint_deleted(self, endpoint_name)
+        cloud.faults.lose_response("sagemaker", "DeleteEndpoint")
 
 
 def update_endpoint(
@@ -82,9 +169,19 @@ def update_endpoint(
     endpoint_name: str,
     endpoint_config_name: str,
     deployment_config: dict[str, Any] | None = None,
+    retain_all_variant_properties: bool = False,
+    exclude_retained_variant_properties: list[dict[str, Any]] | None = None,
 ) -> str:
     sagemaker = _service("UpdateEndpoint")
-    return sagemaker.update_endpoint(self, endpoint_name, endpoint_config_name, deployment_config)
+    arn = sagemaker.update_endpoint(
+        self,
+        endpoint_name,
+        endpoint_config_name,
+        deployment_config,
+        retain_all_variant_properties,
+        exclude_retained_variant_properties,
+    )
+    return str(_acted(sagemaker, "UpdateEndpoint", arn))
 
 
 def response_update_endpoint(self: SageMakerResponse) -> ActionResult:
@@ -92,6 +189,8 @@ def response_update_endpoint(self: SageMakerResponse) -> ActionResult:
         endpoint_name=self._get_param("EndpointName"),
         endpoint_config_name=self._get_param("EndpointConfigName"),
         deployment_config=self._get_param("DeploymentConfig"),
+        retain_all_variant_properties=bool(self._get_param("RetainAllVariantProperties", False)),
+        exclude_retained_variant_properties=self._get_param("ExcludeRetainedVariantProperties"),
     )
     return ActionResult({"EndpointArn": arn})
 
@@ -117,10 +216,18 @@ def update_model_package(self: SageMakerModelBackend, model_package_arn: str, **
 PATCHES = PatchSet(
     "sagemaker",
     (
+        Patch(SageMakerModelBackend, "create_model", create_model),
+        Patch(SageMakerModelBackend, "describe_model", describe_model),
+        Patch(SageMakerModelBackend, "delete_model", delete_model),
+        Patch(SageMakerModelBackend, "create_endpoint_config", create_endpoint_config),
+        Patch(SageMakerModelBackend, "describe_endpoint_config", describe_endpoint_config),
+        Patch(SageMakerModelBackend, "delete_endpoint_config", delete_endpoint_config),
         Patch(SageMakerModelBackend, "create_training_job", create_training_job),
+        Patch(SageMakerModelBackend, "describe_training_job", describe_training_job),
         Patch(SageMakerModelBackend, "create_compilation_job", create_compilation_job),
         Patch(SageMakerModelBackend, "describe_compilation_job", describe_compilation_job),
         Patch(SageMakerModelBackend, "create_endpoint", create_endpoint),
+        Patch(SageMakerModelBackend, "describe_endpoint", describe_endpoint),
         Patch(SageMakerModelBackend, "delete_endpoint", delete_endpoint),
         Patch(SageMakerModelBackend, "update_endpoint", update_endpoint, adds=True),
         Patch(SageMakerModelBackend, "update_model_package", update_model_package),

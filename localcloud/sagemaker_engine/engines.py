@@ -49,6 +49,14 @@ class OfflineEngine(Protocol):
 
     def load(self, model_tar_gz: bytes, work_dir: Path) -> LoadedModel: ...
 
+    def compiled_for(self, artefact_files: Mapping[str, bytes]) -> Mapping[str, str] | None:
+        """For a Neo artefact this engine compiled: its ``framework`` and ``target_device``; else None."""
+        ...
+
+    def saved_by_version(self, model_tar_gz: bytes) -> tuple[int, int] | None:
+        """The (major, minor) framework version the model file says wrote it; None when it does not say."""
+        ...
+
 
 def _load(reference: str) -> OfflineEngine:
     module_name, _, attribute = reference.partition(":")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,6 +50,34 @@ class XGBoostEngine:
         from localcloud.sagemaker_engine.inference import load_model
 
         return load_model(model_tar_gz, work_dir)
+
+    def compiled_for(self, artefact_files: Mapping[str, bytes]) -> Mapping[str, str] | None:
+        from localcloud.sagemaker_engine.inference import MANIFEST_FILE_NAME
+
+        if MANIFEST_FILE_NAME not in artefact_files:
+            return None
+        try:
+            manifest = json.loads(artefact_files[MANIFEST_FILE_NAME])
+        except ValueError:
+            return {"framework": "XGBOOST", "target_device": ""}
+        return {
+            "framework": str(manifest.get("framework", "XGBOOST")),
+            "target_device": str(manifest.get("target_device", "")),
+        }
+
+    def saved_by_version(self, model_tar_gz: bytes) -> tuple[int, int] | None:
+        from localcloud.sagemaker_engine.inference import read_tar_members
+        from localcloud.sagemaker_engine.xgboost_container import MODEL_FILE_NAME
+
+        try:
+            model = read_tar_members(model_tar_gz).get(MODEL_FILE_NAME)
+            # A JSON model records the XGBoost that saved it; the binary formats are not read here.
+            version = json.loads(model)["version"] if model is not None else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(version, list) or len(version) < 2:
+            return None
+        return int(version[0]), int(version[1])
 
 
 ENGINE = XGBoostEngine()

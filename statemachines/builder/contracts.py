@@ -387,18 +387,46 @@ def path_findings(definition: dict[str, Any], input_model: type[BaseModel]) -> l
     return findings
 
 
+def _optional_member(shape: Any, rest: Path) -> str | None:
+    """The first member on the way down ``rest`` that the API may leave out of its answer, if any.
+
+    Lists and maps count as present: the SDKs behind Step Functions answer an empty one.
+    """
+    for token in rest:
+        if shape is None or token.startswith("["):
+            shape = getattr(shape, "member", None)
+            continue
+        if shape.type_name == "structure":
+            member = shape.members.get(token)
+            if member is None:
+                return None
+            if token not in shape.required_members and member.type_name not in ("list", "map"):
+                return token
+            shape = member
+        elif shape.type_name == "map":
+            shape = shape.value
+        else:
+            return None
+    return None
+
+
 def selector_findings(definition: dict[str, Any]) -> list[str]:
-    """ResultSelector paths that the API's response shape does not have."""
+    """ResultSelector paths the API's response lacks, or may leave out (States.Runtime, which no Catch handles)."""
     findings: list[str] = []
     for name, state in definition["States"].items():
         integration = integration_of(state.get("Resource", ""))
         if "ResultSelector" not in state or integration is None:
             continue
-        output = BotocoreShape(operation_output(integration))
+        output_shape = operation_output(integration)
         for read in _document_reads(state["ResultSelector"], "ResultSelector"):
-            rest = tuple(token for token in tokens(read.path) if token != "[*]")
-            if resolve(output, rest) is None:
+            path = tokens(read.path)
+            rest = tuple(token for token in path if token != "[*]")
+            if resolve(BotocoreShape(output_shape), rest) is None:
                 findings.append(f"{name} {read.where} reads {read.path}, which the {integration} response lacks")
+            elif (member := _optional_member(output_shape, path)) is not None:
+                findings.append(
+                    f"{name} {read.where} reads {read.path}, but {member} is optional in the {integration} response"
+                )
     return findings
 
 

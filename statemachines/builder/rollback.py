@@ -1,14 +1,17 @@
-"""The alarm-driven rollback: plan once, restore the last good config, record it, reject, notify.
+"""The alarm-driven rollback: plan once, restore the last good config, autoscale, record it, reject, notify.
 
 ``PlanRollback`` (``conveyor_core.release.rollback``) decides; this machine carries the decision
-out and ends in the same notification tail as a retrain run.
+out and ends in the same notification tail as a retrain run. Autoscaling is handled as a retrain
+run's deployment handles it (``autoscaling``): deregistered before a restore that changes the
+instance type, and registered after every restore, so a rollback also repairs a registration that
+an earlier run lost.
 """
 
 from __future__ import annotations
 
 from conveyor_core.release.polling import RESTORE_MAX_POLLS, RESTORE_POLL_SECONDS
 from conveyor_core.shared.notifications import ROLLBACK_FAILS_ON, EventType, RunError
-from statemachines.builder import asl, functions, history_items, notify, outcomes
+from statemachines.builder import asl, autoscaling, functions, history_items, notify, outcomes
 from statemachines.builder.retrain.deploy import endpoint_failed
 
 COMMENT = (
@@ -18,7 +21,8 @@ COMMENT = (
 MODEL = "${ModelName}"
 _ALARM = "$.detail.alarmName"
 _FAILED = "RollbackFailedOutcome"
-_ALARM_DETAILS = {"alarm": _ALARM, "alarm_reason": "$.detail.state.reason", "endpoint": "$.plan.endpoint"}
+_ENDPOINT = "$.plan.endpoint"
+_ALARM_DETAILS = {"alarm": _ALARM, "alarm_reason": "$.detail.state.reason", "endpoint": _ENDPOINT}
 
 
 def _outcome(
@@ -42,14 +46,15 @@ def _outcome(
 
 def _restore_states() -> dict[str, asl.State]:
     return {
+        "DeregisterAutoscaling": autoscaling.deregister(_ENDPOINT, next_state="RestoreEndpointConfig"),
         "RestoreEndpointConfig": asl.service_task(
             "sagemaker:updateEndpoint",
             comment="Back to the last known good config, kept since its deployment. Variant properties are retained "
-            "so autoscaled instance counts survive.",
+            "so autoscaled instance counts survive, unless the instance type changes.",
             parameters={
-                "EndpointName": "$.plan.endpoint",
+                "EndpointName": _ENDPOINT,
                 "EndpointConfigName": "$.plan.good_config",
-                "RetainAllVariantProperties": True,
+                "RetainAllVariantProperties": "$.plan.retain_variant_properties",
             },
             result_selector={"attempt": 0},
             result_path="$.restore",
@@ -59,14 +64,20 @@ def _restore_states() -> dict[str, asl.State]:
         "WaitForRestore": asl.wait("DescribeRestoredEndpoint", seconds=RESTORE_POLL_SECONDS),
         "DescribeRestoredEndpoint": asl.service_task(
             "aws-sdk:sagemaker:describeEndpoint",
-            parameters={"EndpointName": "$.plan.endpoint"},
-            result_selector={"EndpointStatus": "$.EndpointStatus", "EndpointConfigName": "$.EndpointConfigName"},
+            comment="The whole answer: EndpointConfigName is not always in it (see RestoreSettled).",
+            parameters={"EndpointName": _ENDPOINT},
             result_path="$.endpoint",
             catch=asl.catch_all(_FAILED, "$.failure"),
             next_state="RestoreSettled",
         ),
         "RestoreSettled": asl.choice(
             [
+                asl.rule(endpoint_failed("$.endpoint.EndpointStatus"), "RestoreFailedOutcome"),
+                asl.rule(
+                    {"Variable": "$.restore.attempt", "NumericGreaterThanEquals": RESTORE_MAX_POLLS},
+                    "RestoreFailedOutcome",
+                ),
+                asl.rule({"Not": {"Variable": "$.endpoint.EndpointConfigName", "IsPresent": True}}, "BackOffRestore"),
                 asl.rule(
                     {
                         "And": [
@@ -74,12 +85,7 @@ def _restore_states() -> dict[str, asl.State]:
                             {"Variable": "$.endpoint.EndpointConfigName", "StringEqualsPath": "$.plan.good_config"},
                         ]
                     },
-                    "RecordRollback",
-                ),
-                asl.rule(endpoint_failed("$.endpoint.EndpointStatus"), "RestoreFailedOutcome"),
-                asl.rule(
-                    {"Variable": "$.restore.attempt", "NumericGreaterThanEquals": RESTORE_MAX_POLLS},
-                    "RestoreFailedOutcome",
+                    "RegisterAutoscaling",
                 ),
             ],
             "BackOffRestore",
@@ -87,6 +93,7 @@ def _restore_states() -> dict[str, asl.State]:
         "BackOffRestore": asl.pass_state(
             {"attempt": "States.MathAdd($.restore.attempt, 1)"}, result_path="$.restore", next_state="WaitForRestore"
         ),
+        **autoscaling.register(_ENDPOINT, next_state="RecordRollback"),
         "RecordRollback": asl.service_task(
             "aws-sdk:dynamodb:transactWriteItems",
             comment="The history entry and the restored `current` pointer, in one transaction.",
@@ -126,10 +133,12 @@ def _outcome_states() -> dict[str, asl.State]:
             details={
                 "alarm": _ALARM,
                 "alarm_reason": "$.detail.state.reason",
-                "endpoint": "$.plan.endpoint",
+                "endpoint": _ENDPOINT,
                 "from_config": "$.plan.bad_config",
                 "to_config": "$.plan.good_config",
                 "rejected_package": "$.plan.bad_package",
+                "rollout_notes": "$.plan.notes",
+                "autoscaling": autoscaling.RESULT,
             },
         ),
         "DeferredOutcome": _outcome(
@@ -162,6 +171,15 @@ def definition() -> dict[str, object]:
             ),
             "RollbackAction": asl.choice(
                 [
+                    asl.rule(
+                        {
+                            "And": [
+                                asl.equals("$.plan.action", "rollback"),
+                                {"Variable": "$.plan.deregister_autoscaling", "BooleanEquals": True},
+                            ]
+                        },
+                        "DeregisterAutoscaling",
+                    ),
                     asl.rule(asl.equals("$.plan.action", "rollback"), "RestoreEndpointConfig"),
                     asl.rule(asl.equals("$.plan.action", "deferred"), "DeferredOutcome"),
                     asl.rule(asl.equals("$.plan.action", "impossible"), "ImpossibleOutcome"),

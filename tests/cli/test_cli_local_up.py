@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -86,7 +87,8 @@ def test_local_up_serves_until_interrupted_then_removes_its_state_file(local_up:
 
     assert recorded["endpoint_url"] == f"http://127.0.0.1:{port}"
     assert recorded["stack_name"] == "conveyor"
-    assert recorded["outputs"]["EndpointName"] == "conveyor-tabular"
+    # SageMaker names carry the stack id's first UUID group: lowercase, unique per stack.
+    assert re.fullmatch(r"conveyor-tabular-[0-9a-f]{8}", recorded["outputs"]["EndpointName"])
     assert recorded["resources"]["ScheduledRetrainFunction"].startswith("conveyor-ScheduledRetrainFunction")
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["endpoint"] is None, "no run yet, so no endpoint"

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from localcloud.alarms import AlarmEvaluator, evaluate, statistic
 from localcloud.cloud import ACCOUNT_ID
-from localcloud.runtime import Runtime
+from tests.localcloud import support
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -247,28 +245,17 @@ def after_the_data_ages_out() -> dt.datetime:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlarmWorld]:
     # A runtime of its own, with the evaluator idle: the tests call evaluate_all() themselves. Built
     # first: activating it swaps os.environ for the runtime's overlay, which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            sqs = boto3.client("sqs", region_name=REGION)
-            events = boto3.client("events", region_name=REGION)
-            queue_url = sqs.create_queue(QueueName="alarm-events")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            events.put_rule(
-                Name="alarm-state-changes",
-                EventPattern=json.dumps(
-                    {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
-                ),
-            )
-            events.put_targets(Rule="alarm-state-changes", Targets=[{"Id": "queue", "Arn": queue_arn}])
-            yield AlarmWorld(boto3.client("cloudwatch", region_name=REGION), sqs, queue_url, runtime.alarms)
+    with support.offline_cloud(monkeypatch, REGION, time_scale=TIME_SCALE) as runtime:
+        sqs = support.client("sqs", REGION)
+        events = support.client("events", REGION)
+        queue_url = sqs.create_queue(QueueName="alarm-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(
+            Name="alarm-state-changes",
+            EventPattern=json.dumps({"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}),
+        )
+        events.put_targets(Rule="alarm-state-changes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+        yield AlarmWorld(support.client("cloudwatch", REGION), sqs, queue_url, runtime.alarms)
 
 
 def test_breaching_data_raises_the_alarm_and_publishes_the_state_change(world: AlarmWorld) -> None:

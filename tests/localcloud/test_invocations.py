@@ -9,24 +9,23 @@ from __future__ import annotations
 import datetime as dt
 import io
 import tarfile
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import boto3
 import numpy as np
 import numpy.typing as npt
 import pytest
 import xgboost
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from localcloud.cloud import ACCOUNT_ID
 from localcloud.invocations import InvocationCounters
 from localcloud.runtime import Runtime, current
+from tests.localcloud import support
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -80,32 +79,17 @@ def parse_predictions(body: bytes) -> npt.NDArray[np.float32]:
 # --- the offline cloud ---------------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+client = partial(support.client, region=REGION)
+wait_until = partial(support.wait_until, timeout=30.0)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    # A runtime of its own per test. Activated first: it swaps os.environ for the runtime's overlay,
-    # which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            yield runtime
-            runtime.sagemaker.wait_idle(timeout=30)
+    # A runtime of its own per test.
+    with support.offline_cloud(
+        monkeypatch, REGION, time_scale=TIME_SCALE, settle=lambda runtime: runtime.sagemaker.wait_idle(timeout=30)
+    ) as runtime:
+        yield runtime
 
 
 @dataclass

@@ -162,7 +162,8 @@ def test_each_function_sees_only_its_own_environment(
     assert (blue["AWS_LAMBDA_FUNCTION_NAME"], green["AWS_LAMBDA_FUNCTION_NAME"]) == ("blue", "green")
     assert (blue["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], green["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]) == ("256", "128")
     assert blue["AWS_REGION"] == REGION
-    assert blue["AWS_ACCESS_KEY_ID"] == "testing"
+    # Each function signs with credentials of its own, which the server maps back to its role.
+    assert blue["AWS_ACCESS_KEY_ID"] == workers.credentials("blue")["AWS_ACCESS_KEY_ID"]
     assert blue["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5999"
     assert blue["LAMBDA_TASK_ROOT"] == str(code_dir.resolve())
     assert blue["PYTHONPATH"].split(":")[0] == str(code_dir.resolve())

@@ -13,25 +13,24 @@ import tarfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-import boto3
 import numpy as np
 import numpy.typing as npt
 import pytest
 import xgboost
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from sklearn.datasets import load_breast_cancer
 
 from localcloud import sagemaker as local_sagemaker
 from localcloud.cloud import ACCOUNT_ID
-from localcloud.datasets import breast_cancer_csv
 from localcloud.runtime import Runtime, current
 from localcloud.sagemaker_engine.inference import load_model
+from tests.localcloud import support
 
 REGION = "us-east-1"
 TIME_SCALE = 0.01
@@ -41,8 +40,14 @@ XGBOOST_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:
 ENDPOINT = "rollouts"
 CONFIG_A, CONFIG_B = "config-a", "config-b"
 MODEL_A, MODEL_B = "model-a", "model-b"
-BLUE, GREEN = "blue", "green"  # the variant of config A and the one of config B
-GREEN_ALARM = "green-5xx"
+# Deployment guardrails need the new config to keep the variant's name, so a guarded rollout's two
+# fleets are told apart by config (``fleets()``) and by the predictions their models make.
+VARIANT = "primary"
+# A canary or a linear step is at most half the fleet in whole instances: 20 instances take 20 % and
+# 25 % steps exactly.
+INSTANCES = 20
+BLUE, GREEN = "blue", "green"  # the two variants of a two-variant config
+NEW_FLEET_ALARM = "primary-5xx"
 CHI_SQUARE_CRITICAL_DF1_P001 = 10.83
 
 
@@ -79,16 +84,8 @@ def csv_body(rows: npt.NDArray[np.float32]) -> bytes:
     return "\n".join(",".join(repr(float(value)) for value in row) for row in rows).encode()
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.005)
-
-
-def client(service: str) -> Any:
-    return boto3.client(service, region_name=REGION)
+client = partial(support.client, region=REGION)
+wait_until = partial(support.wait_until, timeout=30.0, interval=0.005)
 
 
 def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
@@ -98,19 +95,14 @@ def chi_square(observed: dict[str, int], shares: dict[str, float]) -> float:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    # A runtime of its own per test. Activated first: it swaps os.environ for the runtime's overlay,
-    # which monkeypatch then edits.
-    with Runtime(time_scale=TIME_SCALE) as runtime:
-        for variable, value in (
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_DEFAULT_REGION", REGION),
-        ):
-            monkeypatch.setenv(variable, value)
-        with mock_aws():
-            client("s3").create_bucket(Bucket=BUCKET)
-            yield runtime
-            runtime.sagemaker.wait_idle(timeout=60)
+    with support.offline_cloud(
+        monkeypatch,
+        REGION,
+        time_scale=TIME_SCALE,
+        bucket=BUCKET,
+        settle=lambda runtime: runtime.sagemaker.wait_idle(timeout=60),
+    ) as runtime:
+        yield runtime
 
 
 @dataclass
@@ -128,7 +120,7 @@ class Endpoint:
         return str(self.describe()["EndpointStatus"])
 
     def wait_in_service(self, timeout: float = 30.0) -> dict[str, Any]:
-        wait_until(lambda: self.status() in {"InService", "Failed"}, timeout, "endpoint InService")
+        wait_until(lambda: self.status() in {"InService", "Failed"}, timeout=timeout, what="endpoint InService")
         return self.describe()
 
     def update(self, config: str, deployment: dict[str, Any] | None = None) -> None:
@@ -149,6 +141,15 @@ def shares() -> dict[str, float]:
     }
 
 
+def fleets() -> dict[str, float]:
+    """The share of requests the old and the new fleet of a guarded rollout receive, by config."""
+    return {
+        name: round(share, 6)
+        for name, share in current().sagemaker.config_shares(ACCOUNT_ID, REGION, ENDPOINT).items()
+        if share > 0
+    }
+
+
 def register_model(sagemaker: Any, name: str, artefact: bytes | None) -> None:
     """Upload the artefact (None: leave it missing) and create the SageMaker model on it."""
     key = f"models/{name}/model.tar.gz"
@@ -161,14 +162,14 @@ def register_model(sagemaker: Any, name: str, artefact: bytes | None) -> None:
     )
 
 
-def create_config(sagemaker: Any, name: str, variants: dict[str, tuple[str, float]]) -> None:
+def create_config(sagemaker: Any, name: str, variants: dict[str, tuple[str, float]], instances: int = 1) -> None:
     sagemaker.create_endpoint_config(
         EndpointConfigName=name,
         ProductionVariants=[
             {
                 "VariantName": variant,
                 "ModelName": model,
-                "InitialInstanceCount": 1,
+                "InitialInstanceCount": instances,
                 "InstanceType": "ml.m5.large",
                 "InitialVariantWeight": weight,
             }
@@ -179,12 +180,12 @@ def create_config(sagemaker: Any, name: str, variants: dict[str, tuple[str, floa
 
 @pytest.fixture
 def endpoint(aws: None, boosters: dict[str, xgboost.Booster]) -> Endpoint:
-    """Serving config A (variant blue, model A); config B (variant green, model B) is ready to roll out."""
+    """Serving config A (model A); config B (model B, same variant name) is ready to roll out."""
     sagemaker = client("sagemaker")
     for name, booster in boosters.items():
         register_model(sagemaker, name, model_tar_gz(booster))
-    create_config(sagemaker, CONFIG_A, {BLUE: (MODEL_A, 1.0)})
-    create_config(sagemaker, CONFIG_B, {GREEN: (MODEL_B, 1.0)})
+    create_config(sagemaker, CONFIG_A, {VARIANT: (MODEL_A, 1.0)}, instances=INSTANCES)
+    create_config(sagemaker, CONFIG_B, {VARIANT: (MODEL_B, 1.0)}, instances=INSTANCES)
     sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName=CONFIG_A)
     serving = Endpoint(sagemaker, client("sagemaker-runtime"))
     assert serving.wait_in_service()["EndpointStatus"] == "InService"
@@ -199,14 +200,14 @@ class Observed:
 
 @contextmanager
 def watching() -> Iterator[Observed]:
-    """Record every status the endpoint passes through and every share of traffic green is given."""
+    """Record every status the endpoint passes through and every share of traffic the new fleet is given."""
     seen = Observed()
     done = threading.Event()
     sagemaker = client("sagemaker")
 
     def sample_once() -> None:
         status = sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointStatus"]
-        green = shares().get(GREEN)
+        green = fleets().get(CONFIG_B)
         if not seen.statuses or seen.statuses[-1] != status:
             seen.statuses.append(status)
         if green is not None and (not seen.green_shares or seen.green_shares[-1] != green):
@@ -261,13 +262,13 @@ def percent(value: int) -> dict[str, Any]:
     return {"Type": "CAPACITY_PERCENT", "Value": value}
 
 
-def create_green_error_alarm() -> None:
-    """An alarm on green's 5XX errors, as a deployment guardrail would watch them."""
+def create_new_fleet_error_alarm() -> None:
+    """An alarm on the variant's 5XX errors, as a deployment guardrail would watch them."""
     client("cloudwatch").put_metric_alarm(
-        AlarmName=GREEN_ALARM,
+        AlarmName=NEW_FLEET_ALARM,
         Namespace="AWS/SageMaker",
         MetricName="Invocation5XXErrors",
-        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": GREEN}],
+        Dimensions=[{"Name": "EndpointName", "Value": ENDPOINT}, {"Name": "VariantName", "Value": VARIANT}],
         Statistic="Sum",
         Period=600,  # 6 s of wall time: the errors stay in the evaluated period even on a busy machine
         EvaluationPeriods=1,
@@ -275,6 +276,22 @@ def create_green_error_alarm() -> None:
         ComparisonOperator="GreaterThanOrEqualToThreshold",
         TreatMissingData="notBreaching",
     )
+
+
+def _answered(endpoint: Endpoint, body: bytes) -> str | None:
+    """The error a request met, or None when it was answered."""
+    try:
+        endpoint.invoke(body)
+    except ClientError as error:
+        return str(error)
+    return None
+
+
+def model_of(body: bytes, boosters: dict[str, xgboost.Booster], rows: npt.NDArray[np.float32]) -> str:
+    """Which model answered: the one whose prediction for ``rows`` the body holds."""
+    answered = np.array(body.decode().split("\n"), dtype=np.float32)
+    [name] = [name for name, booster in boosters.items() if np.array_equal(answered, booster.inplace_predict(rows))]
+    return name
 
 
 def assert_serves(endpoint: Endpoint, variant: str, booster: xgboost.Booster, rows: npt.NDArray[np.float32]) -> None:
@@ -315,32 +332,32 @@ def test_a_ten_percent_linear_rollout_has_ten_steps() -> None:
 def test_a_canary_serves_the_canary_share_then_completes_on_the_new_config(
     endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
 ) -> None:
-    create_green_error_alarm()  # watched, and quiet: model B is healthy
-    deployment = blue_green("CANARY", wait_seconds=300, alarms=(GREEN_ALARM,), CanarySize=percent(20))
+    create_new_fleet_error_alarm()  # watched, and quiet: model B is healthy
+    deployment = blue_green("CANARY", wait_seconds=300, alarms=(NEW_FLEET_ALARM,), CanarySize=percent(20))
     body = csv_body(features[:1])
 
     slow_the_clock()  # the 300 s canary lasts 30 s of wall time
 
     with watching() as seen:
         endpoint.update(CONFIG_B, deployment)
-        wait_until(lambda: GREEN in shares(), what="the canary serving")
-        canary_shares = shares()
-        served = Counter(endpoint.invoke(body)[1] for _ in range(300))
+        wait_until(lambda: CONFIG_B in fleets(), what="the canary serving")
+        canary_shares = fleets()
+        served = Counter(model_of(endpoint.invoke(body)[0], boosters, features[:1]) for _ in range(300))
         assert endpoint.status() == "Updating", "the requests were all served during the canary"
         with pytest.raises(ClientError, match="Cannot update in-progress endpoint"):
             endpoint.update(CONFIG_A)
         hurry_the_clock()
         described = endpoint.wait_in_service()
 
-    assert canary_shares == {BLUE: 0.8, GREEN: 0.2}
-    assert chi_square(served, {BLUE: 0.8, GREEN: 0.2}) < CHI_SQUARE_CRITICAL_DF1_P001, served
+    assert canary_shares == {CONFIG_A: 0.8, CONFIG_B: 0.2}
+    assert chi_square(served, {MODEL_A: 0.8, MODEL_B: 0.2}) < CHI_SQUARE_CRITICAL_DF1_P001, served
     assert seen.statuses == ["InService", "Updating", "InService"]
     assert seen.green_shares[0] == 0.2
     assert set(seen.green_shares) <= {0.2, 1.0}
     assert described["EndpointConfigName"] == CONFIG_B
     assert "FailureReason" not in described
-    assert shares() == {GREEN: 1.0}
-    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+    assert fleets() == {CONFIG_B: 1.0}
+    assert_serves(endpoint, VARIANT, boosters[MODEL_B], features[:6])
 
 
 def test_a_linear_rollout_shifts_traffic_in_equal_steps(
@@ -357,8 +374,8 @@ def test_a_linear_rollout_shifts_traffic_in_equal_steps(
     assert set(seen.green_shares) <= {0.25, 0.5, 0.75, 1.0}
     assert elapsed >= 3 * 60 * TIME_SCALE * 0.9, "three bakes of WaitIntervalInSeconds"
     assert described["EndpointConfigName"] == CONFIG_B
-    assert shares() == {GREEN: 1.0}
-    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+    assert fleets() == {CONFIG_B: 1.0}
+    assert_serves(endpoint, VARIANT, boosters[MODEL_B], features[:6])
 
 
 def test_all_at_once_moves_all_traffic_then_waits_before_retiring_the_old_fleet(
@@ -368,19 +385,19 @@ def test_all_at_once_moves_all_traffic_then_waits_before_retiring_the_old_fleet(
 
     with watching() as seen:
         endpoint.update(CONFIG_B, blue_green("ALL_AT_ONCE", termination_wait_seconds=100))
-        wait_until(lambda: GREEN in shares(), what="the new fleet serving")
-        during = shares()
-        served = {endpoint.invoke(csv_body(features[:1]))[1] for _ in range(30)}
+        wait_until(lambda: CONFIG_B in fleets(), what="the new fleet serving")
+        during = fleets()
+        served = {model_of(endpoint.invoke(csv_body(features[:1]))[0], boosters, features[:1]) for _ in range(30)}
         assert endpoint.status() == "Updating", "the old fleet is kept for TerminationWaitInSeconds"
         hurry_the_clock()
         described = endpoint.wait_in_service()
 
-    assert during == {GREEN: 1.0}
-    assert served == {GREEN}
+    assert during == {CONFIG_B: 1.0}
+    assert served == {MODEL_B}
     assert seen.statuses == ["InService", "Updating", "InService"]
     assert seen.green_shares == [1.0]
     assert described["EndpointConfigName"] == CONFIG_B
-    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+    assert_serves(endpoint, VARIANT, boosters[MODEL_B], features[:6])
 
 
 def test_an_update_without_deployment_config_switches_at_once(
@@ -389,56 +406,58 @@ def test_an_update_without_deployment_config_switches_at_once(
     endpoint.update(CONFIG_B)
 
     assert endpoint.wait_in_service()["EndpointConfigName"] == CONFIG_B
-    assert_serves(endpoint, GREEN, boosters[MODEL_B], features[:6])
+    assert_serves(endpoint, VARIANT, boosters[MODEL_B], features[:6])
 
 
 def test_a_failing_canary_trips_its_alarm_and_rolls_back_to_the_old_config(
     endpoint: Endpoint, features: npt.NDArray[np.float32], boosters: dict[str, xgboost.Booster]
 ) -> None:
-    create_green_error_alarm()
+    create_new_fleet_error_alarm()
     current().alarms.start()
     current().faults.degrade_model(MODEL_B, error_rate=1.0)
-    deployment = blue_green("CANARY", wait_seconds=3000, alarms=(GREEN_ALARM,), CanarySize=percent(20))
+    deployment = blue_green("CANARY", wait_seconds=3000, alarms=(NEW_FLEET_ALARM,), CanarySize=percent(20))
 
     with watching() as seen:
         started = time.monotonic()
         endpoint.update(CONFIG_B, deployment)
-        wait_until(lambda: GREEN in shares(), what="the canary serving")
-        for _ in range(3):
-            with pytest.raises(ClientError, match="Received server error \\(500\\)"):
-                endpoint.invoke(csv_body(features[:1]), target_variant=GREEN)
+        wait_until(lambda: CONFIG_B in fleets(), what="the canary serving")
+        # A guarded rollout keeps the variant name, so the canary is reached by sending enough requests.
+        answers = [_answered(endpoint, csv_body(features[:1])) for _ in range(200)]
+        errors = [answer for answer in answers if answer is not None][:3]
+        assert len(errors) == 3, "the canary never answered"
+        assert all("Received server error (500)" in error for error in errors)
         described = endpoint.wait_in_service(timeout=60)
         elapsed = time.monotonic() - started
 
-    alarm = client("cloudwatch").describe_alarms(AlarmNames=[GREEN_ALARM])["MetricAlarms"][0]
+    alarm = client("cloudwatch").describe_alarms(AlarmNames=[NEW_FLEET_ALARM])["MetricAlarms"][0]
     assert alarm["StateValue"] == "ALARM"
     assert seen.statuses == ["InService", "Updating", "RollingBack", "InService"]
     assert seen.green_shares[0] == 0.2
     assert 1.0 not in seen.green_shares, "the rollout never went past the canary"
     assert elapsed < 3000 * TIME_SCALE / 2, "rolled back as soon as the alarm fired, not after the bake"
     assert described["EndpointConfigName"] == CONFIG_A
-    assert described["FailureReason"] == f"Deployment rolled back: alarm(s) {GREEN_ALARM} went to ALARM"
-    assert shares() == {BLUE: 1.0}
-    assert_serves(endpoint, BLUE, boosters[MODEL_A], features[:6])
+    assert described["FailureReason"] == f"Deployment rolled back: alarm(s) {NEW_FLEET_ALARM} went to ALARM"
+    assert fleets() == {CONFIG_A: 1.0}
+    assert_serves(endpoint, VARIANT, boosters[MODEL_A], features[:6])
 
 
 def test_an_alarm_set_by_hand_during_the_bake_rolls_back(endpoint: Endpoint) -> None:
-    create_green_error_alarm()
-    deployment = blue_green("LINEAR", wait_seconds=3000, alarms=(GREEN_ALARM,), LinearStepSize=percent(50))
+    create_new_fleet_error_alarm()
+    deployment = blue_green("LINEAR", wait_seconds=3000, alarms=(NEW_FLEET_ALARM,), LinearStepSize=percent(50))
 
     endpoint.update(CONFIG_B, deployment)
-    wait_until(lambda: GREEN in shares(), what="the first step serving")
-    client("cloudwatch").set_alarm_state(AlarmName=GREEN_ALARM, StateValue="ALARM", StateReason="by hand")
+    wait_until(lambda: CONFIG_B in fleets(), what="the first step serving")
+    client("cloudwatch").set_alarm_state(AlarmName=NEW_FLEET_ALARM, StateValue="ALARM", StateReason="by hand")
     described = endpoint.wait_in_service()
 
     assert described["EndpointConfigName"] == CONFIG_A
-    assert GREEN_ALARM in described["FailureReason"]
-    assert shares() == {BLUE: 1.0}
+    assert NEW_FLEET_ALARM in described["FailureReason"]
+    assert fleets() == {CONFIG_A: 1.0}
 
 
 def test_a_new_config_whose_model_cannot_load_leaves_the_endpoint_on_the_old_one(endpoint: Endpoint) -> None:
     register_model(endpoint.sagemaker, "model-missing", artefact=None)
-    create_config(endpoint.sagemaker, "config-broken", {GREEN: ("model-missing", 1.0)})
+    create_config(endpoint.sagemaker, "config-broken", {VARIANT: ("model-missing", 1.0)}, instances=INSTANCES)
 
     endpoint.update("config-broken", blue_green("ALL_AT_ONCE"))
     described = endpoint.wait_in_service()
@@ -446,13 +465,15 @@ def test_a_new_config_whose_model_cannot_load_leaves_the_endpoint_on_the_old_one
     assert described["EndpointStatus"] == "InService"
     assert described["EndpointConfigName"] == CONFIG_A
     assert described["FailureReason"].startswith("Failed to load the new model")
-    assert shares() == {BLUE: 1.0}
+    assert fleets() == {CONFIG_A: 1.0}
 
 
 def test_update_endpoint_refuses_unknown_endpoints_and_configs(endpoint: Endpoint) -> None:
-    with pytest.raises(ClientError, match="Could not find endpoint configuration 'config-nope'"):
+    with pytest.raises(
+        ClientError, match=r'Could not find endpoint configuration "arn:aws:sagemaker:.*:endpoint-config/config-nope"'
+    ):
         endpoint.update("config-nope")
-    with pytest.raises(ClientError, match="Could not find endpoint 'nope'"):
+    with pytest.raises(ClientError, match=r'Could not find endpoint "arn:aws:sagemaker:.*:endpoint/nope"'):
         endpoint.sagemaker.update_endpoint(EndpointName="nope", EndpointConfigName=CONFIG_B)
     assert endpoint.status() == "InService"
 
@@ -521,49 +542,18 @@ def test_changing_only_a_weight_keeps_the_instance_count(two_variant_endpoint: E
 
 
 def upload_dataset() -> None:
-    rows = breast_cancer_csv(rows=300).decode().splitlines(keepends=True)
-    s3 = client("s3")
-    s3.put_object(Bucket=BUCKET, Key="data/train/train.csv", Body="".join(rows[:220]).encode())
-    s3.put_object(Bucket=BUCKET, Key="data/validation/validation.csv", Body="".join(rows[220:]).encode())
+    support.upload_dataset(REGION, BUCKET, rows=300, train_rows=220)
 
 
 def start_training(name: str, hyperparameters: dict[str, str]) -> Any:
     upload_dataset()
-    sagemaker = client("sagemaker")
-    sagemaker.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": XGBOOST_IMAGE, "TrainingInputMode": "File"},
-        RoleArn=ROLE_ARN,
-        HyperParameters=hyperparameters,
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{BUCKET}/data/{channel}/",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    return support.start_training_job(
+        REGION, name, image=XGBOOST_IMAGE, role_arn=ROLE_ARN, bucket=BUCKET, hyperparameters=hyperparameters
     )
-    return sagemaker
 
 
 def finished(sagemaker: Any, name: str) -> dict[str, Any]:
-    wait_until(
-        lambda: sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] != "InProgress",
-        timeout=120,
-        what=f"training job {name} finishing",
-    )
-    described: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=name)
-    return described
+    return support.training_job_ended(sagemaker, name, timeout=120, what="finishing")
 
 
 def test_a_training_job_produces_a_model_artefact_and_final_metrics(

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
 
@@ -22,6 +23,7 @@ from localcloud.scheduler import (
     next_firing,
     target_payload,
 )
+from tests.localcloud import support
 
 TIME_SCALE = 0.01
 DAY = 86400
@@ -183,12 +185,7 @@ def test_target_payload_fills_in_schedulers_context_attributes() -> None:
 # --- schedules firing on the offline cloud -------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached within {timeout}s")
-        time.sleep(0.01)
+wait_until = partial(support.wait_until, timeout=10.0)
 
 
 def let_the_runner_tick(ticks: int = 5) -> None:

@@ -95,8 +95,12 @@ BROKEN_COPIES: dict[str, tuple[Mutation, str]] = {
         "ReadProductionModel (result) does not provide",
     ),
     "member the api response lacks": (
-        lambda s: s["DescribeEndpoint"]["ResultSelector"].__setitem__("EndpointStatus.$", "$.Status"),
+        lambda s: s["DescribeShiftEndpoint"]["ResultSelector"].__setitem__("EndpointStatus.$", "$.Status"),
         "response lacks",
+    ),
+    "member the api response may leave out, read by a selector": (
+        lambda s: s["DescribeShiftEndpoint"]["ResultSelector"].__setitem__("Config.$", "$.EndpointConfigName"),
+        "EndpointConfigName is optional in the aws-sdk:sagemaker:describeEndpoint response",
     ),
     "comparison with a value the writer never writes": (
         lambda s: s["DatasetAccepted"]["Choices"][1].__setitem__("StringEquals", "accepted"),
@@ -167,6 +171,8 @@ def test_fail_states_use_run_errors_and_the_watch_treats_only_reported_ones_as_n
 
 def test_fixed_waits_come_from_the_polling_schedule() -> None:
     expected = {
+        "WaitForTrainingJob": polling.TRAINING_POLL_SECONDS,
+        "WaitForEndpointDeletion": polling.DELETE_POLL_SECONDS,
         "WaitForShiftStep": polling.SHIFT_POLL_SECONDS,
         "WaitBeforeRemovingCandidate": polling.ABORT_SETTLE_SECONDS,
         "WaitForRestore": polling.RESTORE_POLL_SECONDS,
@@ -208,6 +214,8 @@ def test_variant_shift_and_restore_polls_are_bounded_by_the_schedule() -> None:
         return int(limit)
 
     assert bound(RETRAIN, "ShiftStepApplied", "$.shift.attempt") == polling.SHIFT_MAX_POLLS
+    assert bound(RETRAIN, "EndpointDeleted", "$.deletion.attempt") == polling.DELETE_MAX_POLLS
+    assert bound(RETRAIN, "TrainingJobDone", "$.adoption.attempt") == polling.TRAINING_MAX_POLLS
     assert bound(ROLLBACK, "RestoreSettled", "$.restore.attempt") == polling.RESTORE_MAX_POLLS
 
 

@@ -34,12 +34,18 @@ RESOURCE_WILDCARD_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
         frozenset(
             {
                 "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
                 "application-autoscaling:PutScalingPolicy",
                 "application-autoscaling:DescribeScalableTargets",
                 "application-autoscaling:DescribeScalingPolicies",
             }
         ),
         "Application Auto Scaling supports no resource-level permissions for scalable targets and policies",
+    ),
+    "ListActionsHaveNoResourceLevelPermissions": (
+        frozenset({"sagemaker:ListTags", "sagemaker:ListEndpoints"}),
+        "SageMaker's List actions support no resource-level permissions; Step Functions documents ListTags on * "
+        "for the .sync training integration",
     ),
     "VendedLogDeliveryHasNoResourceLevelPermissions": (
         frozenset(

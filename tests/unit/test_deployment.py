@@ -13,6 +13,8 @@ from botocore.validate import ParamValidator
 
 from conveyor_core.release.deployment import (
     MAX_RESOURCE_NAME,
+    InfeasibleRolloutError,
+    ServingEndpoint,
     build_deployment_config,
     minimum_rollout_seconds,
     plan_deployment,
@@ -37,6 +39,8 @@ def make_settings(**overrides: Any) -> DeploymentSettings:
         "MODEL_NAME": "churn",
         "ENDPOINT_NAME": "churn-endpoint",
         "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
+        # Two instances: the smallest fleet a canary (at most half of it) fits.
+        "ENDPOINT_INSTANCE_COUNT": 2,
         "DEPLOYMENT_STRATEGY": "canary",
         "BAKE_SECONDS": 300,
         "MAX_DEPLOYMENT_SECONDS": 3600,
@@ -131,15 +135,26 @@ def test_all_at_once_config_has_no_step_size() -> None:
     }
 
 
-@pytest.mark.parametrize(("requested", "expected"), [(1, 1), (49, 49), (50, 50), (51, 50), (99, 50)])
-def test_canary_size_is_capped_at_half_the_fleet(requested: int, expected: int) -> None:
-    config = build_deployment_config(make_settings(CANARY_PERCENT=requested))
-    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"]["Value"] == expected
+@pytest.mark.parametrize("requested", [1, 49, 50])
+def test_a_canary_of_at_most_half_the_fleet_is_used_as_asked(requested: int) -> None:
+    config = build_deployment_config(make_settings(CANARY_PERCENT=requested, ENDPOINT_INSTANCE_COUNT=4))
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["CanarySize"] == {
+        "Type": "CAPACITY_PERCENT",
+        "Value": requested,
+    }
 
 
-def test_linear_step_is_not_capped_at_fifty() -> None:
-    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY="linear", LINEAR_STEP_PERCENT=80))
-    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"]["Value"] == 80
+@pytest.mark.parametrize(
+    ("variable", "value"), [("CANARY_PERCENT", 51), ("LINEAR_STEP_PERCENT", 9), ("LINEAR_STEP_PERCENT", 51)]
+)
+def test_traffic_steps_sagemaker_refuses_are_refused_by_the_settings(variable: str, value: int) -> None:
+    with pytest.raises(ValueError, match=variable):
+        make_settings(**{variable: value})
+
+
+def test_a_linear_step_of_half_the_fleet_is_used_as_asked() -> None:
+    config = build_deployment_config(make_settings(DEPLOYMENT_STRATEGY="linear", LINEAR_STEP_PERCENT=50))
+    assert config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["LinearStepSize"]["Value"] == 50
 
 
 @pytest.mark.parametrize("strategy", ["canary", "linear", "all-at-once"])
@@ -186,12 +201,12 @@ def test_deployment_config_is_valid_for_sagemaker_update_endpoint(
         DEPLOYMENT_STRATEGY=strategy,
         ROLLBACK_ALARMS=",".join(f"alarm-{i}" for i in range(alarm_count)),
         ENDPOINT_INSTANCE_TYPE=instance_type,
-        CANARY_PERCENT=99,
-        LINEAR_STEP_PERCENT=99,
+        CANARY_PERCENT=50,
+        LINEAR_STEP_PERCENT=50,
         BAKE_SECONDS=bake,
         MAX_DEPLOYMENT_SECONDS=maximum,
     )
-    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "previous-cfg"})
+    plan = plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "previous-cfg"))
     params = {
         "EndpointName": plan.endpoint_name,
         "EndpointConfigName": plan.endpoint_config_name,
@@ -228,7 +243,7 @@ def test_plan_for_a_new_endpoint_creates_it_without_a_deployment_config() -> Non
 
 def test_plan_for_an_existing_endpoint_updates_it_with_blue_green() -> None:
     settings = make_settings(BAKE_SECONDS=600, MAX_DEPLOYMENT_SECONDS=3600)
-    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "old-cfg", "EndpointStatus": "InService"})
+    plan = plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old-cfg"))
     assert plan.endpoint_exists is True
     assert plan.previous_endpoint_config == "old-cfg"
     assert plan.deployment_config == build_deployment_config(settings)
@@ -238,11 +253,11 @@ def test_plan_for_an_existing_endpoint_updates_it_with_blue_green() -> None:
 
 
 def test_plan_for_an_endpoint_without_a_config_name_records_an_empty_previous_config() -> None:
-    assert plan_deployment(make_settings(), RUN_ID, {}).previous_endpoint_config == ""
+    assert plan_deployment(make_settings(), RUN_ID, ServingEndpoint("InService")).previous_endpoint_config == ""
 
 
-@pytest.mark.parametrize("current", [None, {"EndpointConfigName": "old"}])
-def test_production_variant_uses_the_constant_variant_name(current: dict[str, Any] | None) -> None:
+@pytest.mark.parametrize("current", [None, ServingEndpoint("InService", "old")])
+def test_production_variant_uses_the_constant_variant_name(current: ServingEndpoint | None) -> None:
     settings = make_settings(ENDPOINT_INSTANCE_COUNT=3, VARIANT_NAME="primary")
     plan = plan_deployment(settings, RUN_ID, current)
     assert plan.production_variants == [
@@ -257,8 +272,8 @@ def test_production_variant_uses_the_constant_variant_name(current: dict[str, An
 
 
 def test_variant_name_does_not_depend_on_the_run() -> None:
-    first = plan_deployment(make_settings(), "run-a", {"EndpointConfigName": "x"})
-    second = plan_deployment(make_settings(), "run-b", {"EndpointConfigName": "x"})
+    first = plan_deployment(make_settings(), "run-a", ServingEndpoint("InService", "x"))
+    second = plan_deployment(make_settings(), "run-b", ServingEndpoint("InService", "x"))
     assert first.production_variants[0]["VariantName"] == second.production_variants[0]["VariantName"]
     assert first.model_name != second.model_name
 
@@ -274,7 +289,7 @@ def test_resource_names_fit_sagemaker_limits_and_differ(run_id: str) -> None:
 
 
 def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_read() -> None:
-    output = plan_deployment(make_settings(), RUN_ID, {"EndpointConfigName": "x"}).as_output()
+    output = plan_deployment(make_settings(), RUN_ID, ServingEndpoint("InService", "x")).as_output()
     assert output["max_polls"] == len(output["poll_waits"]) - 1
     assert set(output) == {
         "endpoint_name",
@@ -286,6 +301,10 @@ def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_r
         "deployment_config",
         "strategy",
         "poll_waits",
+        "recreate",
+        "retain_variant_properties",
+        "deregister_autoscaling",
+        "notes",
         "max_polls",
     }
 
@@ -325,7 +344,7 @@ def test_poll_schedule_for_a_zero_budget_is_the_first_wait_and_the_spare_entry()
         ("linear", 600, 25, 4 * 600),  # 25, 50, 75 each bake; 100 waits out the termination
         ("linear", 100, 10, 10 * 100),
         ("linear", 100, 30, 4 * 100),  # 30, 60, 90, then 100
-        ("linear", 100, 99, 2 * 100),
+        ("linear", 100, 50, 2 * 100),  # 50, then 100
         ("canary", 0, 25, 0),
     ],
 )
@@ -334,5 +353,111 @@ def test_minimum_rollout_is_every_bake_the_strategy_must_sit_through(
 ) -> None:
     settings = make_settings(DEPLOYMENT_STRATEGY=strategy, BAKE_SECONDS=bake, LINEAR_STEP_PERCENT=step)
     assert minimum_rollout_seconds(settings) == expected
-    plan = plan_deployment(settings, RUN_ID, {"EndpointConfigName": "old"})
+    plan = plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old"))
     assert plan.poll_waits[0] == expected + ROLLOUT_POLL_SLACK_SECONDS
+
+
+# --- plans SageMaker accepts, whatever the stack says ---------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["canary", "linear"])
+def test_a_one_instance_fleet_is_rolled_out_all_at_once_and_the_plan_says_why(strategy: str) -> None:
+    settings = make_settings(DEPLOYMENT_STRATEGY=strategy, ENDPOINT_INSTANCE_COUNT=1)
+    plan = plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old"))
+    assert plan.strategy == "all-at-once"
+    assert plan.deployment_config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["Type"] == "ALL_AT_ONCE"
+    assert any(
+        note.startswith(f"{strategy} rollout planned all at once") and "more than half" in note for note in plan.notes
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "percent", "expected"),
+    [(2, 10, "canary"), (2, 50, "canary"), (3, 50, "all-at-once"), (4, 50, "canary"), (10, 10, "canary")],
+)
+def test_a_canary_runs_when_its_share_in_whole_instances_is_at_most_half_the_fleet(
+    count: int, percent: int, expected: str
+) -> None:
+    settings = make_settings(ENDPOINT_INSTANCE_COUNT=count, CANARY_PERCENT=percent)
+    assert plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old")).strategy == expected
+
+
+def test_a_timeout_shorter_than_the_rollouts_waits_is_lengthened_and_the_plan_says_so() -> None:
+    settings = make_settings(BAKE_SECONDS=1800, MAX_DEPLOYMENT_SECONDS=3600)
+    plan = plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old"))
+    policy = plan.deployment_config["BlueGreenUpdatePolicy"]
+    # The canary bakes 1800 s, then the old fleet waits 1800 s: the timeout must exceed 3600 s.
+    assert policy["MaximumExecutionTimeoutInSeconds"] == 3600 + 600
+    assert any(
+        "DeploymentTimeoutSeconds 3600 is not longer than the rollout's waits (3600 s)" in note for note in plan.notes
+    )
+
+
+def test_a_rollout_longer_than_sagemaker_allows_is_refused_with_the_reason() -> None:
+    settings = make_settings(
+        DEPLOYMENT_STRATEGY="linear", LINEAR_STEP_PERCENT=10, ENDPOINT_INSTANCE_COUNT=10, BAKE_SECONDS=3600
+    )
+    with pytest.raises(InfeasibleRolloutError, match="more than SageMaker's longest deployment"):
+        plan_deployment(settings, RUN_ID, ServingEndpoint("InService", "old"))
+
+
+def test_a_new_endpoint_has_no_rollout_and_no_notes() -> None:
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=1), RUN_ID, None)
+    assert (plan.strategy, plan.notes, plan.recreate) == ("create", [], False)
+
+
+def test_a_failed_endpoint_is_deleted_and_created_again() -> None:
+    failed = ServingEndpoint("Failed", "bad-cfg", failure_reason="the model did not load")
+    plan = plan_deployment(make_settings(), RUN_ID, failed)
+    assert plan.recreate is True
+    assert plan.endpoint_exists is False
+    assert plan.strategy == "create"
+    assert plan.deployment_config == {}
+    # Nothing serves on a failed endpoint: there is no previous config to roll back to.
+    assert plan.previous_endpoint_config == ""
+    assert plan.notes == [
+        "endpoint churn-endpoint was Failed (the model did not load): "
+        "it is deleted and created again with the new model"
+    ]
+
+
+def test_an_unchanged_instance_type_keeps_the_autoscaled_fleet() -> None:
+    serving = ServingEndpoint("InService", "old", production_model="m", instance_type="ml.m5.large")
+    plan = plan_deployment(make_settings(), RUN_ID, serving)
+    assert (plan.retain_variant_properties, plan.deregister_autoscaling) == (True, False)
+
+
+def test_a_changed_instance_type_deregisters_autoscaling_for_the_update() -> None:
+    serving = ServingEndpoint("InService", "old", production_model="m", instance_type="ml.c5.xlarge")
+    plan = plan_deployment(make_settings(), RUN_ID, serving)
+    assert (plan.retain_variant_properties, plan.deregister_autoscaling) == (False, True)
+    assert any("from ml.c5.xlarge to ml.m5.large" in note for note in plan.notes)
+
+
+def test_a_fleet_autoscaled_to_one_instance_takes_its_canary_all_at_once() -> None:
+    # RetainAllVariantProperties keeps the one instance autoscaling left; a canary of it is the whole fleet.
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.m5.large", current_instance_count=1
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=2, CANARY_PERCENT=50), RUN_ID, serving)
+    assert plan.retain_variant_properties is True
+    assert plan.strategy == "all-at-once"
+    assert any("step of 1 instance(s)" in note for note in plan.notes)
+
+
+def test_a_fleet_autoscaled_out_is_sized_by_its_current_count() -> None:
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.m5.large", current_instance_count=4
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=3, CANARY_PERCENT=50), RUN_ID, serving)
+    # Three instances could not take a 50 % canary (2 > 1); the four autoscaling runs can.
+    assert plan.strategy == "canary"
+    assert plan.notes == []
+
+
+def test_a_new_instance_type_is_sized_by_the_stacks_count() -> None:
+    serving = ServingEndpoint(
+        "InService", "old", production_model="m", instance_type="ml.c5.xlarge", current_instance_count=1
+    )
+    plan = plan_deployment(make_settings(ENDPOINT_INSTANCE_COUNT=2, CANARY_PERCENT=50), RUN_ID, serving)
+    assert plan.strategy == "canary"

@@ -10,7 +10,7 @@ import pytest
 from conveyor_core import families
 from conveyor_core.families.base import ModelFamily
 from conveyor_core.families.xgboost import FAMILY as XGBOOST
-from conveyor_core.shared.contracts import FamilySpec
+from conveyor_core.shared.contracts import CompilationPlan, FamilySpec
 
 
 def test_every_module_that_defines_a_family_is_found_by_its_name() -> None:
@@ -46,8 +46,9 @@ def test_a_region_without_a_mapped_image_asks_for_one() -> None:
 
 
 def test_the_version_defaults_to_the_familys_first_and_an_unknown_one_is_refused() -> None:
-    assert XGBOOST.version("") == "1.7-1"
-    assert XGBOOST.version("1.3-1") == "1.3-1"
+    # The default is the newest version whose models Neo compiles.
+    assert XGBOOST.version("") == "1.3-1"
+    assert XGBOOST.version("1.7-1") == "1.7-1"
     with pytest.raises(ValueError, match=r"no framework version '2\.0-1'"):
         XGBOOST.version("2.0-1")
 
@@ -102,8 +103,11 @@ def test_predictions_parse_both_xgboost_answer_shapes(body: str, rows: int, expe
     assert XGBOOST.parse_predictions(body, rows) == expected
 
 
+COMPILED = CompilationPlan(compile=True, serve=True, target_device="ml_c5", reason="compiled")
+
+
 def test_the_spec_is_what_the_state_machine_hands_sagemaker() -> None:
-    spec = XGBOOST.spec("us-west-2", "", feature_count=30)
+    spec = XGBOOST.spec("us-west-2", "1.7-1", feature_count=30, compilation=COMPILED)
     image = "246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1"
     assert spec == FamilySpec(
         name="xgboost",
@@ -113,12 +117,70 @@ def test_the_spec_is_what_the_state_machine_hands_sagemaker() -> None:
         serving_image=image,
         content_type="text/csv",
         neo_input={"Framework": "XGBOOST"},
+        compilation=COMPILED,
     )
 
 
 def test_a_custom_training_image_also_serves_the_uncompiled_model() -> None:
     custom = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-xgboost:7"
-    spec = XGBOOST.spec("us-east-1", "1.5-1", feature_count=4, training_image=custom)
+    spec = XGBOOST.spec("us-east-1", "1.5-1", feature_count=4, compilation=COMPILED, training_image=custom)
     assert spec.algorithm_specification["TrainingImage"] == custom
     assert spec.serving_image == custom
     assert spec.version == "1.5-1"
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        ("cn-north-1", "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.3-1"),
+        ("us-gov-west-1", "414596584902.dkr.ecr.us-gov-west-1.amazonaws.com/sagemaker-xgboost:1.3-1"),
+        ("us-iso-east-1", "833128469047.dkr.ecr.us-iso-east-1.c2s.ic.gov/sagemaker-xgboost:1.3-1"),
+        ("us-isob-east-1", "281123927165.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/sagemaker-xgboost:1.3-1"),
+        ("us-isof-south-1", "124985052026.dkr.ecr.us-isof-south-1.csp.hci.ic.gov/sagemaker-xgboost:1.3-1"),
+        ("il-central-1", "898809789911.dkr.ecr.il-central-1.amazonaws.com/sagemaker-xgboost:1.3-1"),
+    ],
+)
+def test_every_partitions_image_uses_its_own_ecr_domain(region: str, expected: str) -> None:
+    assert XGBOOST.training_image(region, "1.3-1") == expected
+
+
+def test_the_image_table_covers_every_region_sagemaker_publishes_xgboost_in() -> None:
+    # The SageMaker Python SDK's xgboost.json lists 37 regions for the 1.x images.
+    published = 37
+    covered = [region for region in _all_regions() if _has_image(region)]
+    assert len(covered) == published
+
+
+@pytest.mark.parametrize(
+    ("version", "target", "refused"),
+    [
+        ("1.3-1", "ml_c5", None),
+        ("1.3-1", "ml_m5", None),
+        ("1.3-1", "jetson_nano", None),
+        ("1.7-1", "ml_c5", "Neo compiles XGBoost 1.3.3 or earlier"),
+        ("1.5-1", "ml_c5", "Neo compiles XGBoost 1.3.3 or earlier"),
+        ("1.3-1", "ml_g4dn", "runs on CPU only"),
+        ("1.3-1", "ml_inf1", "runs on CPU only"),
+    ],
+)
+def test_neo_compiles_xgboost_only_for_versions_and_targets_it_supports(
+    version: str, target: str, refused: str | None
+) -> None:
+    refusal = XGBOOST.neo_refusal(version, target)
+    assert (refusal is None) == (refused is None)
+    if refused:
+        assert refused in str(refusal)
+
+
+def _all_regions() -> list[str]:
+    from conveyor_core.families import xgboost
+
+    return list(xgboost._IMAGE_ACCOUNTS)
+
+
+def _has_image(region: str) -> bool:
+    try:
+        XGBOOST.training_image(region, "1.3-1")
+    except ValueError:
+        return False
+    return True

@@ -19,6 +19,7 @@ from conveyor_core.shared.notifications import (
     describe_failure,
     execution_console_link,
     publish,
+    with_run_remarks,
 )
 
 REGION = "us-east-1"
@@ -262,3 +263,24 @@ def test_publish_subscription_filter_on_severity_sees_only_errors(aws: None) -> 
     events = sorted(json.loads(json.loads(m["Body"])["Message"])["event"] for m in received)
     assert events == sorted(event.value for event in EventType if SEVERITY[event] is Severity.ERROR)
     assert "pipeline.failed" in events
+
+
+# --- what a run did differently from what the stack asked -----------------------------------------
+
+
+def test_rollout_notes_and_a_failed_autoscaling_follow_the_reason() -> None:
+    details = {
+        "rollout_notes": ["canary rollout planned all at once: one instance"],
+        "autoscaling": {"Error": "ApplicationAutoScaling.ValidationException", "Cause": "not allowed"},
+    }
+    assert with_run_remarks("m deployed", details) == (
+        "m deployed; canary rollout planned all at once: one instance; "
+        "autoscaling was not set up: ApplicationAutoScaling.ValidationException: not allowed"
+    )
+
+
+def test_a_registered_autoscaling_and_no_notes_leave_the_reason_alone() -> None:
+    assert (
+        with_run_remarks("m deployed", {"rollout_notes": [], "autoscaling": {"status": "registered"}}) == "m deployed"
+    )
+    assert with_run_remarks("m deployed", {}) == "m deployed"

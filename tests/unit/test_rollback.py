@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -20,6 +21,7 @@ from conveyor_core.release.history import (
 )
 from conveyor_core.release.rollback import (
     RollbackPlan,
+    across_instance_types,
     choose_target,
     claim,
     claim_alarm,
@@ -27,6 +29,7 @@ from conveyor_core.release.rollback import (
     plan_rollback,
     restored_at,
     rolled_away_by,
+    variant_instance_types,
     went_live_at,
 )
 from conveyor_core.shared.state_items import MARKER_TTL_SECONDS, AlarmClaim, RestoreClaim, RollbackClaim
@@ -372,8 +375,78 @@ def test_plan_as_output_carries_every_field() -> None:
         "good_config": "cfg-b",
         "bad_package": package_of("cfg-c"),
         "current_item": {**HISTORY[1].to_item(), "sk": s("current")},
+        "retain_variant_properties": True,
+        "deregister_autoscaling": False,
+        "notes": [],
     }
     assert RollbackPlan("stale", "r", ENDPOINT).as_output()["current_item"] == {}
+
+
+# --- instance types -----------------------------------------------------------------------------
+
+C5, M5 = "ml.c5.xlarge", "ml.m5.xlarge"
+
+
+def _rollback_plan() -> RollbackPlan:
+    return plan_rollback(endpoint("cfg-c"), ENDPOINT, HISTORY, after(T3, hours=1), MODEL)
+
+
+def test_a_restore_on_the_serving_instance_type_keeps_autoscaling_and_the_autoscaled_counts() -> None:
+    plan = _rollback_plan()
+    assert across_instance_types(plan, serving={"primary": C5}, restored={"primary": C5}) == plan
+    assert (plan.retain_variant_properties, plan.deregister_autoscaling, plan.notes) == (True, False, [])
+
+
+def test_a_restore_to_another_instance_type_deregisters_autoscaling_and_does_not_retain_the_counts() -> None:
+    # The stack moved from ml.c5 to ml.m5; the last good config still runs on ml.c5.
+    plan = across_instance_types(_rollback_plan(), serving={"primary": M5}, restored={"primary": C5})
+    assert plan.deregister_autoscaling is True
+    assert plan.retain_variant_properties is False
+    assert plan.notes == [
+        f"the instance type changes from {M5} to {C5}: autoscaling is deregistered for the restore and "
+        "registered again after it"
+    ]
+    assert (plan.action, plan.good_config, plan.bad_config) == ("rollback", "cfg-b", "cfg-c")
+    output = plan.as_output()
+    assert (output["deregister_autoscaling"], output["retain_variant_properties"]) == (True, False)
+
+
+def test_a_restore_that_drops_a_serving_variant_deregisters_autoscaling() -> None:
+    plan = across_instance_types(_rollback_plan(), serving={"primary": C5}, restored={"blue": C5})
+    assert plan.deregister_autoscaling is True
+    assert "variant primary is removed" in plan.notes[0]
+
+
+def test_a_variant_the_restore_adds_changes_no_serving_instance_type() -> None:
+    plan = _rollback_plan()
+    assert across_instance_types(plan, serving={"primary": C5}, restored={"primary": C5, "extra": M5}) == plan
+
+
+@pytest.fixture
+def sagemaker(aws: None) -> Any:
+    client = boto3.client("sagemaker")
+    client.create_model(
+        ModelName="churn-model",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"},
+    )
+    return client
+
+
+def test_variant_instance_types_reads_each_production_variant_of_a_config(sagemaker: Any) -> None:
+    variants = [
+        {"VariantName": "primary", "ModelName": "churn-model", "InstanceType": M5, "InitialInstanceCount": 2},
+        {"VariantName": "candidate", "ModelName": "churn-model", "InstanceType": C5, "InitialInstanceCount": 1},
+    ]
+    sagemaker.create_endpoint_config(EndpointConfigName="cfg-m5", ProductionVariants=variants)
+    assert variant_instance_types(sagemaker, "cfg-m5") == {"primary": M5, "candidate": C5}
+
+
+def test_variant_instance_types_leaves_out_a_serverless_variant(sagemaker: Any) -> None:
+    serverless = {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+    variants = [{"VariantName": "primary", "ModelName": "churn-model", "ServerlessConfig": serverless}]
+    sagemaker.create_endpoint_config(EndpointConfigName="cfg-serverless", ProductionVariants=variants)
+    assert variant_instance_types(sagemaker, "cfg-serverless") == {}
 
 
 # --- claim --------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from typing import Any
@@ -14,6 +15,7 @@ from botocore.validate import ParamValidator
 from conveyor_core.release.deployment import (
     CANDIDATE_VARIANT,
     MAX_RESOURCE_NAME,
+    ServingEndpoint,
     build_deployment_config,
     build_production_variants,
     build_variant_shift,
@@ -26,7 +28,7 @@ _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 RUN_ID = "churn-0123456789abcdef01234567"
 NEW_MODEL = RUN_ID
 PRODUCTION_MODEL = "churn-fedcba9876543210fedcba98"
-SERVING = {"EndpointName": "churn-endpoint", "EndpointConfigName": "old-cfg", "EndpointStatus": "InService"}
+SERVING = ServingEndpoint("InService", "old-cfg", production_model=PRODUCTION_MODEL)
 SHIFT_KEYS = {
     "shift_config_name",
     "shift_variants",
@@ -187,7 +189,7 @@ def test_shift_steps_are_weight_lists_for_both_variants() -> None:
     ]
 
 
-@pytest.mark.parametrize(("first", "step"), [(10, 25), (50, 50), (20, 40), (99, 1), (1, 1), (33, 33)])
+@pytest.mark.parametrize(("first", "step"), [(10, 25), (50, 50), (20, 40), (50, 10), (1, 10), (33, 33)])
 def test_shift_steps_sum_to_100_and_move_the_candidate_up_to_all_traffic(first: int, step: int) -> None:
     settings = make_settings(CANARY_PERCENT=first, LINEAR_STEP_PERCENT=step)
     shift = build_variant_shift(settings, RUN_ID, NEW_MODEL, PRODUCTION_MODEL)
@@ -232,7 +234,7 @@ def test_shift_config_name_ends_with_shift_and_fits_sagemaker(run_id: str) -> No
     assert shift.config_name.endswith("-shift")
     assert len(shift.config_name) <= MAX_RESOURCE_NAME
     assert _SAGEMAKER_NAME.fullmatch(shift.config_name), shift.config_name
-    plan = plan_deployment(make_settings(), run_id, SERVING, PRODUCTION_MODEL)
+    plan = plan_deployment(make_settings(), run_id, SERVING)
     assert len({plan.model_name, plan.endpoint_config_name, shift.config_name}) == 3
 
 
@@ -262,12 +264,12 @@ def test_shift_settings_can_come_from_the_environment(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("production_model", [None, ""])
 def test_a_variant_shift_on_an_existing_endpoint_needs_the_production_model(production_model: str | None) -> None:
     with pytest.raises(ValueError, match="production variant's model"):
-        plan_deployment(make_settings(), RUN_ID, SERVING, production_model)
+        plan_deployment(make_settings(), RUN_ID, dataclasses.replace(SERVING, production_model=production_model))
 
 
 def test_variant_shift_plan_output_carries_the_shift() -> None:
     settings = make_settings(BAKE_SECONDS=240)
-    output = plan_deployment(settings, RUN_ID, SERVING, PRODUCTION_MODEL).as_output()
+    output = plan_deployment(settings, RUN_ID, SERVING).as_output()
     shift = build_variant_shift(settings, RUN_ID, RUN_ID, PRODUCTION_MODEL)
     assert set(output) >= SHIFT_KEYS
     assert output["strategy"] == "variant-shift"
@@ -287,7 +289,7 @@ def test_variant_shift_plan_output_carries_the_shift() -> None:
 
 def test_variant_shift_plan_still_ends_on_a_single_variant_config_of_the_new_model() -> None:
     settings = make_settings()
-    plan = plan_deployment(settings, RUN_ID, SERVING, PRODUCTION_MODEL)
+    plan = plan_deployment(settings, RUN_ID, SERVING)
     assert plan.production_variants == build_production_variants(settings, plan.model_name)
     assert plan.endpoint_config_name == f"{RUN_ID}-cfg"
     assert plan.previous_endpoint_config == "old-cfg"
@@ -305,7 +307,7 @@ def test_first_deployment_with_variant_shift_creates_the_endpoint_without_a_shif
 
 @pytest.mark.parametrize("strategy", ["canary", "linear", "all-at-once"])
 def test_other_strategies_have_no_shift_even_given_a_production_model(strategy: str) -> None:
-    plan = plan_deployment(make_settings(DEPLOYMENT_STRATEGY=strategy), RUN_ID, SERVING, PRODUCTION_MODEL)
+    plan = plan_deployment(make_settings(DEPLOYMENT_STRATEGY=strategy), RUN_ID, SERVING)
     assert not SHIFT_KEYS & set(plan.as_output())
     assert plan.shift is None
 
@@ -313,7 +315,7 @@ def test_other_strategies_have_no_shift_even_given_a_production_model(strategy: 
 @pytest.mark.parametrize("instance_type", ["ml.inf1.xlarge", "ml.inf1.24xlarge"])
 def test_variant_shift_on_inf1_still_plans_a_variant_shift(instance_type: str) -> None:
     settings = make_settings(ENDPOINT_INSTANCE_TYPE=instance_type)
-    output = plan_deployment(settings, RUN_ID, SERVING, PRODUCTION_MODEL).as_output()
+    output = plan_deployment(settings, RUN_ID, SERVING).as_output()
     assert output["strategy"] == "variant-shift"
     assert set(output) >= SHIFT_KEYS
     assert {v["InstanceType"] for v in output["shift_variants"]} == {instance_type}
@@ -325,13 +327,13 @@ def test_variant_shift_on_inf1_still_plans_a_variant_shift(instance_type: str) -
 # --- SageMaker request shapes -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("first", "step"), [(10, 25), (50, 50), (99, 1), (1, 99)])
+@pytest.mark.parametrize(("first", "step"), [(10, 25), (50, 50), (50, 10), (1, 50)])
 @pytest.mark.parametrize("instance_type", ["ml.m5.large", "ml.inf1.xlarge", "ml.g5.xlarge"])
 def test_shift_requests_are_valid_for_sagemaker(
     update_weights_shape: Shape, create_config_shape: Shape, first: int, step: int, instance_type: str
 ) -> None:
     settings = make_settings(CANARY_PERCENT=first, LINEAR_STEP_PERCENT=step, ENDPOINT_INSTANCE_TYPE=instance_type)
-    output = plan_deployment(settings, "r" * 80, SERVING, PRODUCTION_MODEL).as_output()
+    output = plan_deployment(settings, "r" * 80, SERVING).as_output()
     assert_valid(
         {"EndpointConfigName": output["shift_config_name"], "ProductionVariants": output["shift_variants"]},
         create_config_shape,

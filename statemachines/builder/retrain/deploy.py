@@ -7,9 +7,10 @@ its plan out, so the choice of strategy is Python, tested in tests/unit/test_dep
 
 from __future__ import annotations
 
+from conveyor_core.release.polling import DELETE_MAX_POLLS, DELETE_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
-from statemachines.builder import asl, functions, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run, run_tags
+from statemachines.builder import asl, autoscaling, functions, outcomes
+from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_tags
 
 PLAN = "$.plan"
 ROLLOUT = "$.rollout"
@@ -52,6 +53,50 @@ def endpoint_update(config: str, *, comment: str | None = None, **extra: object)
     return _rollout("sagemaker:updateEndpoint", config, comment, extra)
 
 
+def _recreate() -> dict[str, asl.State]:
+    """A Failed endpoint takes nothing but DeleteEndpoint: delete it, wait until it is gone, create it."""
+    return {
+        "DeleteFailedEndpoint": asl.service_task(
+            "aws-sdk:sagemaker:deleteEndpoint",
+            parameters={"EndpointName": "$.plan.endpoint_name"},
+            result_selector={"attempt": 0},
+            result_path="$.deletion",
+            catch=fail_run(),
+            next_state="WaitForEndpointDeletion",
+        ),
+        "WaitForEndpointDeletion": asl.wait("FindDeletedEndpoint", seconds=DELETE_POLL_SECONDS),
+        "FindDeletedEndpoint": asl.service_task(
+            "aws-sdk:sagemaker:listEndpoints",
+            comment="Listing by name answers an empty list once it is gone, where DescribeEndpoint would answer "
+            "an error that throttling could also cause.",
+            parameters={"NameContains": "$.plan.endpoint_name"},
+            result_selector={"remaining": "$.Endpoints[*].EndpointName"},
+            result_path="$.deletion_check",
+            catch=fail_run(),
+            next_state="EndpointDeleted",
+        ),
+        "EndpointDeleted": asl.choice(
+            [
+                asl.rule({"Not": {"Variable": "$.deletion_check.remaining[0]", "IsPresent": True}}, "CreateEndpoint"),
+                asl.rule(
+                    {"Variable": "$.deletion.attempt", "NumericGreaterThanEquals": DELETE_MAX_POLLS},
+                    "DeletionTimedOutOutcome",
+                ),
+            ],
+            "BackOffDeletion",
+        ),
+        "BackOffDeletion": asl.pass_state(
+            {"attempt": "States.MathAdd($.deletion.attempt, 1)"},
+            result_path="$.deletion",
+            next_state="WaitForEndpointDeletion",
+        ),
+        "DeletionTimedOutOutcome": _failed_outcome(
+            "States.Format('endpoint {} was Failed and is still being deleted after the polling budget', "
+            "$.plan.endpoint_name)"
+        ),
+    }
+
+
 def states() -> dict[str, asl.State]:
     return {
         "PlanDeployment": functions.PLAN_DEPLOYMENT.task(
@@ -61,31 +106,44 @@ def states() -> dict[str, asl.State]:
             catch=fail_run(),
             next_state="CreateModel",
         ),
-        "CreateModel": asl.service_task(
-            "sagemaker:createModel",
-            parameters={
-                "ModelName": "$.plan.model_name",
-                "ExecutionRoleArn": "${SageMakerRoleArn}",
-                "PrimaryContainer": {"Image": "$.artifact.image", "ModelDataUrl": "$.artifact.uri"},
-                "Tags": run_tags(),
-            },
-            result_path=None,
-            catch=fail_run(),
-            next_state="CreateEndpointConfig",
+        **create_or_find(
+            "CreateModel",
+            asl.service_task(
+                "sagemaker:createModel",
+                parameters={
+                    "ModelName": "$.plan.model_name",
+                    "ExecutionRoleArn": "${SageMakerRoleArn}",
+                    "PrimaryContainer": {"Image": "$.artifact.image", "ModelDataUrl": "$.artifact.uri"},
+                    "Tags": run_tags(),
+                },
+                result_path=None,
+                catch=fail_run(),
+                next_state="CreateEndpointConfig",
+            ),
+            "aws-sdk:sagemaker:describeModel",
+            {"ModelName": "$.plan.model_name"},
+            "CreateEndpointConfig",
         ),
-        "CreateEndpointConfig": asl.service_task(
-            "sagemaker:createEndpointConfig",
-            parameters={
-                "EndpointConfigName": "$.plan.endpoint_config_name",
-                "ProductionVariants": "$.plan.production_variants",
-            },
-            comment="Endpoint configs are never deleted: rolling back is UpdateEndpoint to an earlier one.",
-            result_path=None,
-            catch=fail_run(),
-            next_state="EndpointExists",
+        **create_or_find(
+            "CreateEndpointConfig",
+            asl.service_task(
+                "sagemaker:createEndpointConfig",
+                parameters={
+                    "EndpointConfigName": "$.plan.endpoint_config_name",
+                    "ProductionVariants": "$.plan.production_variants",
+                },
+                comment="Endpoint configs are never deleted: rolling back is UpdateEndpoint to an earlier one.",
+                result_path=None,
+                catch=fail_run(),
+                next_state="EndpointExists",
+            ),
+            "aws-sdk:sagemaker:describeEndpointConfig",
+            {"EndpointConfigName": "$.plan.endpoint_config_name"},
+            "EndpointExists",
         ),
         "EndpointExists": asl.choice(
             [
+                asl.rule({"Variable": "$.plan.recreate", "BooleanEquals": True}, "DeleteFailedEndpoint"),
                 asl.rule(
                     {
                         "And": [
@@ -95,13 +153,36 @@ def states() -> dict[str, asl.State]:
                     },
                     "CreateShiftEndpointConfig",
                 ),
+                asl.rule(
+                    {
+                        "And": [
+                            {"Variable": "$.plan.endpoint_exists", "BooleanEquals": True},
+                            {"Variable": "$.plan.deregister_autoscaling", "BooleanEquals": True},
+                        ]
+                    },
+                    "DeregisterAutoscaling",
+                ),
                 asl.rule({"Variable": "$.plan.endpoint_exists", "BooleanEquals": True}, "UpdateEndpoint"),
             ],
             "CreateEndpoint",
         ),
-        "CreateEndpoint": _rollout("sagemaker:createEndpoint", "$.plan.endpoint_config_name", None, {}),
+        **_recreate(),
+        "DeregisterAutoscaling": autoscaling.deregister("$.plan.endpoint_name", next_state="UpdateEndpoint"),
+        **create_or_find(
+            "CreateEndpoint",
+            _rollout("sagemaker:createEndpoint", "$.plan.endpoint_config_name", None, {}),
+            "aws-sdk:sagemaker:describeEndpoint",
+            {"EndpointName": "$.plan.endpoint_name"},
+            WAIT_FOR_DEPLOYMENT,
+            found_selector=FIRST_POLL,
+            found_path=ROLLOUT,
+        ),
         "UpdateEndpoint": endpoint_update(
-            "$.plan.endpoint_config_name", DeploymentConfig="$.plan.deployment_config", RetainAllVariantProperties=False
+            "$.plan.endpoint_config_name",
+            comment="Variant properties are retained, so autoscaled instance counts survive, unless the instance "
+            "type changes.",
+            DeploymentConfig="$.plan.deployment_config",
+            RetainAllVariantProperties="$.plan.retain_variant_properties",
         ),
         WAIT_FOR_DEPLOYMENT: asl.wait(
             "DescribeEndpoint",
@@ -110,14 +191,24 @@ def states() -> dict[str, asl.State]:
         ),
         "DescribeEndpoint": asl.service_task(
             "aws-sdk:sagemaker:describeEndpoint",
+            comment="The whole answer: EndpointConfigName is not always in it, and a selector reading a missing "
+            "member would raise States.Runtime, which no Catch handles.",
             parameters={"EndpointName": "$.plan.endpoint_name"},
-            result_selector={"EndpointStatus": "$.EndpointStatus", "EndpointConfigName": "$.EndpointConfigName"},
             result_path=ENDPOINT,
             catch=fail_run(),
             next_state="DeploymentSettled",
         ),
         "DeploymentSettled": asl.choice(
             [
+                asl.rule(endpoint_failed(_STATUS), "DeploymentFailedOutcome"),
+                asl.rule(
+                    {"Variable": "$.rollout.attempt", "NumericGreaterThanEqualsPath": "$.plan.max_polls"},
+                    "DeploymentTimedOutOutcome",
+                ),
+                # Nothing below may read a config name the answer does not have.
+                asl.rule(
+                    {"Not": {"Variable": "$.endpoint.EndpointConfigName", "IsPresent": True}}, "BackOffDeployment"
+                ),
                 asl.rule(
                     {
                         "And": [
@@ -131,11 +222,6 @@ def states() -> dict[str, asl.State]:
                     "RegisterAutoscaling",
                 ),
                 asl.rule(asl.equals(_STATUS, "InService"), "RejectRolledBackPackage"),
-                asl.rule(endpoint_failed(_STATUS), "DeploymentFailedOutcome"),
-                asl.rule(
-                    {"Variable": "$.rollout.attempt", "NumericGreaterThanEqualsPath": "$.plan.max_polls"},
-                    "DeploymentTimedOutOutcome",
-                ),
             ],
             "BackOffDeployment",
         ),

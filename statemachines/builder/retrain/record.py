@@ -4,56 +4,17 @@ from __future__ import annotations
 
 from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
-from statemachines.builder import asl, history_items, outcomes
+from statemachines.builder import asl, autoscaling, history_items, outcomes
 from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
 
 _HISTORY = "${HistoryTableName}"
-# Autoscaling is registered on the production variant, whose name every config keeps.
-_SCALABLE_VARIANT = "States.Format('endpoint/{}/variant/primary', $.plan.endpoint_name)"
-_SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-
-
-def _autoscaling(integration: str, parameters: dict[str, object], next_state: str, comment: str = "") -> asl.State:
-    return asl.service_task(
-        integration,
-        comment=comment or None,
-        parameters={"ServiceNamespace": "sagemaker", "ResourceId": _SCALABLE_VARIANT, **parameters},
-        result_path=None,
-        catch=asl.catch_all("RecordDeployment", "$.autoscaling_error"),
-        next_state=next_state,
-    )
 
 
 def states() -> dict[str, asl.State]:
     run_sort_key = history_items.deployment_sort_key("$.run_id")
     deployed = history_items.deployment_item(history.DeploymentStatus.IN_SERVICE, run_sort_key)
     return {
-        "RegisterAutoscaling": _autoscaling(
-            "aws-sdk:applicationautoscaling:registerScalableTarget",
-            {
-                "ScalableDimension": _SCALABLE_DIMENSION,
-                "MinCapacity": "States.StringToJson('${AutoscalingMinInstances}')",
-                "MaxCapacity": "States.StringToJson('${AutoscalingMaxInstances}')",
-            },
-            "PutScalingPolicy",
-            comment="Registration needs an existing endpoint, so it happens here, idempotently after each "
-            "deployment; the production variant name never changes, so the target survives config updates.",
-        ),
-        "PutScalingPolicy": _autoscaling(
-            "aws-sdk:applicationautoscaling:putScalingPolicy",
-            {
-                "PolicyName": "conveyor-invocations-per-instance",
-                "ScalableDimension": _SCALABLE_DIMENSION,
-                "PolicyType": "TargetTrackingScaling",
-                "TargetTrackingScalingPolicyConfiguration": {
-                    "TargetValue": "States.StringToJson('${AutoscalingTargetInvocations}')",
-                    "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
-                    "ScaleInCooldown": 300,
-                    "ScaleOutCooldown": 60,
-                },
-            },
-            "RecordDeployment",
-        ),
+        **autoscaling.register("$.plan.endpoint_name", next_state="RecordDeployment"),
         "RecordDeployment": asl.service_task(
             "aws-sdk:dynamodb:transactWriteItems",
             comment="One transaction writes the history entry and moves the 'current' pointer that the gate and "
@@ -71,8 +32,8 @@ def states() -> dict[str, asl.State]:
         "SucceededOutcome": outcomes.outcome(
             EventType.PIPELINE_SUCCEEDED,
             model=MODEL,
-            reason="States.Format('{} deployed to {} ({}); {}', $.plan.model_name, $.plan.endpoint_name, "
-            "$.plan.strategy, $.gate.reason)",
+            reason="States.Format('{} deployed to {} ({}); {}; {}', $.plan.model_name, $.plan.endpoint_name, "
+            "$.plan.strategy, $.gate.reason, $.artifact.note)",
             metrics={"candidate": "$.gate.candidate", "production": "$.gate.production"},
             details={
                 "endpoint": "$.plan.endpoint_name",
@@ -80,6 +41,10 @@ def states() -> dict[str, asl.State]:
                 "model_package": "$.registry.ModelPackageArn",
                 "compiled": "$.artifact.compiled",
                 "artifact": "$.artifact.uri",
+                "serving_image": "$.artifact.image",
+                "published_artifact": "$.artifact.published",
+                "rollout_notes": "$.plan.notes",
+                "autoscaling": autoscaling.RESULT,
             },
             next_state=FINALIZE,
         ),
@@ -101,9 +66,12 @@ def states() -> dict[str, asl.State]:
                 "Item": history_items.deployment_item(history.DeploymentStatus.ROLLED_BACK, run_sort_key),
             },
             result_path=None,
-            catch=asl.catch_all("RolledBackOutcome", "$.record_error"),
-            next_state="RolledBackOutcome",
+            catch=asl.catch_all("RestoreRegisterAutoscaling", "$.record_error"),
+            next_state="RestoreRegisterAutoscaling",
         ),
+        # A rollout that changed the instance type deregistered autoscaling first; the guardrails put
+        # the old fleet back, so it is registered again (idempotent when nothing was deregistered).
+        **autoscaling.register("$.plan.endpoint_name", next_state="RolledBackOutcome", prefix="Restore"),
         "RolledBackOutcome": outcomes.outcome(
             EventType.DEPLOYMENT_ROLLED_BACK,
             model=MODEL,
@@ -115,6 +83,7 @@ def states() -> dict[str, asl.State]:
                 "rejected_config": "$.plan.endpoint_config_name",
                 "serving_config": "$.endpoint.EndpointConfigName",
                 "model_package": "$.registry.ModelPackageArn",
+                "autoscaling": autoscaling.RESULT,
             },
             next_state=FINALIZE,
         ),

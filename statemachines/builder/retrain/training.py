@@ -6,13 +6,13 @@ the run's ``FamilySpec`` at ``$.preprocess.family``, which ``conveyor_core.famil
 
 from __future__ import annotations
 
+from conveyor_core.release.polling import TRAINING_MAX_POLLS, TRAINING_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, RUN_ID, fail_run, run_tags
+from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_tags
 
 TRAINING = "$.training"
 GATE = "$.gate"
-REGISTRY = "$.registry"
 
 
 FAMILY = "$.preprocess.family"
@@ -25,6 +25,56 @@ def _channel(name: str, uri: str) -> dict[str, object]:
         "DataSource": {
             "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
         },
+    }
+
+
+def _trained(selector_root: str = "$") -> dict[str, str | dict[str, str]]:
+    """What the rest of the run reads about the trained model, from DescribeTrainingJob's answer."""
+    return {
+        "TrainingJobName": f"{selector_root}.TrainingJobName",
+        "ModelArtifacts": f"{selector_root}.ModelArtifacts.S3ModelArtifacts",
+        # CreateCompilationJob's InputConfig starts from this; the family adds the rest.
+        "ModelSource": {"S3Uri": f"{selector_root}.ModelArtifacts.S3ModelArtifacts"},
+    }
+
+
+def _adoption() -> dict[str, asl.State]:
+    """Wait for the run's own training job when its CreateTrainingJob answer was lost."""
+    return {
+        "AdoptTrainingJob": asl.pass_state({"attempt": 0}, result_path="$.adoption", next_state="WaitForTrainingJob"),
+        "WaitForTrainingJob": asl.wait("DescribeTrainingJob", seconds=TRAINING_POLL_SECONDS),
+        "DescribeTrainingJob": asl.service_task(
+            "aws-sdk:sagemaker:describeTrainingJob",
+            parameters={"TrainingJobName": RUN_ID},
+            result_selector={**_trained(), "status": "$.TrainingJobStatus"},
+            result_path=TRAINING,
+            catch=fail_run(),
+            next_state="TrainingJobDone",
+        ),
+        "TrainingJobDone": asl.choice(
+            [
+                asl.rule(asl.equals("$.training.status", "Completed"), "QualityGate"),
+                asl.rule(asl.equals_any("$.training.status", ("Failed", "Stopped")), "AdoptedTrainingFailedOutcome"),
+                asl.rule(
+                    {"Variable": "$.adoption.attempt", "NumericGreaterThanEquals": TRAINING_MAX_POLLS},
+                    "AdoptedTrainingFailedOutcome",
+                ),
+            ],
+            "CountTrainingPoll",
+        ),
+        "CountTrainingPoll": asl.pass_state(
+            {"attempt": "States.MathAdd($.adoption.attempt, 1)"},
+            result_path="$.adoption",
+            next_state="WaitForTrainingJob",
+        ),
+        "AdoptedTrainingFailedOutcome": outcomes.outcome(
+            EventType.PIPELINE_FAILED,
+            model=MODEL,
+            reason="States.Format('training job {} ended {} (DescribeTrainingJob has its FailureReason)', "
+            "$.training.TrainingJobName, $.training.status)",
+            details={"training_job": "$.training.TrainingJobName"},
+            next_state=FINALIZE,
+        ),
     }
 
 
@@ -51,26 +101,35 @@ def states() -> dict[str, asl.State]:
             },
             comment="The result selector reads only members DescribeTrainingJob always returns: a missing path "
             "would raise States.Runtime, which no Catch can handle.",
-            result_selector={
-                "TrainingJobName": "$.TrainingJobName",
-                "ModelArtifacts": "$.ModelArtifacts.S3ModelArtifacts",
-                "TrainingImage": "$.AlgorithmSpecification.TrainingImage",
-                # CreateCompilationJob's InputConfig starts from this; the family adds the rest.
-                "ModelSource": {"S3Uri": "$.ModelArtifacts.S3ModelArtifacts"},
-            },
+            result_selector=_trained(),
             result_path=TRAINING,
-            catch=fail_run(),
+            catch=[
+                # A retry after a lost answer: the first attempt started the job, which is the run's own.
+                {
+                    "ErrorEquals": ["SageMaker.ResourceInUseException"],
+                    "ResultPath": FAILURE,
+                    "Next": "AdoptTrainingJob",
+                },
+                *fail_run(),
+            ],
             next_state="QualityGate",
         ),
+        **_adoption(),
         "QualityGate": functions.QUALITY_GATE.task(
             comment="Compare the candidate's validation metric with the production model's.",
-            parameters={"run_id": RUN_ID, "training_job_name": "$.training.TrainingJobName"},
+            parameters={
+                "run_id": RUN_ID,
+                "training_job_name": "$.training.TrainingJobName",
+                "dataset_uri": "$.dataset.uri",
+                "dataset_sha256": "$.preprocess.dataset_sha256",
+                "statistics_uri": "$.preprocess.statistics_uri",
+            },
             result_path=GATE,
             catch=fail_run(),
             next_state="Promote",
         ),
         "Promote": asl.choice(
-            [asl.rule({"Variable": "$.gate.promote", "BooleanEquals": True}, "RegisterModel")], "RejectedOutcome"
+            [asl.rule({"Variable": "$.gate.promote", "BooleanEquals": True}, "ShouldCompile")], "RejectedOutcome"
         ),
         "RejectedOutcome": outcomes.outcome(
             EventType.MODEL_REJECTED,
@@ -79,37 +138,5 @@ def states() -> dict[str, asl.State]:
             metrics={"candidate": "$.gate.candidate", "production": "$.gate.production"},
             details={"training_job": "$.training.TrainingJobName"},
             next_state=FINALIZE,
-        ),
-        "RegisterModel": asl.service_task(
-            "aws-sdk:sagemaker:createModelPackage",
-            parameters={
-                "ModelPackageGroupName": "${ModelPackageGroupName}",
-                "ModelPackageDescription": "States.Format('Conveyor run {} ({} trigger)', $.run_id, $.trigger)",
-                "ModelApprovalStatus": "Approved",
-                "InferenceSpecification": {
-                    "Containers": [{"Image": "$.training.TrainingImage", "ModelDataUrl": "$.training.ModelArtifacts"}],
-                    "SupportedContentTypes": f"States.Array({FAMILY}.content_type)",
-                    "SupportedResponseMIMETypes": f"States.Array({FAMILY}.content_type)",
-                },
-                "ModelMetrics": {
-                    "ModelDataQuality": {
-                        "Statistics": {"ContentType": "application/json", "S3Uri": "$.preprocess.statistics_uri"}
-                    }
-                },
-                "CustomerMetadataProperties": {
-                    "metric_name": "$.gate.metric_name",
-                    "metric_value": "$.gate.candidate_text",
-                    "dataset_uri": "$.dataset.uri",
-                    "dataset_sha256": "$.preprocess.dataset_sha256",
-                    "statistics_uri": "$.preprocess.statistics_uri",
-                    "training_job": "$.training.TrainingJobName",
-                    "code_version": "${CodeVersion}",
-                    "run_id": RUN_ID,
-                },
-            },
-            result_selector={"ModelPackageArn": "$.ModelPackageArn"},
-            result_path=REGISTRY,
-            catch=fail_run(),
-            next_state="CompileModel",
         ),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from conveyor_core.release.polling import ABORT_SETTLE_SECONDS, SHIFT_MAX_POLLS, SHIFT_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, outcomes, retries
-from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
+from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run
 from statemachines.builder.retrain.deploy import endpoint_failed, endpoint_update
 
 SHIFT = "$.shift"
@@ -20,17 +20,23 @@ _WAIT_FOR_STEP = "WaitForShiftStep"
 
 def states() -> dict[str, asl.State]:
     return {
-        "CreateShiftEndpointConfig": asl.service_task(
-            "sagemaker:createEndpointConfig",
-            comment="Variant shift: the production model stays as the production variant, the new model joins as "
-            "'candidate' with the first share.",
-            parameters={
-                "EndpointConfigName": "$.plan.shift_config_name",
-                "ProductionVariants": "$.plan.shift_variants",
-            },
-            result_path=None,
-            catch=fail_run(),
-            next_state="StartShift",
+        **create_or_find(
+            "CreateShiftEndpointConfig",
+            asl.service_task(
+                "sagemaker:createEndpointConfig",
+                comment="Variant shift: the production model stays as the production variant, the new model joins "
+                "as 'candidate' with the first share.",
+                parameters={
+                    "EndpointConfigName": "$.plan.shift_config_name",
+                    "ProductionVariants": "$.plan.shift_variants",
+                },
+                result_path=None,
+                catch=fail_run(),
+                next_state="StartShift",
+            ),
+            "aws-sdk:sagemaker:describeEndpointConfig",
+            {"EndpointConfigName": "$.plan.shift_config_name"},
+            "StartShift",
         ),
         "StartShift": asl.service_task(
             "sagemaker:updateEndpoint",

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from conveyor_core.shared.contracts import FamilySpec
+from conveyor_core.shared.contracts import CompilationPlan, FamilySpec
 
 TaskKind = Literal["regression", "binary", "multiclass"]
 
@@ -33,6 +33,23 @@ class LabelTask:
     @property
     def is_classification(self) -> bool:
         return self.kind != "regression"
+
+
+def ecr_domain(region: str) -> str:
+    """The DNS suffix of ECR in ``region``'s partition (an image URI's host ends with it)."""
+    for prefix, domain in _PARTITION_DOMAINS:
+        if region.startswith(prefix):
+            return domain
+    return "amazonaws.com"
+
+
+# botocore's endpoints.json, per partition: China, and the isolated regions, have their own.
+_PARTITION_DOMAINS = (
+    ("cn-", "amazonaws.com.cn"),
+    ("us-isob-", "sc2s.sgov.gov"),
+    ("us-isof-", "csp.hci.ic.gov"),
+    ("us-iso-", "c2s.ic.gov"),
+)
 
 
 class UnknownFamilyError(LookupError):
@@ -85,6 +102,10 @@ class ModelFamily(ABC):
         return dict(hyperparameters)
 
     @abstractmethod
+    def neo_refusal(self, version: str, target_device: str) -> str | None:
+        """Why Neo would not compile (or not usefully compile) this family's model for a target; None if it would."""
+
+    @abstractmethod
     def neo_input(self, version: str, feature_count: int) -> dict[str, Any]:
         """``CreateCompilationJob``'s ``InputConfig`` without ``S3Uri`` (the state machine adds it)."""
 
@@ -92,9 +113,19 @@ class ModelFamily(ABC):
     def parse_predictions(self, body: str, rows: int) -> list[float | list[float]] | None:
         """An endpoint's answer as one value (or one vector) per row; None if it is not in the family's format."""
 
-    def spec(self, region: str, requested_version: str, feature_count: int, training_image: str = "") -> FamilySpec:
-        """The run's view of the family: what the state machine passes to SageMaker."""
-        version = self.version(requested_version)
+    def spec(
+        self,
+        region: str,
+        version: str,
+        feature_count: int,
+        compilation: CompilationPlan,
+        training_image: str = "",
+    ) -> FamilySpec:
+        """The run's view of the family: what the state machine passes to SageMaker.
+
+        ``version`` is one ``version()`` chose; ``compilation`` is the run's Neo plan
+        (``conveyor_core.release.compilation``), which depends on the endpoint as well as the family.
+        """
         image = training_image or self.training_image(region, version)
         algorithm: dict[str, Any] = {"TrainingImage": image, "TrainingInputMode": "File"}
         if definitions := self.metric_definitions():
@@ -106,4 +137,5 @@ class ModelFamily(ABC):
             serving_image=training_image or self.serving_image(region, version),
             content_type=self.content_type,
             neo_input=self.neo_input(version, feature_count),
+            compilation=compilation,
         )

@@ -1,7 +1,8 @@
 """SageMaker's built-in XGBoost: CSV with the label first, trained and served by one image.
 
-Neo compiles XGBoost models (``Framework=XGBOOST``, no input shape). Which versions and targets it
-accepts is the compilation step's business; here the family only says what to hand it.
+Neo compiles XGBoost models (``Framework=XGBOOST``, no input shape) of 1.3.3 or earlier, for CPU
+instances and edge devices; a compiled model is served by Neo's own ``xgboost-neo`` image, which
+``DescribeCompilationJob`` names.
 """
 
 from __future__ import annotations
@@ -9,28 +10,56 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from conveyor_core.families.base import LabelTask, ModelFamily
+from conveyor_core.families.base import LabelTask, ModelFamily, ecr_domain
 
-# The accounts that publish sagemaker-xgboost in each region (the SageMaker Python SDK's image
-# tables, image_uri_config/xgboost.json).
+# The accounts that publish sagemaker-xgboost in each region: the SageMaker Python SDK's image
+# table (image_uri_config/xgboost.json), the same for every version offered here.
 _IMAGE_ACCOUNTS = {
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
+    "af-south-1": "510948584623",
+    "ap-east-1": "651117190479",
+    "ap-northeast-1": "354813040037",
+    "ap-northeast-2": "366743142698",
+    "ap-northeast-3": "867004704886",
+    "ap-south-1": "720646828776",
+    "ap-south-2": "628508329040",
+    "ap-southeast-1": "121021644041",
+    "ap-southeast-2": "783357654285",
+    "ap-southeast-3": "951798379941",
+    "ap-southeast-4": "106583098589",
     "ca-central-1": "341280168497",
+    "ca-west-1": "190319476487",
+    "cn-north-1": "450853457545",
+    "cn-northwest-1": "451049120500",
+    "eu-central-1": "492215442770",
+    "eu-central-2": "680994064768",
+    "eu-north-1": "662702820516",
+    "eu-south-1": "978288397137",
+    "eu-south-2": "104374241257",
     "eu-west-1": "141502667606",
     "eu-west-2": "764974769150",
     "eu-west-3": "659782779980",
-    "eu-central-1": "492215442770",
-    "eu-north-1": "662702820516",
-    "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-south-1": "720646828776",
+    "il-central-1": "898809789911",
+    "me-central-1": "272398656194",
+    "me-south-1": "801668240914",
     "sa-east-1": "737474898029",
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-gov-east-1": "237065988967",
+    "us-gov-west-1": "414596584902",
+    "us-iso-east-1": "833128469047",
+    "us-isob-east-1": "281123927165",
+    "us-isof-east-1": "108575199400",
+    "us-isof-south-1": "124985052026",
+    "us-west-1": "746614075791",
+    "us-west-2": "246618743249",
 }
+# Neo compiles XGBoost model files of 1.3.3 or earlier (docs: neo-supported-cloud); the 1.3-1
+# image trains XGBoost 1.3, the later ones newer models it refuses.
+_NEO_VERSIONS = frozenset({"1.3-1"})
+# Neo's XGBoost runs in one inference image (xgboost-neo) with no GPU variant, and Inferentia's
+# framework list has no XGBoost: the targets worth compiling a tree model for are CPU instances
+# and edge devices.
+_NEO_CPU_TARGETS = frozenset({"ml_c4", "ml_c5", "ml_m4", "ml_m5"})
 _DEFAULT_OBJECTIVE = "reg:squarederror"
 _BINARY = ("binary:",)
 _MULTICLASS = ("multi:",)
@@ -38,7 +67,8 @@ _MULTICLASS = ("multi:",)
 
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
-    versions = ("1.7-1", "1.5-1", "1.3-1")
+    # 1.3-1 first: the newest version whose models Neo compiles.
+    versions = ("1.3-1", "1.5-1", "1.7-1")
     image_repository = "sagemaker-xgboost"
     content_type = "text/csv"
     offline_engine = "localcloud.sagemaker_engine.xgboost_engine:ENGINE"
@@ -48,10 +78,22 @@ class XGBoostFamily(ModelFamily):
             account = _IMAGE_ACCOUNTS[region]
         except KeyError:
             raise ValueError(
-                f"the built-in XGBoost image is not mapped for {region}; set TrainingImage to its URI"
+                f"SageMaker publishes no built-in XGBoost image in {region}; set TrainingImage to an image URI"
             ) from None
-        suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-        return f"{account}.dkr.ecr.{region}.{suffix}/{self.image_repository}:{version}"
+        return f"{account}.dkr.ecr.{region}.{ecr_domain(region)}/{self.image_repository}:{version}"
+
+    def neo_refusal(self, version: str, target_device: str) -> str | None:
+        if version not in _NEO_VERSIONS:
+            return (
+                f"Neo compiles XGBoost 1.3.3 or earlier; this run trains XGBoost {version} "
+                "(FrameworkVersion 1.3-1 compiles)"
+            )
+        if target_device.startswith("ml_") and target_device not in _NEO_CPU_TARGETS:
+            return (
+                f"Neo's XGBoost image runs on CPU only: compiling for {target_device} would not use its accelerator "
+                f"(CPU targets: {', '.join(sorted(_NEO_CPU_TARGETS))})"
+            )
+        return None
 
     def label_task(self, hyperparameters: Mapping[str, str]) -> LabelTask:
         objective = hyperparameters.get("objective", _DEFAULT_OBJECTIVE)

@@ -1,8 +1,15 @@
-"""Building SageMaker endpoint configs and blue/green ``DeploymentConfig`` for a rollout."""
+"""Building SageMaker endpoint configs and blue/green ``DeploymentConfig`` for a rollout.
+
+The plan is always one SageMaker accepts. Where the stack's settings cannot be carried out as
+given (a canary on a one-instance fleet, a timeout shorter than the rollout's own waits), the plan
+changes them to the nearest feasible rollout and says so in ``notes``, which the run's notification
+carries; a rollout no setting can save is refused with the reason.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor_core.release.polling import (
@@ -17,8 +24,35 @@ from conveyor_core.shared.settings import DeploymentSettings
 # Names of SageMaker models, endpoint configs and jobs: 1-63 characters, alphanumerics and hyphens.
 MAX_RESOURCE_NAME = 63
 
-# SageMaker caps a canary at half the fleet; a linear step may take up to the whole of it.
+# SageMaker's deployment guardrails: a canary is at most half the variant's instances, a linear step
+# 10-50 % of them, and MaximumExecutionTimeoutInSeconds (600-28800 s) exceeds the rollout's waits.
 MAX_CANARY_PERCENT = 50
+MIN_LINEAR_STEP_PERCENT = 10
+MAX_LINEAR_STEP_PERCENT = 50
+MIN_DEPLOYMENT_TIMEOUT_SECONDS = 600
+MAX_DEPLOYMENT_TIMEOUT_SECONDS = 28800
+# How much longer than its waits a rollout is given when the stack's timeout is too short.
+TIMEOUT_MARGIN_SECONDS = 600
+# While the endpoint is in these states, nothing but DeleteEndpoint may touch it.
+FAILED_STATUS = "Failed"
+
+
+class InfeasibleRolloutError(ValueError):
+    """No rollout SageMaker accepts can carry out the stack's settings; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServingEndpoint:
+    """What DescribeEndpoint and the serving config say about the endpoint a run deploys to."""
+
+    status: str
+    config_name: str = ""
+    failure_reason: str = ""
+    # The serving config's production variant: its model and instance type, when the config says.
+    production_model: str | None = None
+    instance_type: str | None = None
+    # DescribeEndpoint's CurrentInstanceCount of that variant: autoscaling may have moved it.
+    current_instance_count: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +67,13 @@ class DeploymentPlan:
     strategy: str
     poll_waits: list[int]
     shift: VariantShift | None = None
+    # The endpoint failed: it is deleted, then created again with the new model.
+    recreate: bool = False
+    # Keep the instance counts autoscaling set, unless the instance type changes.
+    retain_variant_properties: bool = False
+    # A changed instance type: SageMaker refuses the update while autoscaling is registered on it.
+    deregister_autoscaling: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def as_output(self) -> dict[str, Any]:
         """What PlanDeployment returns, built through its contract model (the ASL reads it by path).
@@ -51,13 +92,17 @@ class DeploymentPlan:
             poll_waits=self.poll_waits,
             # The state machine reads poll_waits[attempt + 1], so the last index is never polled past.
             max_polls=len(self.poll_waits) - 1,
+            recreate=self.recreate,
+            retain_variant_properties=self.retain_variant_properties,
+            deregister_autoscaling=self.deregister_autoscaling,
+            notes=self.notes,
             **(self.shift.as_output() if self.shift else {}),
         ).model_dump(mode="json", exclude_none=True)
 
 
 def rollout_budget(settings: DeploymentSettings) -> int:
     """How long a guarded update may take: SageMaker's own timeout plus the final termination wait."""
-    return settings.max_deployment_seconds + settings.bake_seconds
+    return deployment_timeout(settings) + settings.bake_seconds
 
 
 def minimum_rollout_seconds(settings: DeploymentSettings) -> int:
@@ -159,10 +204,61 @@ def supports_blue_green(instance_type: str) -> bool:
     return not instance_type.startswith("ml.inf1.")
 
 
+def _traffic_step_fits(percent: int, instance_count: int) -> bool:
+    """Whether ``percent`` of the fleet, in whole instances, is at most half of it."""
+    return math.ceil(instance_count * percent / 100) <= instance_count // 2
+
+
 def effective_strategy(settings: DeploymentSettings) -> str:
+    """The strategy the rollout really uses: the stack's, unless SageMaker cannot carry it out."""
     if settings.strategy == "variant-shift":
         return settings.strategy
-    return settings.strategy if supports_blue_green(settings.instance_type) else "all-at-once"
+    if not supports_blue_green(settings.instance_type):
+        return "all-at-once"
+    if settings.strategy == "canary" and not _traffic_step_fits(settings.canary_percent, settings.instance_count):
+        return "all-at-once"
+    if settings.strategy == "linear" and not _traffic_step_fits(settings.linear_step_percent, settings.instance_count):
+        return "all-at-once"
+    return settings.strategy
+
+
+def deployment_timeout(settings: DeploymentSettings) -> int:
+    """``MaximumExecutionTimeoutInSeconds``: the stack's, or longer when its waits would not fit in it."""
+    waits = minimum_rollout_seconds(settings)
+    if settings.max_deployment_seconds > waits:
+        return settings.max_deployment_seconds
+    needed = max(MIN_DEPLOYMENT_TIMEOUT_SECONDS, waits + TIMEOUT_MARGIN_SECONDS)
+    if needed > MAX_DEPLOYMENT_TIMEOUT_SECONDS:
+        raise InfeasibleRolloutError(
+            f"the {effective_strategy(settings)} rollout waits {waits} s (BakeTimeSeconds {settings.bake_seconds} per "
+            f"step and after the last), more than SageMaker's longest deployment ({MAX_DEPLOYMENT_TIMEOUT_SECONDS} s); "
+            "shorten BakeTimeSeconds or take larger steps"
+        )
+    return needed
+
+
+def rollout_notes(settings: DeploymentSettings) -> list[str]:
+    """What the plan changed from the stack's settings, and why, for the run's notification."""
+    notes: list[str] = []
+    strategy = effective_strategy(settings)
+    if strategy != settings.strategy and settings.strategy in ("canary", "linear"):
+        percent = settings.canary_percent if settings.strategy == "canary" else settings.linear_step_percent
+        if not supports_blue_green(settings.instance_type):
+            why = f"{settings.instance_type} cannot run two fleets side by side"
+        else:
+            step = math.ceil(settings.instance_count * percent / 100)
+            why = (
+                f"a {percent} % {settings.strategy} step of {settings.instance_count} instance(s) is {step}, "
+                "more than half the fleet, which SageMaker refuses"
+            )
+        notes.append(f"{settings.strategy} rollout planned all at once: {why}")
+    timeout = deployment_timeout(settings)
+    if timeout != settings.max_deployment_seconds:
+        notes.append(
+            f"DeploymentTimeoutSeconds {settings.max_deployment_seconds} is not longer than the rollout's waits "
+            f"({minimum_rollout_seconds(settings)} s): the deployment may take {timeout} s"
+        )
+    return notes
 
 
 def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
@@ -191,7 +287,7 @@ def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
         "BlueGreenUpdatePolicy": {
             "TrafficRoutingConfiguration": routing,
             "TerminationWaitInSeconds": settings.bake_seconds,
-            "MaximumExecutionTimeoutInSeconds": settings.max_deployment_seconds,
+            "MaximumExecutionTimeoutInSeconds": deployment_timeout(settings),
         }
     }
     alarms = settings.rollback_alarms[:10]
@@ -214,36 +310,66 @@ def build_production_variants(settings: DeploymentSettings, model_name: str) -> 
     ]
 
 
-def plan_deployment(
-    settings: DeploymentSettings,
-    run_id: str,
-    current_endpoint: dict[str, Any] | None,
-    production_model: str | None = None,
-) -> DeploymentPlan:
+def _rollout_settings(settings: DeploymentSettings, serving: ServingEndpoint | None) -> DeploymentSettings:
+    """The settings a retained update really runs with: the fleet autoscaling left, not the stack's count.
+
+    ``RetainAllVariantProperties`` keeps the variant's current instance count, and SageMaker sizes a
+    canary or a linear step against the fleet it updates, so a fleet scaled in to one instance
+    cannot take a canary the stack's count would allow.
+    """
+    current = serving.current_instance_count if serving is not None else None
+    if not current or current == settings.instance_count:
+        return settings
+    return settings.model_copy(update={"instance_count": current})
+
+
+def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingEndpoint | None) -> DeploymentPlan:
     """Decide between CreateEndpoint (first model), a guarded UpdateEndpoint, or a variant shift.
 
-    ``production_model`` is the model behind the serving config's production variant; a variant
-    shift needs it to keep serving beside the candidate.
+    A Failed endpoint accepts nothing but DeleteEndpoint, so it is deleted and created again. A
+    variant shift needs the serving config's production model to keep serving beside the candidate.
     """
     model_name = resource_name(run_id)
-    exists = current_endpoint is not None
+    recreate = serving is not None and serving.status == FAILED_STATUS
+    exists = serving is not None and not recreate
+    notes: list[str] = []
+    if recreate and serving is not None:
+        notes.append(
+            f"endpoint {settings.endpoint_name} was {FAILED_STATUS} ({serving.failure_reason or 'no reason given'}): "
+            "it is deleted and created again with the new model"
+        )
     shift = None
     if exists and settings.strategy == "variant-shift":
-        if not production_model:
+        if serving is None or not serving.production_model:
             raise ValueError("a variant shift needs the production variant's model")
-        shift = build_variant_shift(settings, run_id, model_name, production_model)
+        shift = build_variant_shift(settings, run_id, model_name, serving.production_model)
+    serving_type = serving.instance_type if serving is not None else None
+    instance_type_changes = exists and serving_type not in (None, settings.instance_type)
+    retained = exists and not instance_type_changes
+    rollout = _rollout_settings(settings, serving) if retained else settings
+    if exists:
+        notes.extend(rollout_notes(rollout))
+    if instance_type_changes:
+        notes.append(
+            f"the instance type changes from {serving_type} to {settings.instance_type}: autoscaling is "
+            "deregistered for the update and registered again after it"
+        )
     return DeploymentPlan(
         endpoint_name=settings.endpoint_name,
         endpoint_exists=exists,
         # The history table stores it as a string attribute, so "none yet" is the empty string.
-        previous_endpoint_config=str(current_endpoint.get("EndpointConfigName", "")) if current_endpoint else "",
+        previous_endpoint_config=serving.config_name if exists and serving is not None else "",
         model_name=model_name,
         endpoint_config_name=resource_name(run_id, "cfg"),
         production_variants=build_production_variants(settings, model_name),
-        deployment_config=build_deployment_config(settings) if exists else {},
-        strategy=effective_strategy(settings) if exists else "create",
+        deployment_config=build_deployment_config(rollout) if exists else {},
+        strategy=effective_strategy(rollout) if exists else "create",
         poll_waits=poll_schedule(
-            rollout_budget(settings) if exists else CREATE_BUDGET_SECONDS, first_deployment_poll(settings, exists)
+            rollout_budget(rollout) if exists else CREATE_BUDGET_SECONDS, first_deployment_poll(rollout, exists)
         ),
         shift=shift,
+        recreate=recreate,
+        retain_variant_properties=retained,
+        deregister_autoscaling=instance_type_changes,
+        notes=notes,
     )

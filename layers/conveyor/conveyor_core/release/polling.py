@@ -9,6 +9,13 @@ the ASL; ``PlanDeployment`` computes the deployment schedule per run from the sa
 
 from __future__ import annotations
 
+# ------------------------------------------------------------------ training
+# Train is a .sync task, polled by Step Functions itself. Only a training job the run started but
+# lost the answer for (a retried CreateTrainingJob refused as a duplicate) is polled here: every 5
+# minutes, for as long as the longest job SageMaker runs (MaxRuntimeInSeconds up to 5 days).
+TRAINING_POLL_SECONDS = 300
+TRAINING_MAX_POLLS = 1500
+
 # ------------------------------------------------------------------ Neo compilation
 # A typical compilation ends within 7 minutes, so one poll usually sees it; the waits add up to
 # just past the job's MaxRuntimeInSeconds, so the last poll always sees a final status.
@@ -27,6 +34,10 @@ FOLLOW_UP_POLL_SECONDS = 60
 MAX_POLL_SECONDS = 300
 # Instances come up after the update starts; the first poll lands a little after the bakes end.
 ROLLOUT_POLL_SLACK_SECONDS = 30
+
+# A Failed endpoint is deleted before it is created again; deletion takes a minute or a few.
+DELETE_POLL_SECONDS = 30
+DELETE_MAX_POLLS = 40
 
 # ------------------------------------------------------------------ variant shift
 # A weight change applies in seconds to a minute; 60 polls bound a step that never applies.

@@ -11,6 +11,9 @@ second rollback or a rollback loop:
   endpoint update, so an alarm planned between the restore and its history record is stale too;
 * configs that were rolled away from, or rolled back by the guardrails, are never targets.
 
+A restore to a config on another instance type (the stack's ``EndpointInstanceType`` changed since
+it served) must deregister the variant's autoscaling first: ``across_instance_types`` says so.
+
 The planner reads the deployment history as ``release.history`` records, and the markers it writes
 to the state table are ``shared.state_items`` items; this module owns only the decisions and the
 conditional writes.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
@@ -52,6 +55,12 @@ class RollbackPlan:
     # The restored deployment's history item, re-keyed as the `current` pointer (DynamoDB JSON):
     # ``DeploymentRecord.as_current().to_item()``, written as is by the RecordRollback state.
     current_item: dict[str, Any] = field(default_factory=dict)
+    # Keep the instance counts autoscaling set, unless the instance type changes.
+    retain_variant_properties: bool = True
+    # A changed instance type: SageMaker refuses the restore while autoscaling is registered on it.
+    deregister_autoscaling: bool = False
+    # What the restore does beyond pointing the endpoint back (the notification carries them).
+    notes: list[str] = field(default_factory=list)
 
     def as_output(self) -> dict[str, Any]:
         """What PlanRollback returns, built through its contract model (the ASL reads it by path)."""
@@ -232,4 +241,41 @@ def plan_rollback(
         good,
         bad_package,
         target.as_current().to_item(),
+    )
+
+
+def variant_instance_types(sagemaker_client: Any, config_name: str) -> dict[str, str]:
+    """DescribeEndpointConfig's production variants, by name, with their instance types.
+
+    A serverless variant has no instance type, so it is left out: it cannot change one.
+    """
+    config = sagemaker_client.describe_endpoint_config(EndpointConfigName=config_name)
+    return {
+        str(variant["VariantName"]): str(variant["InstanceType"])
+        for variant in config["ProductionVariants"]
+        if variant.get("InstanceType")
+    }
+
+
+def across_instance_types(plan: RollbackPlan, serving: Mapping[str, str], restored: Mapping[str, str]) -> RollbackPlan:
+    """The plan, deregistering autoscaling around the restore if a serving variant changes its instance type.
+
+    SageMaker refuses an UpdateEndpoint that changes the instance type of a variant registered as a
+    scalable target, or removes it (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html).
+    The instance count autoscaling set was sized for the other type, so the restored config's own
+    count applies until autoscaling, registered again after the restore, takes over.
+    """
+    changes = sorted(
+        f"from {kind} to {restored[name]}" if name in restored else f"from {kind} to none (variant {name} is removed)"
+        for name, kind in serving.items()
+        if restored.get(name) != kind
+    )
+    if not changes:
+        return plan
+    note = (
+        f"the instance type changes {', '.join(changes)}: autoscaling is deregistered for the restore and "
+        "registered again after it"
+    )
+    return dataclasses.replace(
+        plan, retain_variant_properties=False, deregister_autoscaling=True, notes=[*plan.notes, note]
     )

@@ -77,6 +77,18 @@ class ScheduledInvocation(_Contract):
     execution_id: str = ""
 
 
+class CompilationPlan(_Contract):
+    """Whether the run compiles its model with Neo, and whether the endpoint serves the result."""
+
+    compile: bool
+    # Only a cloud target matching the endpoint's instance family is served; an edge device's
+    # artefact is published.
+    serve: bool
+    target_device: str
+    # What the notification says ran where, or why nothing was compiled.
+    reason: str
+
+
 class FamilySpec(_Contract):
     """The run's model family, as SageMaker needs it (``conveyor_core.families`` builds it)."""
 
@@ -89,6 +101,7 @@ class FamilySpec(_Contract):
     content_type: str
     # CreateCompilationJob's InputConfig without S3Uri, which the state machine adds.
     neo_input: dict[str, Any]
+    compilation: CompilationPlan
 
 
 class PreprocessOutput(_Contract):
@@ -112,6 +125,10 @@ class PreprocessOutput(_Contract):
 class GateInput(_Contract):
     run_id: str
     training_job_name: str
+    # The run's lineage, recorded on the model package a promoted model is registered as.
+    dataset_uri: str
+    dataset_sha256: str
+    statistics_uri: str
 
 
 class PlanDeploymentInput(_Contract):
@@ -160,6 +177,8 @@ class GateOutput(_Contract):
     metric_name: str
     # The candidate's metric as a DynamoDB number string: the ASL writes it with "N.$".
     candidate_text: str
+    # CustomerMetadataProperties for the model package, within SageMaker's limits (release/registry.py).
+    package_metadata: dict[str, str]
 
 
 class DeploymentPlanOutput(_Contract):
@@ -174,6 +193,11 @@ class DeploymentPlanOutput(_Contract):
     strategy: str
     poll_waits: list[int]
     max_polls: int
+    recreate: bool = False
+    retain_variant_properties: bool = False
+    deregister_autoscaling: bool = False
+    # What the plan changed from the stack's settings, and why (the notification carries them).
+    notes: list[str] = Field(default_factory=list)
     # Only a variant shift has these; they are left out of the document otherwise.
     shift_config_name: str | None = None
     shift_variants: list[dict[str, Any]] | None = None
@@ -209,6 +233,10 @@ class RollbackPlanOutput(_Contract):
     bad_package: str = ""
     # The restored deployment's history item re-keyed as `current` (DynamoDB JSON), or {}.
     current_item: dict[str, Any] = Field(default_factory=dict)
+    retain_variant_properties: bool = True
+    deregister_autoscaling: bool = False
+    # What the restore does beyond pointing the endpoint back, and why (the notification carries them).
+    notes: list[str] = Field(default_factory=list)
 
 
 class AlarmState(_Contract):

@@ -158,6 +158,22 @@ def describe_failure(error: str | None, cause: str | None) -> str:
     return f"{error}: {cause}"
 
 
+def with_run_remarks(reason: str, details: dict[str, Any]) -> str:
+    """The reason, followed by what a successful run did differently from what the stack asked.
+
+    A deployment's ``details`` carry the plan's ``rollout_notes`` (a canary planned all at once, a
+    timeout lengthened, a Failed endpoint recreated) and ``autoscaling``, which is the caught
+    ``{Error, Cause}`` when registering autoscaling failed: the model serves, but someone should know.
+    """
+    remarks = [str(note) for note in details.get("rollout_notes") or []]
+    autoscaling = details.get("autoscaling")
+    if isinstance(autoscaling, dict) and autoscaling.get("Error"):
+        remarks.append(
+            f"autoscaling was not set up: {describe_failure(autoscaling['Error'], autoscaling.get('Cause'))}"
+        )
+    return "; ".join([reason, *remarks]) if remarks else reason
+
+
 def publish(sns_client: Any, topic_arn: str, notification: Notification) -> str:
     response = sns_client.publish(**notification.publish_request(topic_arn))
     return str(response["MessageId"])

@@ -58,6 +58,9 @@ class PreprocessSettings(CommonSettings):
     # Empty: the family's default version and its image for the region.
     framework_version: str = Field(default="", alias="FRAMEWORK_VERSION")
     training_image: str = Field(default="", alias="TRAINING_IMAGE")
+    # Where the model will be served, and the Neo target the stack asks for (empty: the endpoint's).
+    endpoint_instance_type: str = Field(alias="ENDPOINT_INSTANCE_TYPE")
+    neo_target_device: str = Field(default="", alias="NEO_TARGET_DEVICE")
     hyperparameters: dict[str, str] = Field(alias="HYPERPARAMETERS")
     validation_fraction: float = Field(default=0.2, alias="VALIDATION_FRACTION", gt=0.0, lt=0.5)
     max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)
@@ -84,6 +87,8 @@ class PreprocessSettings(CommonSettings):
 
 class GateSettings(CommonSettings):
     history_table: str = Field(alias="HISTORY_TABLE")
+    # Recorded in each model package's lineage.
+    code_version: str = Field(default="", alias="CODE_VERSION")
     metric_name: str = Field(alias="METRIC_NAME")
     metric_direction: MetricDirection = Field(alias="METRIC_DIRECTION")
     min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
@@ -93,10 +98,10 @@ class DeploymentSettings(CommonSettings):
     endpoint_name: str = Field(alias="ENDPOINT_NAME")
     variant_name: str = Field(default="primary", alias="VARIANT_NAME")
     instance_type: str = Field(alias="ENDPOINT_INSTANCE_TYPE")
-    instance_count: int = Field(default=1, alias="ENDPOINT_INSTANCE_COUNT", ge=1)
+    instance_count: int = Field(default=2, alias="ENDPOINT_INSTANCE_COUNT", ge=1)
     strategy: DeploymentStrategy = Field(alias="DEPLOYMENT_STRATEGY")
-    canary_percent: int = Field(default=10, alias="CANARY_PERCENT", ge=1, le=99)
-    linear_step_percent: int = Field(default=25, alias="LINEAR_STEP_PERCENT", ge=1, le=99)
+    canary_percent: int = Field(default=10, alias="CANARY_PERCENT", ge=1, le=50)
+    linear_step_percent: int = Field(default=25, alias="LINEAR_STEP_PERCENT", ge=10, le=50)
     bake_seconds: int = Field(default=600, alias="BAKE_SECONDS", ge=0, le=3600)
     rollback_alarms: list[str] = Field(default_factory=list, alias="ROLLBACK_ALARMS")
     max_deployment_seconds: int = Field(default=3600, alias="MAX_DEPLOYMENT_SECONDS", ge=600, le=28800)

@@ -1,0 +1,45 @@
+"""Registering the promoted model: the package records what the endpoint will serve.
+
+It comes after compilation, so the package's container is the artefact and image that will
+really serve (compiled with Neo's image, or the uncompiled model with the family's), and its
+metadata says which, beside the run's lineage from the quality gate.
+"""
+
+from __future__ import annotations
+
+from statemachines.builder import asl
+from statemachines.builder.retrain.common import fail_run
+from statemachines.builder.retrain.compile import ARTIFACT
+from statemachines.builder.retrain.training import FAMILY
+
+REGISTRY = "$.registry"
+
+
+def states() -> dict[str, asl.State]:
+    return {
+        "RegisterModel": asl.service_task(
+            "aws-sdk:sagemaker:createModelPackage",
+            parameters={
+                "ModelPackageGroupName": "${ModelPackageGroupName}",
+                "ModelPackageDescription": "States.Format('Conveyor run {} ({} trigger)', $.run_id, $.trigger)",
+                "ModelApprovalStatus": "Approved",
+                "InferenceSpecification": {
+                    "Containers": [{"Image": f"{ARTIFACT}.image", "ModelDataUrl": f"{ARTIFACT}.uri"}],
+                    "SupportedContentTypes": f"States.Array({FAMILY}.content_type)",
+                    "SupportedResponseMIMETypes": f"States.Array({FAMILY}.content_type)",
+                },
+                "ModelMetrics": {
+                    "ModelDataQuality": {
+                        "Statistics": {"ContentType": "application/json", "S3Uri": "$.preprocess.statistics_uri"}
+                    }
+                },
+                "CustomerMetadataProperties": (
+                    f"States.JsonMerge($.gate.package_metadata, {ARTIFACT}.package_metadata, false)"
+                ),
+            },
+            result_selector={"ModelPackageArn": "$.ModelPackageArn"},
+            result_path=REGISTRY,
+            catch=fail_run(),
+            next_state="PlanDeployment",
+        ),
+    }
