@@ -10,27 +10,32 @@ export SAM_CLI_TELEMETRY := 0
 # sam build for python3.13 needs a python3.13 on PATH; pyenv hides its other versions unless named.
 PYENV_VERSIONS := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep -E '^3\.(11|12|13)\.' | tr '\n' ':' | sed 's/:$$//')
 
+# A pip configured with a local index (extra-index-url file://...) warns "Location ... is ignored"
+# for every package that index lacks, though pip then finds the package elsewhere. Only those lines
+# are dropped; any other warning and every error still show, and pip's exit status is kept.
+PIP_QUIET := --quiet 2>&1 | sed -u "/^WARNING: Location '.*' is ignored/d"
+
 .PHONY: demo test check lint typecheck cfn-lint sam-validate checkov asl-check unit build clean soak bench asl
 
 $(BIN)/.installed: requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements/dev.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	set -o pipefail; $(BIN)/pip install --upgrade pip $(PIP_QUIET)
+	set -o pipefail; $(BIN)/pip install -r requirements/dev.txt $(PIP_QUIET)
+	set -o pipefail; $(BIN)/pip install --no-deps -e . $(PIP_QUIET)
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	set -o pipefail; $(SAM_VENV)/bin/pip install -r requirements/sam.txt $(PIP_QUIET)
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
+	set -o pipefail; $(CHECKOV_VENV)/bin/pip install -r requirements/checkov.txt $(PIP_QUIET)
 	touch $@
 
 $(BIN)/.bench-installed: $(BIN)/.installed requirements/bench.txt
-	$(BIN)/pip install --quiet -r requirements/bench.txt
+	set -o pipefail; $(BIN)/pip install -r requirements/bench.txt $(PIP_QUIET)
 	touch $@
 
 venv: $(BIN)/.installed

@@ -14,11 +14,9 @@ notification is printed as it arrives.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +26,6 @@ from rich.table import Table
 
 from localcloud.cloud import Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
-
-# The ASL interpreter logs every IsPresent probe of an absent field at ERROR; it is not an error.
-logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-# Powertools warns when a handler publishes no metric; the gate and planner legitimately publish none.
-warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 DEMO_PARAMETERS = {
     "BakeTimeSeconds": "200",
@@ -279,8 +272,12 @@ class Story:
 
 def summary_table(report: DemoReport) -> Table:
     table = Table(title="Conveyor offline demo")
-    for column in ("step", "outcome", "states", "seconds", "requests", "5xx"):
-        table.add_column(column)
+    # The outcome is what a reader greps for: it never shrinks or wraps; the step name wraps instead.
+    outcome_width = max((len(step.outcome) for step in report.steps), default=len("outcome"))
+    table.add_column("step", overflow="fold", min_width=10)
+    table.add_column("outcome", no_wrap=True, min_width=outcome_width)
+    for column in ("states", "seconds", "requests", "5xx"):
+        table.add_column(column, justify="right", no_wrap=True)
     for step in report.steps:
         table.add_row(
             step.title.split(":")[0],

@@ -75,8 +75,12 @@ def invoke(target: Target, rows: list[str]) -> Prediction:
         )
     except ClientError as error:
         message = error_message(error)
-        if error_code(error) == "ValidationException" and "not found" in message.lower():
-            raise CliError(f"endpoint {name} not found: no model has been deployed yet") from None
+        # SageMaker's code is ValidationException; moto's (the offline cloud) ValidationError.
+        if error_code(error) in ("ValidationException", "ValidationError") and "not found" in message.lower():
+            raise CliError(
+                f"no model is deployed yet (endpoint {name} does not exist): "
+                "upload a dataset to train one, e.g. `conveyor upload data.csv`, then `conveyor status`"
+            ) from None
         if error_code(error) == "ModelError":
             raise CliError(f"the model on {name} failed: {message}") from None
         raise

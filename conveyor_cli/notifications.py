@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from types import TracebackType
@@ -40,6 +41,34 @@ def parse(envelope_text: str) -> Notification | None:
         published_at=envelope.get("Timestamp"),
         message_id=envelope.get("MessageId"),
     )
+
+
+def from_run(document: dict[str, Any], ended_at: dt.datetime | str | None) -> Notification | None:
+    """The notification a state machine run published, rebuilt from its final state data.
+
+    The run publishes ``$.message`` (the formatter's Subject, Message and MessageAttributes), or its
+    ``$.outcome`` unformatted when the formatter failed; None when it ended before either existed.
+    """
+    message = document.get("message")
+    stopped = ended_at.isoformat() if isinstance(ended_at, dt.datetime) else ended_at
+    if isinstance(message, dict) and "Message" in message:
+        attributes = {
+            str(k): {"Value": v.get("StringValue", "")}
+            for k, v in (message.get("MessageAttributes") or {}).items()
+            if isinstance(v, dict)
+        }
+        envelope = {
+            "Type": "Notification",
+            "Subject": message.get("Subject"),
+            "Message": message["Message"],
+            "MessageAttributes": attributes,
+            "Timestamp": stopped,
+        }
+        return parse(json.dumps(envelope))
+    outcome = document.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("event"):
+        return parse(json.dumps({"Type": "Notification", "Message": json.dumps(outcome), "Timestamp": stopped}))
+    return None
 
 
 class NotificationTap:

@@ -42,6 +42,9 @@ class Execution(_View):
     status: str
     started_at: dt.datetime
     stopped_at: dt.datetime | None = None
+    # The notification event the run ended with, and the dataset it ran on; read for `status`.
+    outcome: str | None = None
+    dataset: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -197,6 +197,11 @@ class OfflineCloud:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            # moto's backends are process-wide: mock_aws resets them when it stops, the server does
+            # not, so a later cloud in this process would deploy into this one's resources.
+            from moto.moto_api._internal.models import moto_api_backend
+
+            moto_api_backend.reset()
         runtime.close(timeout=0)
         with self._clients_lock:
             self._clients.clear()

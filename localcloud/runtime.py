@@ -40,6 +40,22 @@ from localcloud.stepfunctions import ParsedDefinitions
 
 LOG = logging.getLogger("localcloud.runtime")
 
+# moto's ASL interpreter logs every exception at ERROR in each component it passes through, before
+# anyone has a chance to handle it. A ``Variable`` probe of an absent field (``IsPresent: false``, a
+# Choice on ``$.trigger`` when a run has none) raises NoSuchJsonPathError, which the Choice rule
+# handles: that line is noise on every run. A path the definition does not handle (InputPath,
+# Parameters, ResultSelector) still fails the state with ``States.Runtime``, which moto logs as a
+# FailureEventException and which ends the execution, so a real failure stays visible.
+_ASL_COMPONENT_LOGGER = "moto.stepfunctions.parser.asl.component.eval_component"
+
+
+class _HandledJsonPathProbes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Exception=NoSuchJsonPathError" not in record.getMessage()
+
+
+_HANDLED_JSON_PATH_PROBES = _HandledJsonPathProbes()
+
 
 class NoCloudRunning(RuntimeError):
     """A patched moto function ran while no offline cloud (no active ``Runtime``) was running."""
@@ -90,6 +106,7 @@ class Runtime:
         _SLOT.claim(self)
         self._active = True
         moto_patches.install_all()
+        logging.getLogger(_ASL_COMPONENT_LOGGER).addFilter(_HANDLED_JSON_PATH_PROBES)
         return self
 
     def note_execution(self) -> None:
@@ -136,6 +153,7 @@ class Runtime:
             _SLOT.release(self)
             self._active = False
             moto_patches.uninstall_all()
+            logging.getLogger(_ASL_COMPONENT_LOGGER).removeFilter(_HANDLED_JSON_PATH_PROBES)
 
     def __enter__(self) -> Runtime:
         return self.activate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Annotated
 
@@ -11,15 +12,32 @@ from conveyor_cli import endpoint, render
 from conveyor_cli.context import options
 from conveyor_cli.errors import CliError
 
+# What spreadsheets and editors write: UTF-8, maybe with a BOM, or UTF-16 announced by its BOM.
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+EXPECTED = "--file expects CSV text in UTF-8 (or UTF-16 with a byte-order mark)"
+
+
+def read_text(file: Path) -> str:
+    """The file's text; UTF-16 is read when its BOM says so, anything else must be UTF-8 without NULs."""
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise CliError(f"cannot read {file}: {error.strerror}") from None
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise CliError(f"{file} is not {encoding} text (byte {error.start}); {EXPECTED}") from None
+    if "\x00" in text:
+        raise CliError(f"{file} holds NUL bytes: binary, or UTF-16 without a byte-order mark; {EXPECTED}")
+    return text
+
 
 def _rows(body: str | None, file: Path | None) -> list[str]:
     if (body is None) == (file is None):
         raise CliError("pass exactly one of --body or --file")
     if file is not None:
-        try:
-            text = file.read_text()
-        except OSError as error:
-            raise CliError(f"cannot read {file}: {error.strerror}") from None
+        text = read_text(file)
     else:
         assert body is not None
         text = body

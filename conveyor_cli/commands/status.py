@@ -22,8 +22,15 @@ def status(
     target = opts.target()
     serving = endpoint.describe(target)
     production = history_table.current(target)
-    retrains = executions.recent(target, target.outputs.retrain_state_machine_arn, limit)
-    rollbacks = executions.recent(target, target.outputs.rollback_state_machine_arn, limit)
+    # SUCCEEDED says only that a run ended as designed; its outcome says how (deployed, quarantined...).
+    retrains = [
+        executions.detailed(target, e)
+        for e in executions.recent(target, target.outputs.retrain_state_machine_arn, limit)
+    ]
+    rollbacks = [
+        executions.detailed(target, e)
+        for e in executions.recent(target, target.outputs.rollback_state_machine_arn, limit)
+    ]
     if opts.json:
         render.emit_json(
             {
@@ -41,8 +48,8 @@ def status(
     out.print(f"[bold]{target.label}[/bold]  model [bold]{target.model_name}[/bold]")
     _endpoint(out, target.outputs.endpoint_name, serving)
     _production(out, production)
-    _executions(out, "retrain executions", retrains)
-    _executions(out, "rollback executions", rollbacks)
+    _executions(out, "retrain executions", retrains, target.outputs.data_bucket_name)
+    _executions(out, "rollback executions", rollbacks, target.outputs.data_bucket_name)
 
 
 def _endpoint(out: Console, name: str, serving: Endpoint | None) -> None:
@@ -106,11 +113,22 @@ def _production(out: Console, production: DeploymentRecord | None) -> None:
     )
 
 
-def _executions(out: Console, title: str, found: list[Execution]) -> None:
+def _executions(out: Console, title: str, found: list[Execution], data_bucket: str) -> None:
+    with_dataset = any(e.dataset for e in found)
     out.print(
         render.table(
             title,
-            ["name", "status", "started", "duration"],
-            [(e.name, e.status, render.when(e.started_at), render.duration(e.duration_seconds)) for e in found],
+            ["name", "status", "outcome", "started", "duration", *(["dataset"] if with_dataset else [])],
+            [
+                (
+                    e.name,
+                    e.status,
+                    e.outcome,
+                    render.when(e.started_at),
+                    render.duration(e.duration_seconds),
+                    *([(e.dataset or "").removeprefix(f"s3://{data_bucket}/")] if with_dataset else []),
+                )
+                for e in found
+            ],
         )
     )

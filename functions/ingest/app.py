@@ -85,9 +85,11 @@ def quarantine_drop(
 ) -> dict[str, Any]:
     reason = {"reason": error.reason, "detail": error.detail, "stage": "ingest"}
     target = f"quarantine/ingest/{ingest_identity_suffix(keys)}/"
-    # A drop its uploader deleted is reported, never copied back into existence.
-    withdrawn = keys if error.reason == "object-missing" else ()
-    uri = s3_io.quarantine(s3, bucket, keys, target, reason, version_id=version_id, skip=withdrawn)
+    # A drop its uploader deleted, or a version that is gone, is reported, never copied back into
+    # existence (the current version of a key whose event named an older one is a run of its own);
+    # a key that is not UTF-8 (a forged event) names no object S3 could hold.
+    uncopied = keys if error.reason in ("object-missing", "version-gone", "key-not-utf8") else ()
+    uri = s3_io.quarantine(s3, bucket, keys, target, reason, version_id=version_id, skip=uncopied)
     notifications.publish(
         sns,
         settings.topic_arn,
@@ -104,7 +106,7 @@ def quarantine_drop(
 
 
 def ingest_identity_suffix(keys: list[str]) -> str:
-    # A short stable folder per quarantined input; the key itself may be unsafe to reuse as a path.
+    # A short stable folder per quarantined input: keys are data, never reused raw as a path.
     return execution_name("drop", "|".join(keys))
 
 

@@ -24,9 +24,12 @@ import io
 import json
 import logging
 import math
+import os
 import platform
 import shutil
+import sys
 import tarfile
+import tempfile
 import threading
 import time
 import uuid
@@ -210,7 +213,8 @@ def _export_library(treelite_model: Any, libpath: Path, translation_units: int) 
 
     source_dir = libpath.parent / "src"
     try:
-        tl2cgen.generate_c_code(treelite_model, source_dir, params={"parallel_comp": translation_units})
+        with _version_warning_held_back():
+            tl2cgen.generate_c_code(treelite_model, source_dir, params={"parallel_comp": translation_units})
         with (source_dir / "main.c").open("a", encoding="utf-8") as main:
             main.write(rows_entry_point(int(treelite_model.num_feature), str(treelite_model.output_type)))
         # nthread=1: gcc runs one file at a time so a compilation never starves the offline cloud.
@@ -405,8 +409,12 @@ def _failed(reason: str, started: float, log_lines: list[str]) -> CompilationOut
 # --- native log routing ---------------------------------------------------------------------------
 # treelite and tl2cgen print their native logs straight to the console, from a per-thread callback
 # registry. Routing them to `logging` (and into the job's log) keeps a busy offline cloud's console
-# readable. One message still escapes: tl2cgen's bundled treelite warns that the model "originated
-# from a newer Treelite version" on stderr and offers no callback; it is harmless.
+# readable. One message has no callback: tl2cgen 1.0.0 (the latest release) bundles treelite 4.1.2
+# and loads the model from a checkpoint that the installed treelite (4.8.1, pinned in requirements)
+# writes, so the bundled runtime warns on stderr that the model "originated from a newer Treelite
+# version". tl2cgen reads newer checkpoints of the same major version by design, and every
+# compiled library is checked against XGBoost's predictions, so :func:`_version_warning_held_back`
+# moves that warning into the job's log at the file-descriptor level, passing on anything else.
 
 _capture = threading.local()
 
@@ -444,3 +452,49 @@ def _register_native_log_callbacks() -> None:
             getattr(library, f"{prefix}RegisterWarningCallback")(_NATIVE_LOG_CALLBACK)
     except (ImportError, AttributeError) as error:  # private hooks; losing them only costs console noise
         _LOGGER.debug("native log routing unavailable: %s", error)
+
+
+# The lines of the bundled runtime's version warning (a dmlc-style log line, then two plain ones).
+_VERSION_WARNING_MARKERS = (
+    "originated from a newer Treelite version",
+    "Currently running Treelite version",
+    "The model checkpoint was generated from Treelite version",
+)
+# fd 2 is process-wide: one redirect at a time, or two compilations would restore each other's fd.
+_STDERR_REDIRECT = threading.Lock()
+
+
+@contextmanager
+def _version_warning_held_back() -> Iterator[None]:
+    """Hold back the bundled treelite's version warning; pass on anything else written to stderr.
+
+    The warning goes to the job's log instead. If the block fails, everything captured goes back to
+    stderr unfiltered, since then it may explain the failure.
+    """
+    with _STDERR_REDIRECT, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", errors="replace")
+            _pass_on(text, hold_back=not failed)
+
+
+def _pass_on(text: str, hold_back: bool) -> None:
+    kept = []
+    for line in text.splitlines(keepends=True):
+        if hold_back and any(marker in line for marker in _VERSION_WARNING_MARKERS):
+            _native_log(line.encode())
+        else:
+            kept.append(line)
+    if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()

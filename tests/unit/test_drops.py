@@ -18,6 +18,7 @@ from conveyor_core.intake.drops import (
     is_folder_placeholder,
     is_safe_key,
     parse_manifest,
+    pinned_version,
     select_success_parts,
     validate_key,
 )
@@ -38,15 +39,34 @@ PREFIX = "incoming/"
         "incoming/batch(1)/manifest.json",
         "incoming/it's!*.csv",
         "incoming/x." + "a" * 100 + ".csv",
+        # Keys people type: spaces, accents, any script, punctuation, even shell syntax (never run).
+        "incoming/données de mars.csv",
+        "incoming/sales Q3 (final).csv",
+        "incoming/Продажи 2026.csv",
+        "incoming/売上データ.csv",
+        "incoming/مبيعات.csv",
+        "incoming/گزارش\u200cها.csv",  # noqa: RUF001 (Persian needs the zero-width non-joiner)
+        "incoming/family \U0001f468\u200d\U0001f469\u200d\U0001f467.csv",
+        "incoming/a;rm -rf.csv",
+        'incoming/x$(touch pwned)`id`&|<>"#%{}^~[]@=+,.csv',
+        "incoming/2026 11 23/part 0.csv",
+        "incoming/ leading and trailing .csv",
+        "incoming/NFD donne\u0301es.csv",
     ],
 )
-def test_validate_key_accepts_safe_keys_under_the_prefix(key: str) -> None:
+def test_validate_key_accepts_every_key_people_write(key: str) -> None:
     validate_key(key, PREFIX)
 
 
 def test_validate_key_accepts_a_key_of_exactly_the_maximum_length() -> None:
     key = PREFIX + "a" * (MAX_KEY_LENGTH - len(PREFIX) - 4) + ".csv"
     assert len(key) == MAX_KEY_LENGTH
+    validate_key(key, PREFIX)
+
+
+def test_validate_key_accepts_a_multibyte_key_of_exactly_the_maximum_bytes() -> None:
+    key = PREFIX + "é" * ((MAX_KEY_LENGTH - len(PREFIX) - 4) // 2) + ".csv"
+    assert len(key.encode()) == MAX_KEY_LENGTH - 1
     validate_key(key, PREFIX)
 
 
@@ -57,12 +77,21 @@ def test_validate_key_accepts_a_key_of_exactly_the_maximum_length() -> None:
         ("incomingdata.csv", "key-outside-prefix"),
         ("Incoming/data.csv", "key-outside-prefix"),
         ("incoming/" + "a" * MAX_KEY_LENGTH + ".csv", "key-too-long"),
-        ("incoming/my data.csv", "unsafe-key-characters"),
-        ("incoming/tab\tdata.csv", "unsafe-key-characters"),
-        ("incoming/données.csv", "unsafe-key-characters"),
-        ("incoming/\u202ecsv.exe", "unsafe-key-characters"),
-        ("incoming/a;rm -rf.csv", "unsafe-key-characters"),
-        ("incoming/a$b.csv", "unsafe-key-characters"),
+        ("incoming/lone \udc80 surrogate.csv", "key-not-utf8"),
+        ("incoming/tab\tdata.csv", "key-control-characters"),
+        ("incoming/new\nline.csv", "key-control-characters"),
+        ("incoming/nul\x00.csv", "key-control-characters"),
+        ("incoming/escape\x1b[31m.csv", "key-control-characters"),
+        ("incoming/del\x7f.csv", "key-control-characters"),
+        ("incoming/c1\x85.csv", "key-control-characters"),
+        ("incoming/c1\x9b.csv", "key-control-characters"),
+        ("incoming/\ufeffbom.csv", "key-control-characters"),
+        ("incoming/\u202ecsv.exe", "key-control-characters"),
+        ("incoming/report\u2066isolate\u2069.csv", "key-control-characters"),
+        ("incoming/rlm\u200f.csv", "key-control-characters"),
+        ("incoming/line\u2028separator.csv", "key-control-characters"),
+        ("incoming/para\u2029separator.csv", "key-control-characters"),
+        ("incoming/non\uffffcharacter.csv", "key-control-characters"),
         ("incoming/../secret.csv", "unsafe-key-path"),
         ("incoming/a/../b.csv", "unsafe-key-path"),
         ("incoming/./b.csv", "unsafe-key-path"),
@@ -70,9 +99,10 @@ def test_validate_key_accepts_a_key_of_exactly_the_maximum_length() -> None:
         ("incoming//b.csv", "unsafe-key-path"),
         ("incoming/folder/", "unsafe-key-path"),
         ("incoming/", "unsafe-key-path"),
+        ("incoming/données/../b.csv", "unsafe-key-path"),
     ],
 )
-def test_validate_key_rejects_unsafe_keys_with_a_machine_readable_reason(key: str, reason: str) -> None:
+def test_validate_key_refuses_only_traversal_control_characters_and_oversize(key: str, reason: str) -> None:
     with pytest.raises(InvalidDropError) as caught:
         validate_key(key, PREFIX)
     assert caught.value.reason == reason
@@ -80,10 +110,19 @@ def test_validate_key_rejects_unsafe_keys_with_a_machine_readable_reason(key: st
     assert str(caught.value).startswith(f"{reason}: ")
 
 
-def test_validate_key_rejects_too_long_before_judging_characters() -> None:
-    # A long key with a space still reports the length, the first rule it breaks.
+def test_a_refused_character_is_named_by_its_code_point_never_written_raw() -> None:
     with pytest.raises(InvalidDropError) as caught:
-        validate_key("incoming/" + " " * MAX_KEY_LENGTH, PREFIX)
+        validate_key("incoming/a\x1b[2Jb.csv", PREFIX)
+    assert "U+001B" in caught.value.detail
+    assert "character 10" in caught.value.detail
+    assert "\x1b" not in str(caught.value)
+    assert caught.value.detail.isprintable()
+
+
+def test_validate_key_rejects_too_long_before_judging_characters() -> None:
+    # A long key with a control character still reports the length, the first rule it breaks.
+    with pytest.raises(InvalidDropError) as caught:
+        validate_key("incoming/" + "\t" * MAX_KEY_LENGTH, PREFIX)
     assert caught.value.reason == "key-too-long"
 
 
@@ -93,6 +132,7 @@ def test_key_length_is_counted_in_utf8_bytes_as_s3_counts_it() -> None:
     with pytest.raises(InvalidDropError) as caught:
         validate_key(key, PREFIX)
     assert caught.value.reason == "key-too-long"
+    assert f"{len(key.encode())} bytes" in caught.value.detail
 
 
 @pytest.mark.parametrize(
@@ -100,13 +140,30 @@ def test_key_length_is_counted_in_utf8_bytes_as_s3_counts_it() -> None:
     [
         ("incoming/a.csv", True),
         ("other/a.csv", True),
+        ("incoming/it's (1)!.csv", False),
         ("incoming/my data.csv", False),
+        ("incoming/données.csv", False),
+        ("incoming/tab\t.csv", False),
         ("incoming/../a.csv", False),
         ("incoming/" + "a" * MAX_KEY_LENGTH, False),
     ],
 )
-def test_is_safe_key_judges_a_key_wherever_it_lives(key: str, safe: bool) -> None:
+def test_is_safe_key_allows_only_plain_names_to_be_reused_verbatim(key: str, safe: bool) -> None:
+    # Accepted keys with spaces or accents are processed, but a derived name uses their digest.
     assert is_safe_key(key) is safe
+
+
+@pytest.mark.parametrize(
+    ("version_id", "pinned"), [("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", True), ("null", False), (None, False), ("", False)]
+)
+def test_only_a_real_version_id_pins_a_drop(version_id: str | None, pinned: bool) -> None:
+    assert pinned_version(version_id) is pinned
+
+
+def test_execution_names_of_any_key_are_plain_and_short() -> None:
+    for key in ("incoming/données de mars.csv", "incoming/a\udc80.csv", "incoming/x$(id).csv"):
+        name = execution_name("tabular", f"bucket|{key}|v1")
+        assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name)
 
 
 @pytest.mark.parametrize(
@@ -227,11 +284,25 @@ def test_parse_manifest_rejects_nested_paths_and_wrong_suffixes(part: str) -> No
     assert repr(part)[1:-1] in caught.value.detail
 
 
-def test_parse_manifest_rejects_a_part_with_unsafe_characters() -> None:
-    body = json.dumps({"parts": ["my part.csv"]}).encode()
+def test_parse_manifest_accepts_parts_named_as_people_name_them() -> None:
+    body = json.dumps({"parts": ["my part.csv", "données été.csv.gz"]}).encode()
+    assert parse_manifest(body, "incoming/d é/") == ["incoming/d é/my part.csv", "incoming/d é/données été.csv.gz"]
+
+
+def test_parse_manifest_rejects_a_part_with_control_characters() -> None:
+    body = json.dumps({"parts": ["my\u001b[2Jpart.csv"]}).encode()
     with pytest.raises(InvalidDropError) as caught:
         parse_manifest(body, "incoming/d/")
-    assert caught.value.reason == "unsafe-key-characters"
+    assert caught.value.reason == "key-control-characters"
+
+
+def test_a_bad_manifest_part_is_quoted_with_its_control_characters_escaped() -> None:
+    body = json.dumps({"parts": ["evil\u001b[2J.txt"]}).encode()
+    with pytest.raises(InvalidDropError) as caught:
+        parse_manifest(body, "incoming/d/")
+    assert caught.value.reason == "bad-manifest"
+    assert "\x1b" not in caught.value.detail
+    assert "evil\\x1b[2J.txt" in caught.value.detail
 
 
 # --- select_success_parts -----------------------------------------------------------------------

@@ -206,6 +206,41 @@ def test_single_object_deleted_before_ingest_is_missing(s3: Any, bucket: str) ->
     assert "incoming/gone.csv" in caught.value.detail
 
 
+def test_single_object_whose_version_is_gone_but_key_is_overwritten_is_version_gone(s3: Any, bucket: str) -> None:
+    # Given the event's version, overwritten by a newer upload and then deleted (or expired)
+    drop = arrival(s3, bucket, "incoming/données de mars.csv")
+    s3.put_object(Bucket=bucket, Key="incoming/données de mars.csv", Body=b"1,2\n0,3\n")
+    s3.delete_object(Bucket=bucket, Key="incoming/données de mars.csv", VersionId=drop.version_id)
+
+    with pytest.raises(InvalidDropError) as caught:
+        resolve_dataset(s3, drop, LIMIT)
+
+    # Then the reason is accurate: the object exists, its newer version is a write of its own
+    assert caught.value.reason == "version-gone"
+    assert f"version {drop.version_id} of incoming/données de mars.csv no longer exists" in caught.value.detail
+    assert "was deleted after it landed" not in caught.value.detail
+
+
+def test_the_newest_version_deleted_back_to_an_older_one_is_version_gone_too(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/sales Q3.csv", Body=b"1,2\n0,3\n")
+    drop = arrival(s3, bucket, "incoming/sales Q3.csv")
+    s3.delete_object(Bucket=bucket, Key="incoming/sales Q3.csv", VersionId=drop.version_id)
+
+    with pytest.raises(InvalidDropError) as caught:
+        resolve_dataset(s3, drop, LIMIT)
+
+    assert caught.value.reason == "version-gone"
+    assert "the key now holds another version" in caught.value.detail
+
+
+def test_single_object_overwritten_but_still_versioned_resolves_to_its_own_version(s3: Any, bucket: str) -> None:
+    drop = arrival(s3, bucket, "incoming/sales Q3 (final).csv")
+    s3.put_object(Bucket=bucket, Key="incoming/sales Q3 (final).csv", Body=b"1,2\n0,3\n")
+    dataset = resolve_dataset(s3, drop, LIMIT)
+    assert dataset.version_id == drop.version_id
+    assert dataset.uri == f"s3://{bucket}/incoming/sales Q3 (final).csv"
+
+
 @pytest.mark.parametrize("marker", ["_SUCCESS", "manifest.json"])
 def test_folder_drop_whose_parts_add_up_over_the_limit_is_invalid(s3: Any, bucket: str, marker: str) -> None:
     for name in ("a.csv", "b.csv", "c.csv"):

@@ -360,3 +360,38 @@ def test_content_types_a_csv_upload_really_gets_are_accepted(
     body = gzip.compress(good_csv, mtime=0) if key.endswith(".gz") else good_csv
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
     assert run_preprocess(s3, pipeline_input(bucket, [key]), artifact_bucket).status == "ok"
+
+
+def test_a_pinned_version_deleted_after_an_overwrite_is_version_gone_not_deleted(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    # Given a run for version 1, whose key a second upload overwrote before version 1 was deleted
+    version = s3.put_object(Bucket=bucket, Key="incoming/sales Q3.csv", Body=good_csv)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="incoming/sales Q3.csv", Body=good_csv)
+    s3.delete_object(Bucket=bucket, Key="incoming/sales Q3.csv", VersionId=version)
+
+    result = run_preprocess(s3, pipeline_input(bucket, ["incoming/sales Q3.csv"], version), artifact_bucket)
+
+    # Then the reason says the version is gone and the current one is a run of its own
+    assert (result.status, result.reason) == ("quarantined", "version-gone")
+    assert result.detail is not None
+    assert f"version {version} of s3://{bucket}/incoming/sales Q3.csv no longer exists" in result.detail
+    assert "separate upload" in result.detail
+    assert "deleted after it landed" not in result.detail
+    reason = json.loads(read(s3, result.quarantine_uri or ""))
+    assert reason["reason"] == "version-gone"
+    assert [o["status"] for o in reason["objects"]] == ["missing"]
+    assert artifact_keys(s3, artifact_bucket) == set()
+
+
+def test_a_drop_named_as_people_name_files_is_split_under_derived_names(
+    s3: Any, bucket: str, artifact_bucket: str, good_csv: bytes
+) -> None:
+    key = "incoming/données de mars (final).csv"
+    version = s3.put_object(Bucket=bucket, Key=key, Body=good_csv)["VersionId"]
+
+    result = run_preprocess(s3, pipeline_input(bucket, [key], version), artifact_bucket)
+
+    assert result.status == "ok"
+    assert result.train_uri == f"s3://{artifact_bucket}/runs/{RUN_ID}/data/train/"
+    assert all(k.isascii() and " " not in k for k in artifact_keys(s3, artifact_bucket))

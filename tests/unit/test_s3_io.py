@@ -365,15 +365,27 @@ def test_quarantine_propagates_errors_other_than_a_missing_source(s3: Any, bucke
 
 
 def test_quarantine_never_reuses_an_unsafe_key_as_a_name(s3: Any, bucket: str) -> None:
-    keys = ["incoming/my data.csv", "incoming/../x.csv", "incoming/données.csv", "incoming/" + "a" * 900 + ".csv"]
+    keys = [
+        "incoming/my data.csv",
+        "incoming/../x.csv",
+        "incoming/données.csv.gz",
+        "incoming/" + "a" * 900 + ".csv",
+        "incoming/tab\t.csv",
+        "incoming/notes é",
+    ]
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
 
-    uri = quarantine(s3, bucket, keys, "quarantine/q/", {"reason": "unsafe-key-characters"})
+    uri = quarantine(s3, bucket, keys, "quarantine/q/", {"reason": "key-control-characters"})
 
     listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="quarantine/q/")["Contents"]]
     assert len(listed) == len(keys) + 1
-    assert all(re.fullmatch(r"quarantine/q/(renamed/object-[0-9a-f]{32}|reason\.json)", key) for key in listed)
+    # A digest keeps the data suffix, so the copy still opens as what it is.
+    assert all(
+        re.fullmatch(r"quarantine/q/(renamed/object-[0-9a-f]{32}(\.csv|\.csv\.gz)?|reason\.json)", key)
+        for key in listed
+    )
+    assert sum(key.endswith(".csv.gz") for key in listed) == 1
     _, key = split_uri(uri)
     reason = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     for original, record in zip(keys, reason["objects"], strict=True):

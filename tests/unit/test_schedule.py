@@ -101,10 +101,9 @@ def test_non_data_objects_are_not_a_drop(s3: Any, bucket: str, key: str) -> None
 @pytest.mark.parametrize(
     "key",
     [
-        "incoming/bad name.csv",
-        "incoming/semi;colon.csv",
-        "incoming/$(reboot).csv",
-        "incoming/2026-11-23/bad dir/_SUCCESS",
+        "incoming/tab\tname.csv",
+        "incoming/escape\x1b[2J.csv",
+        "incoming/2026-11-23/bad\u202edir/_SUCCESS",
         "incoming/2026-11-23//_SUCCESS",
         "incoming/../_SUCCESS",
         "incoming/" + "x" * 510 + ".csv",
@@ -115,6 +114,16 @@ def test_unsafe_keys_are_not_a_drop(s3: Any, bucket: str, key: str) -> None:
     # Stored verbatim (not normalised away), so only the key validation can reject it.
     assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
     assert newest_complete_drop(s3, bucket, PREFIX) is None
+
+
+@pytest.mark.parametrize("key", ["incoming/sales Q3 (final).csv", "incoming/données de mars/_SUCCESS"])
+def test_keys_with_spaces_and_accents_are_a_drop(s3: Any, bucket: str, key: str) -> None:
+    if key.endswith("_SUCCESS"):
+        upload(s3, bucket, key.replace("_SUCCESS", "partie 1.csv"))
+    upload(s3, bucket, key)
+    drop = newest_complete_drop(s3, bucket, PREFIX)
+    assert drop is not None
+    assert drop.key == key
 
 
 def test_data_outside_the_incoming_prefix_is_not_a_drop(s3: Any, bucket: str) -> None:
@@ -182,7 +191,7 @@ def test_the_most_recently_written_drop_wins_whatever_its_kind_or_key(
 def test_unsafe_and_non_data_objects_newer_than_a_drop_do_not_hide_it(s3: Any, bucket: str, clock: Clock) -> None:
     clock.at(0)
     upload(s3, bucket, "incoming/good.csv")
-    for minute, key in enumerate(["incoming/bad name.csv", "incoming/x/part-0001.csv", "incoming/notes.txt"], 1):
+    for minute, key in enumerate(["incoming/bad\tname.csv", "incoming/x/part-0001.csv", "incoming/notes.txt"], 1):
         clock.at(minute)
         upload(s3, bucket, key)
     drop = newest_complete_drop(s3, bucket, PREFIX)

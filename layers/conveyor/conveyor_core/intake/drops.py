@@ -14,17 +14,46 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
 SUCCESS_MARKER = "_SUCCESS"
 MANIFEST_MARKER = "manifest.json"
 DATA_SUFFIXES = (".csv", ".csv.gz")
+# S3 allows keys of 1024 bytes of UTF-8. Half of that leaves room for what a key is carried into:
+# a plain key's quarantine copy keeps its name under ``quarantine/<execution name, <= 80>/``, and
+# the ``s3://<bucket, <= 63>/<key>`` URI a run records stays within the 1024 characters that S3
+# keys and SageMaker's S3Uri fields allow. No dataset name people type comes near it.
 MAX_KEY_LENGTH = 512
 
-# Only S3's "safe characters" (letters, digits, ! - _ . * ' ( ) and /). Anything else is a
-# data-entry accident or an attack on downstream tools, and is rejected before use.
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+# S3's "safe characters" (letters, digits, ! - _ . * ' ( ) and /): a key made only of these is
+# reused verbatim inside another name (a quarantine copy's); any other key is named by a digest.
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9!_.*'()/-]+$")
+
+# Invisible characters that make a name read differently from what it is ("Trojan Source"): the
+# byte order mark and the bidirectional embeddings, overrides and isolates. Joiners (U+200C/D)
+# are letters' business in Persian, Indic scripts and emoji, and stay allowed.
+_INVISIBLE_FORMATTING = (
+    frozenset("\ufeff\u061c\u200e\u200f")
+    | frozenset(map(chr, range(0x202A, 0x202F)))
+    | frozenset(map(chr, range(0x2066, 0x206A)))
+)
+
+
+def _refused_character(character: str) -> str | None:
+    """What makes ``character`` unfit for a key people type, or None when it is fine."""
+    category = unicodedata.category(character)
+    if category == "Cc":
+        return "a control character"  # C0, DEL and C1
+    if category in ("Zl", "Zp"):
+        return "a line or paragraph separator"
+    if character in _INVISIBLE_FORMATTING:
+        return "an invisible bidirectional or byte-order mark"
+    code = ord(character)
+    if code & 0xFFFE == 0xFFFE or 0xFDD0 <= code <= 0xFDEF:
+        return "a Unicode noncharacter (not representable in S3's XML listings)"
+    return None
 
 
 class DropKind(StrEnum):
@@ -42,7 +71,7 @@ class KeyDecision(StrEnum):
 
 
 class InvalidDropError(ValueError):
-    """The drop cannot be used (unsafe key, bad marker or manifest); ``reason`` is machine-readable."""
+    """The drop cannot be used (refused key, bad marker or manifest); ``reason`` is machine-readable."""
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -58,20 +87,28 @@ class Classification:
 
 
 def key_problem(key: str, incoming_prefix: str = "") -> InvalidDropError | None:
-    """Why ``key`` must not be used as a name anywhere, or None when it is safe.
+    """Why S3 accepted ``key`` but we must not process it, or None when it is a key people write.
 
-    The key is data: it is checked here before any tool sees it, and an unsafe key is never
-    reused as a path, a command argument or part of a document's syntax.
+    Any script, spaces and punctuation are fine: the key is data, never interpolated into a name,
+    a command or a document's syntax (derived names use a digest, documents are JSON). Refused:
+    a key outside the prefix, an oversize key, one that is not UTF-8 (a lone surrogate in the
+    event), control and invisible bidirectional characters, and empty, '.' or '..' segments.
+    The detail names a refused character by its code point, never by the character itself.
     """
     if not key.startswith(incoming_prefix):
         return InvalidDropError("key-outside-prefix", f"key is outside the '{incoming_prefix}' prefix")
-    if len(key.encode()) > MAX_KEY_LENGTH:
-        return InvalidDropError("key-too-long", f"key is longer than {MAX_KEY_LENGTH} bytes")
-    if not _SAFE_KEY.fullmatch(key):
-        return InvalidDropError(
-            "unsafe-key-characters",
-            "key contains characters outside S3's safe set [A-Za-z0-9!_.*'()/-] (spaces, non-ASCII, shell syntax)",
-        )
+    try:
+        size = len(key.encode())
+    except UnicodeEncodeError:
+        return InvalidDropError("key-not-utf8", "key is not valid UTF-8 (it holds a lone surrogate code point)")
+    if size > MAX_KEY_LENGTH:
+        return InvalidDropError("key-too-long", f"key is {size} bytes of UTF-8, longer than {MAX_KEY_LENGTH}")
+    for position, character in enumerate(key):
+        if what := _refused_character(character):
+            return InvalidDropError(
+                "key-control-characters",
+                f"key holds U+{ord(character):04X} ({what}) at character {position}: rename the object",
+            )
     segments = key[len(incoming_prefix) :].split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         return InvalidDropError("unsafe-key-path", "key has an empty, '.' or '..' path segment")
@@ -79,14 +116,18 @@ def key_problem(key: str, incoming_prefix: str = "") -> InvalidDropError | None:
 
 
 def validate_key(key: str, incoming_prefix: str) -> None:
-    """Reject keys we will not feed to any tool, with a machine-readable reason."""
+    """Reject keys we will not process, with a machine-readable reason."""
     if problem := key_problem(key, incoming_prefix):
         raise problem
 
 
 def is_safe_key(key: str) -> bool:
-    """Whether ``key`` may be reused verbatim inside another key (a quarantine copy's name)."""
-    return key_problem(key) is None
+    """Whether ``key`` may be reused verbatim inside another key (a quarantine copy's name).
+
+    Stricter than what is processed: only S3's safe characters, so a derived name stays plain
+    ASCII whatever tool lists it; every other accepted key is named by a digest instead.
+    """
+    return key_problem(key) is None and _PLAIN_KEY.fullmatch(key) is not None
 
 
 def is_folder_placeholder(key: str, size: int) -> bool:
@@ -128,7 +169,7 @@ def parse_manifest(body: bytes, drop_prefix: str) -> list[str]:
     for key, part in zip(keys, parts, strict=True):
         if "/" in part or not part.endswith(DATA_SUFFIXES):
             raise InvalidDropError(
-                "bad-manifest", f"manifest part '{part}' must be a .csv or .csv.gz name in its folder"
+                "bad-manifest", f"manifest part {part!r} must be a .csv or .csv.gz name in its folder"
             )
         validate_key(key, drop_prefix)
     return keys
@@ -156,11 +197,25 @@ def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | N
     return "|".join([bucket, key, "unversioned", etag or "-", sequencer or "-"])
 
 
+def pinned_version(version_id: str | None) -> bool:
+    """Whether an event's version id names one version (``null`` is an unversioned bucket's)."""
+    return bool(version_id) and version_id != "null"
+
+
+def version_gone_detail(key: str, version_id: str | None) -> str:
+    """Why an event's version is not processed when its key still exists: never "deleted"."""
+    return (
+        f"version {version_id} of {key} no longer exists (that version was deleted or expired); the key now "
+        "holds another version, a separate upload that runs on its own event; nothing was processed or copied"
+    )
+
+
 def execution_name(model_name: str, trigger_identity: str) -> str:
     """A deterministic Step Functions execution name (<= 80 chars, [A-Za-z0-9-_]).
 
     Standard workflows refuse a duplicate name for 90 days, which is a second line of
     defence against starting the same drop twice.
     """
-    digest = hashlib.sha256(trigger_identity.encode()).hexdigest()[:24]
+    # surrogatepass: a forged event's key may hold a lone surrogate, refused but still named.
+    digest = hashlib.sha256(trigger_identity.encode(errors="surrogatepass")).hexdigest()[:24]
     return f"{model_name[:40]}-{digest}"

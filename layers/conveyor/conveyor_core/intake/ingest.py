@@ -12,7 +12,9 @@ from conveyor_core.intake.drops import (
     InvalidDropError,
     execution_name,
     parse_manifest,
+    pinned_version,
     select_success_parts,
+    version_gone_detail,
 )
 from conveyor_core.shared import executions
 from conveyor_core.shared.contracts import DatasetRef, PipelineInput
@@ -64,6 +66,7 @@ def _list_sizes(s3_client: Any, bucket: str, prefix: str) -> dict[str, int]:
 
 def _is_not_found(error: Exception) -> bool:
     response = getattr(error, "response", {}) or {}
+    # HeadObject answers a bare 404; GetObject names NoSuchKey or NoSuchVersion.
     return response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")
 
 
@@ -71,7 +74,9 @@ def _check_still_present(s3_client: Any, drop: Drop) -> None:
     """A single object deleted between its upload and now is gone: its drop is withdrawn.
 
     In a versioned bucket the written version survives a plain delete (under a delete marker),
-    so the current key is what counts: the uploader took the data back, and it is not used.
+    so the current key is what counts: the uploader took the data back, and it is not used. The
+    version the event names must exist too: if it was deleted or expired while the key holds
+    another version, that version is a write of its own, with its own event and run.
     """
     try:
         s3_client.head_object(Bucket=drop.bucket, Key=drop.key)
@@ -80,6 +85,14 @@ def _check_still_present(s3_client: Any, drop: Drop) -> None:
             raise InvalidDropError(
                 "object-missing", f"{drop.key} was deleted after it landed; nothing was processed or copied"
             ) from error
+        raise
+    if not pinned_version(drop.version_id):
+        return
+    try:
+        s3_client.head_object(Bucket=drop.bucket, Key=drop.key, VersionId=drop.version_id)
+    except s3_client.exceptions.ClientError as error:
+        if _is_not_found(error):
+            raise InvalidDropError("version-gone", version_gone_detail(drop.key, drop.version_id)) from error
         raise
 
 

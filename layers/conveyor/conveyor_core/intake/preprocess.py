@@ -8,6 +8,7 @@ from typing import Any
 from conveyor_core.families import ModelFamily
 from conveyor_core.intake import drop_reader, s3_io
 from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError
+from conveyor_core.intake.drops import pinned_version, version_gone_detail
 from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 
 
@@ -16,10 +17,14 @@ class DatasetTooLargeError(RuntimeError):
 
 
 class ObjectMissingError(InvalidDatasetError):
-    """Inputs that no longer exist (deleted after they landed); they are reported, never copied."""
+    """Inputs that no longer exist; they are reported, never copied.
 
-    def __init__(self, keys: list[str], detail: str) -> None:
-        super().__init__("object-missing", detail)
+    ``object-missing``: deleted after they landed. ``version-gone``: the version the run was
+    started for is gone while its key holds another version, a write with its own event and run.
+    """
+
+    def __init__(self, keys: list[str], detail: str, reason: str = "object-missing") -> None:
+        super().__init__(reason, detail)
         self.keys = keys
 
 
@@ -64,18 +69,24 @@ def _head(s3_client: Any, bucket: str, key: str, version_id: str | None) -> dict
 
     A single object pinned to a version is also checked at its current key: a plain delete in a
     versioned bucket keeps the version under a delete marker, and the uploader's withdrawal wins.
+    A pinned version that is gone while the key holds another raises ObjectMissingError (version-gone).
     """
     try:
-        if version_id:
-            head: dict[str, Any] = s3_client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
-            s3_client.head_object(Bucket=bucket, Key=key)
-            return head
         found: dict[str, Any] = s3_client.head_object(Bucket=bucket, Key=key)
-        return found
     except s3_client.exceptions.ClientError as error:
         if _not_found(error):
             return None
         raise
+    if not pinned_version(version_id):
+        return found
+    try:
+        head: dict[str, Any] = s3_client.head_object(Bucket=bucket, Key=key, VersionId=version_id)
+    except s3_client.exceptions.ClientError as error:
+        if _not_found(error):
+            detail = version_gone_detail(f"s3://{bucket}/{key}", version_id)
+            raise ObjectMissingError([key], detail, "version-gone") from error
+        raise
+    return head
 
 
 def _inspect(s3_client: Any, run: PipelineInput) -> dict[str, int]:

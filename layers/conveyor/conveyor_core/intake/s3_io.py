@@ -223,14 +223,17 @@ def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any]) ->
 
 
 def quarantine_copy_key(quarantine_prefix: str, key: str) -> str:
-    """Where the copy of ``key`` goes: under its own name when that is safe, else under a digest.
+    """Where the copy of ``key`` goes: under its own name when that is plain, else under a digest.
 
-    An unsafe key (spaces, non-ASCII, '..', over-long) is never reused as a name; reason.json maps
-    the digest back to the original key, as data.
+    A key with spaces, any non-ASCII letter, a control character, '..' or an oversize name is
+    never reused as a name: its copy is ``renamed/object-<sha256>`` plus its data suffix, and
+    reason.json maps the digest back to the original key, as data.
     """
     if is_safe_key(key):
         return f"{quarantine_prefix}{key}"
-    return f"{quarantine_prefix}renamed/object-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    digest = hashlib.sha256(key.encode(errors="surrogatepass")).hexdigest()[:32]
+    suffix = next((suffix for suffix in (".csv.gz", ".csv") if key.endswith(suffix)), "")
+    return f"{quarantine_prefix}renamed/object-{digest}{suffix}"
 
 
 def _is_not_found(error: Any) -> bool:
