@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from localcloud import wire_errors
+from localcloud.faults import header
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,6 @@ def _body(request: Any) -> bytes:
     if isinstance(body, bytes | bytearray):
         return bytes(body)
     return b""  # a stream (an upload's content): nothing to authorize in it
-
-
-def header(request: Any, name: str) -> str:
-    value = request.headers.get(name)
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return str(value or "")
 
 
 def signing_region(request: Any) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import types
 import typing
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -55,11 +56,11 @@ def tokens(path: str) -> Path:
 # ---------------------------------------------------------------------------------- shapes
 
 
-class Shape:
+class Shape(ABC):
     """What a writer produces, enough to tell whether a path into it exists."""
 
-    def child(self, token: str) -> Shape | None:
-        raise NotImplementedError
+    @abstractmethod
+    def child(self, token: str) -> Shape | None: ...
 
 
 class AnyShape(Shape):
