@@ -248,6 +248,8 @@ def test_a_crashing_ingest_is_retried_then_dead_lettered_and_notified(
     assert runtime is not None
     assert runtime.invocations == 3, "one attempt and Lambda's two asynchronous retries"
     assert cloud.executions() == []
+    # The notifier publishes before the event source mapping deletes its message: wait for the delivery to end.
+    assert cloud.deliveries.wait_idle(timeout=60)
     assert dead_letters_waiting(cloud) == 0, "the notifier consumed the dead letter"
 
 
