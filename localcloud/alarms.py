@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localcloud.alarm_actions import AlarmActions
 from localcloud.background import BackgroundLoop
 from localcloud.clock import Clock
 
@@ -185,8 +186,9 @@ class AlarmEvaluator:
     One per offline cloud (``Runtime.alarms``), reading periods on that cloud's clock.
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, actions: AlarmActions | None = None) -> None:
         self._clock = clock
+        self.actions = actions or AlarmActions()
         self._evaluated: dict[str, str] = {}
         self._loop = BackgroundLoop("alarm-evaluator")
         self._lock = threading.Lock()
@@ -241,6 +243,7 @@ class AlarmEvaluator:
         old = alarm.state_value
         alarm.update_state(reason, json.dumps({"recentDatapoints": stats, "threshold": alarm.threshold}), state)
         publish(account_id, region, state_change_event(alarm.name, region, account_id, state, old, reason, now, alarm))
+        self.actions.run(alarm, account_id, region, old, now)
         LOG.info("alarm %s: %s -> %s (%s)", alarm.name, old, state, reason)
         with self._lock:
             self.transitions.append((alarm.name, old, state))

@@ -61,6 +61,9 @@ class Notification:
 
     @property
     def event(self) -> str:
+        if "AlarmName" in self.body and "NewStateValue" in self.body:
+            # CloudWatch's own message, published by an alarm action: not one of Conveyor's outcomes.
+            return f"alarm.{str(self.body['NewStateValue']).lower()}"
         return str(self.body.get("event", self.attributes.get("event", "")))
 
 

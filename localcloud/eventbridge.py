@@ -78,7 +78,11 @@ DLQ_ERROR_MESSAGE_LIMIT = 1024
 
 
 # The services that assume a target's role, by the caller kind their deliveries carry.
-_SERVICE_PRINCIPALS = {"events": "events.amazonaws.com", "scheduler": "scheduler.amazonaws.com"}
+_SERVICE_PRINCIPALS = {
+    "events": "events.amazonaws.com",
+    "scheduler": "scheduler.amazonaws.com",
+    "cloudwatch": "cloudwatch.amazonaws.com",
+}
 _TARGET_ACTIONS = {"lambda": "lambda:InvokeFunction", "stepfunctions": "states:StartExecution"}
 
 
@@ -348,6 +352,23 @@ class Deliveries:
             f"{authorization.resource} {decision.reason}"
         )
         return DeliveryRefused("NO_PERMISSIONS", text)
+
+    def service_refusal(self, kind: str, source_arn: str, grants: list[Authorization]) -> DeliveryRefused | None:
+        """Why a service acting as itself for ``source_arn`` (``kind``: cloudwatch, events) may not make
+        these calls, each allowed only by the resource's own policy; None: it may (or nothing is checked)."""
+        access = self.access()
+        if access is None:
+            return None
+        source = f"{kind}:{source_arn}"
+        access.record_call(_ServicePrincipal(_SERVICE_PRINCIPALS[kind], _SERVICE_PRINCIPALS[kind], source))
+        for grant in grants:
+            parsed = parse_arn(grant.resource)
+            resource_policy = lookups.resource_policy(parsed.account, parsed.region, grant.resource)
+            policy = resource_policy.policy if resource_policy is not None else None
+            refused = self._authorize_as_service(access, source, policy, grant)
+            if refused is not None:
+                return refused
+        return None
 
     def refusal(self, service: str, target: dict[str, Any], source: str) -> DeliveryRefused | None:
         """Why the delivering service may not call ``target`` (``service``: lambda or stepfunctions); None: it may."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from localcloud.alarm_actions import AlarmActions
 from localcloud.alarms import AlarmEvaluator
 from localcloud.clock import Clock
 from localcloud.eventbridge import Deliveries
@@ -80,7 +81,7 @@ class Runtime:
         self.faults = FaultInjector()
         self.lambdas = lambdas if lambdas is not None else LocalLambdaRuntime(extra_environment, self.faults)
         self.deliveries = Deliveries(self.clock, self.faults, self.lambdas)
-        self.alarms = AlarmEvaluator(self.clock)
+        self.alarms = AlarmEvaluator(self.clock, AlarmActions(self.deliveries))
         self.scheduler = ScheduleRunner(self.clock, self.deliveries)
         self.sagemaker = LocalSageMaker(self.clock, self.faults)
         self.invocations = InvocationCounts()

@@ -435,6 +435,12 @@ class Deployer:
         self.client("cloudwatch").put_metric_alarm(AlarmName=name, **request)
         return {"Ref": name, "Arn": self._arn("cloudwatch", f"alarm:{name}")}
 
+    def _create_AWS_CloudWatch_Dashboard(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
+        props = self.resolve(spec["Properties"])
+        name = props.get("DashboardName") or self._name(logical_id)
+        self.client("cloudwatch").put_dashboard(DashboardName=name, DashboardBody=props["DashboardBody"])
+        return {"Ref": name}
+
     def _create_AWS_Logs_LogGroup(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec.get("Properties", {}))
         name = props.get("LogGroupName") or self._name(logical_id)

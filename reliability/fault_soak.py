@@ -6,7 +6,7 @@
 The offline cloud deploys ``template.yaml``; then ``--runs`` dataset drops are uploaded, a few at a
 time, in a fixed mix: good data (trains, gates, registers, compiles, deploys or is rejected on a
 tie-break), noisy data (the quality gate rejects it), a dataset with a header row (Preprocess
-quarantines it), a key with a space (Ingest quarantines it) and a folder drop (parts, then
+quarantines it), a key with a tab (Ingest quarantines it) and a folder drop (parts, then
 ``_SUCCESS``). Meanwhile ``--rate`` of every AWS API call the product makes (from a Lambda handler,
 a state machine task or an EventBridge delivery) is answered with a throttle, a 5xx or a timeout,
 in the service's own wire format. The harness's own reads are never faulted.
@@ -104,7 +104,8 @@ def make_drop(index: int, kind: str, tag: str) -> Drop:
         body = b"label,f1,f2\n" + breast_cancer_csv(rows=60, seed=index)
         return Drop(index, kind, [(f"{prefix}.csv", body)], f"{prefix}.csv")
     if kind == "bad-key":
-        key = f"incoming/soak {tag} {index:03d}.csv"  # a space: Ingest refuses to use the key anywhere
+        # A tab, a control character: Ingest refuses the key (spaces, accents and any script are accepted).
+        key = f"incoming/soak\t{tag}\t{index:03d}.csv"
         return Drop(index, kind, [(key, breast_cancer_csv(rows=60, seed=index))], key)
     if kind == "folder":
         rows = breast_cancer_csv(seed=index).splitlines(keepends=True)
