@@ -17,6 +17,7 @@ from conveyor_core.shared.notifications import (
     execution_console_link,
     with_run_remarks,
 )
+from conveyor_core.shared.outcome_metrics import count_outcome
 from conveyor_core.shared.settings import NotificationSettings, load
 
 logger = Logger()
@@ -43,5 +44,6 @@ def build(event: NotificationInput, region: str) -> Notification:
 @event_parser(model=NotificationInput)
 def lambda_handler(event: NotificationInput, context: LambdaContext) -> dict[str, Any]:
     notification = build(event, load(NotificationSettings).region)
+    count_outcome(notification.event.value, notification.metrics.get("duration_seconds"))
     logger.info("notification formatted", extra={"event": notification.event.value})
     return PublishRequest.model_validate(notification.publish_request()).model_dump(by_alias=True)

@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from conveyor_core.shared.outcome_metrics import count_outcome
+
 
 class EventType(StrEnum):
     PIPELINE_SUCCEEDED = "pipeline.succeeded"
@@ -25,6 +27,8 @@ class EventType(StrEnum):
     ROLLBACK_DEFERRED = "rollback.deferred"
     ROLLBACK_IMPOSSIBLE = "rollback.impossible"
     ROLLBACK_FAILED = "rollback.failed"
+    # A folder drop still waiting for its marker after DropTimeoutSeconds (the drop is not cancelled).
+    DROP_INCOMPLETE = "drop.incomplete"
 
 
 class RunError(StrEnum):
@@ -63,6 +67,7 @@ SEVERITY: dict[EventType, Severity] = {
     EventType.ROLLBACK_DEFERRED: Severity.WARNING,
     EventType.ROLLBACK_IMPOSSIBLE: Severity.ERROR,
     EventType.ROLLBACK_FAILED: Severity.ERROR,
+    EventType.DROP_INCOMPLETE: Severity.WARNING,
 }
 
 _HEADLINE: dict[EventType, str] = {
@@ -76,6 +81,7 @@ _HEADLINE: dict[EventType, str] = {
     EventType.ROLLBACK_DEFERRED: "alarm during a deployment, guardrails own the rollback",
     EventType.ROLLBACK_IMPOSSIBLE: "alarm fired but no earlier good config to roll back to",
     EventType.ROLLBACK_FAILED: "rollback failed",
+    EventType.DROP_INCOMPLETE: "dataset folder still incomplete",
 }
 
 # SNS limits: Subject <= 100 ASCII characters, message <= 256 KB. A failure cause can be a
@@ -176,4 +182,5 @@ def with_run_remarks(reason: str, details: dict[str, Any]) -> str:
 
 def publish(sns_client: Any, topic_arn: str, notification: Notification) -> str:
     response = sns_client.publish(**notification.publish_request(topic_arn))
+    count_outcome(notification.event.value, notification.metrics.get("duration_seconds"))
     return str(response["MessageId"])
