@@ -18,6 +18,8 @@ class StackOutputs(BaseModel):
     rollback_state_machine_arn: str = Field(alias="RollbackStateMachineArn")
     endpoint_name: str = Field(alias="EndpointName")
     history_table_name: str = Field(alias="HistoryTableName")
+    # Stacks deployed before folder drops were tracked have no DropTable: status then lists none.
+    drop_table_name: str | None = Field(default=None, alias="DropTableName")
     # Not in template.yaml's Outputs yet; used when a stack has them, looked up otherwise.
     scheduled_retrain_function_name: str | None = Field(default=None, alias="ScheduledRetrainFunctionName")
     model_name: str | None = Field(default=None, alias="ModelName")

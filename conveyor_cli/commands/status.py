@@ -10,6 +10,7 @@ from rich.console import Console
 from conveyor_cli import endpoint, executions, history_table, render
 from conveyor_cli.context import options
 from conveyor_cli.views import Endpoint, Execution
+from conveyor_core.intake.pending_drops import PendingDrop, PendingDrops, now_seconds
 from conveyor_core.release.history import DeploymentRecord
 
 
@@ -31,9 +32,15 @@ def status(
         executions.detailed(target, e)
         for e in executions.recent(target, target.outputs.rollback_state_machine_arn, limit)
     ]
+    drops = (
+        PendingDrops(target.client("dynamodb"), target.outputs.drop_table_name, target.model_name).waiting()
+        if target.outputs.drop_table_name
+        else []
+    )
     if opts.json:
         render.emit_json(
             {
+                "pending_drops": [_drop_view(d) for d in drops],
                 "stack": target.stack_name,
                 "region": target.region,
                 "model": target.model_name,
@@ -50,6 +57,38 @@ def status(
     _production(out, production)
     _executions(out, "retrain executions", retrains, target.outputs.data_bucket_name)
     _executions(out, "rollback executions", rollbacks, target.outputs.data_bucket_name)
+    _pending_drops(out, drops)
+
+
+def _drop_view(drop: PendingDrop) -> dict[str, object]:
+    now = now_seconds()
+    return {
+        "folder": f"s3://{drop.bucket}/{drop.folder}",
+        "status": drop.status.value,
+        "objects": drop.parts,
+        "data_objects": drop.data_parts,
+        "bytes": drop.bytes,
+        "age_seconds": int(drop.age(now)),
+        "quiet_seconds": int(drop.quiet_for(now)),
+        "reported_incomplete": drop.notified_at is not None,
+    }
+
+
+def _pending_drops(out: Console, drops: list[PendingDrop]) -> None:
+    # A folder drop waits for its marker, a manifest or its quiet period; none of it is a run yet.
+    rows = []
+    for drop in drops:
+        view = _drop_view(drop)
+        rows.append(
+            (
+                view["folder"],
+                f"{drop.parts} ({drop.data_parts} data)",
+                render.duration(float(drop.age(now_seconds()))),
+                render.duration(float(drop.quiet_for(now_seconds()))),
+                "reported" if drop.notified_at is not None else drop.status.value,
+            )
+        )
+    out.print(render.table("pending drops", ["folder", "objects", "age", "quiet for", "state"], rows))
 
 
 def _endpoint(out: Console, name: str, serving: Endpoint | None) -> None:

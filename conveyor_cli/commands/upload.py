@@ -58,7 +58,10 @@ def expectation(key: str) -> dict[str, str | None]:
         return {
             "outcome": "waits",
             "drop": found.drop_prefix,
-            "message": f"part of the folder drop {found.drop_prefix}: no run starts until {markers} lands in it",
+            "message": (
+                f"part of the folder drop {found.drop_prefix}: its run starts when {markers} lands in it, or once "
+                "no new object has landed for the stack's DropQuietSeconds; `conveyor status` lists it meanwhile"
+            ),
         }
     if found.decision is drops.KeyDecision.NOT_DATA:
         return {

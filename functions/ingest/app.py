@@ -29,6 +29,7 @@ from conveyor_core.intake.drops import (
     is_folder_placeholder,
     validate_key,
 )
+from conveyor_core.intake.pending_drops import PendingDrops
 from conveyor_core.shared import notifications
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.notifications import EventType, Notification
@@ -48,6 +49,7 @@ idempotency_config = IdempotencyConfig(
     event_key_jmespath="identity", expires_after_seconds=settings.idempotency_ttl_seconds
 )
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, boto3_client=dynamodb)
+pending_drops = PendingDrops(dynamodb, settings.drop_table, settings.model_name)
 
 
 @idempotent_function(data_keyword_argument="drop", config=idempotency_config, persistence_store=persistence)  # type: ignore[untyped-decorator]
@@ -122,7 +124,8 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
         return {"action": "ignored", "why": "folder-placeholder"}
     identity = idempotency_key(bucket, obj.key, obj.version_id, obj.etag, obj.sequencer)
     try:
-        return handle_arrival(bucket, obj.key, int(obj.size or 0), obj.version_id, identity)
+        written_at = int(event.time.timestamp())
+        return handle_arrival(bucket, obj.key, int(obj.size or 0), obj.version_id, identity, written_at)
     except IdempotencyAlreadyInProgressError:
         # Another delivery of this very write is being handled right now. Failing would only make
         # Lambda retry and, after its retries, dead-letter a harmless duplicate; if that other
@@ -132,7 +135,9 @@ def lambda_handler(event: S3EventNotificationEventBridgeModel, context: LambdaCo
         return {"action": "duplicate", "execution_name": execution_name(settings.model_name, identity)}
 
 
-def handle_arrival(bucket: str, key: str, size: int, version_id: str | None, identity: str) -> dict[str, Any]:
+def handle_arrival(
+    bucket: str, key: str, size: int, version_id: str | None, identity: str, written_at: int
+) -> dict[str, Any]:
     arrival = {"bucket": bucket, "key": key, "version_id": version_id, "identity": identity}
     try:
         validate_key(key, settings.incoming_prefix)
@@ -148,9 +153,19 @@ def handle_arrival(bucket: str, key: str, size: int, version_id: str | None, ide
         refused = refuse_arrival(arrival={**arrival, **unsupported})
         return refused
     if classification.decision is not KeyDecision.START:
-        # Part files wait for their folder's marker; this is the cheap, common path in a burst.
-        return {"action": "ignored", "why": classification.decision.value}
+        # Part files wait for their folder's marker: counted (one conditional write, the cheap path
+        # in a burst) so the sweeper completes or reports the folder; no part waits in silence.
+        counted = pending_drops.record_part(
+            bucket, classification.drop_prefix, size, classification.decision is KeyDecision.PART_OF_FOLDER, written_at
+        )
+        return {
+            "action": "waiting" if counted else "ignored",
+            "why": classification.decision.value if counted else "part-of-completed-drop",
+            "folder": classification.drop_prefix,
+        }
     assert classification.kind is not None
     drop = {**arrival, "kind": classification.kind, "drop_prefix": classification.drop_prefix, "size": size}
     admission: dict[str, Any] = admit_drop(drop=drop)
+    if classification.kind is not DropKind.SINGLE_OBJECT:
+        pending_drops.complete(bucket, classification.drop_prefix, written_at)
     return admission

@@ -161,7 +161,16 @@ def test_upload_of_a_folder_part_says_it_waits_and_no_run_starts(
     expected = json.loads(result.stdout)["expected"]
     assert expected["outcome"] == "waits"
     assert expected["drop"] == "incoming/2026-11-23/"
-    assert len(cloud.wait_for_executions(1, timeout=60)) == 1, "a part alone starts no run"
+    assert "DropQuietSeconds" in expected["message"]
+    assert len(cloud.wait_for_executions(1, timeout=60)) == 1, "a part alone starts no run (quiet period: 600 s)"
+
+    cloud.deliveries.wait_idle(timeout=30)
+    shown = cli("--local", "status")
+    [drop] = json.loads(cli("--local", "--json", "status").stdout)["pending_drops"]
+    assert drop["folder"].endswith("/incoming/2026-11-23/")
+    assert (drop["status"], drop["objects"], drop["data_objects"]) == ("pending", 1, 1)
+    assert 0 <= drop["age_seconds"] < 120
+    assert "pending drops" in shown.stdout and "incoming/2026-11-23/" in shown.stdout
 
 
 def test_status_shows_a_quarantined_run_with_its_outcome_and_dataset(cli: Any, quarantined_run: dict[str, Any]) -> None:

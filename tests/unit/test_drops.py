@@ -9,6 +9,7 @@ import pytest
 
 from conveyor_core.intake.drops import (
     MAX_KEY_LENGTH,
+    SKIPPED_LISTED,
     DropKind,
     InvalidDropError,
     KeyDecision,
@@ -20,6 +21,7 @@ from conveyor_core.intake.drops import (
     parse_manifest,
     pinned_version,
     select_success_parts,
+    skipped_objects,
     validate_key,
 )
 
@@ -308,26 +310,38 @@ def test_a_bad_manifest_part_is_quoted_with_its_control_characters_escaped() -> 
 # --- select_success_parts -----------------------------------------------------------------------
 
 
-def test_select_success_parts_keeps_only_direct_data_children_sorted() -> None:
-    listed = [
-        "incoming/d/part-0002.csv",
-        "incoming/d/_SUCCESS",
-        "incoming/d/part-0000.csv.gz",
-        "incoming/d/readme.txt",
-        "incoming/d/nested/part-0009.csv",
-        "incoming/d/part-0001.csv",
-        "incoming/other/part-0000.csv",
-        "incoming/dx/part-0000.csv",
-    ]
+def test_select_success_parts_keeps_only_direct_non_empty_data_children_sorted() -> None:
+    listed = {
+        "incoming/d/part-0002.csv": 10,
+        "incoming/d/_SUCCESS": 0,
+        "incoming/d/part-0000.csv.gz": 10,
+        "incoming/d/readme.txt": 10,
+        "incoming/d/nested/part-0009.csv": 10,
+        "incoming/d/part-0001.csv": 10,
+        "incoming/d/part-0003.csv": 0,
+        "incoming/other/part-0000.csv": 10,
+        "incoming/dx/part-0000.csv": 10,
+    }
     assert select_success_parts(listed, "incoming/d/") == [
         "incoming/d/part-0000.csv.gz",
         "incoming/d/part-0001.csv",
         "incoming/d/part-0002.csv",
     ]
+    assert skipped_objects(listed, "incoming/d/") == [
+        "incoming/d/part-0003.csv: zero bytes",
+        "incoming/d/readme.txt: not a .csv or .csv.gz file",
+    ]
 
 
 def test_select_success_parts_of_a_folder_with_no_data_is_empty() -> None:
-    assert select_success_parts(["incoming/d/_SUCCESS", "incoming/d/x.txt"], "incoming/d/") == []
+    assert select_success_parts({"incoming/d/_SUCCESS": 0, "incoming/d/x.txt": 3}, "incoming/d/") == []
+
+
+def test_skipped_objects_are_listed_up_to_a_bound_then_counted() -> None:
+    listed = {f"incoming/d/notes-{n:02d}.txt": 1 for n in range(SKIPPED_LISTED + 5)}
+    skipped = skipped_objects(listed, "incoming/d/")
+    assert len(skipped) == SKIPPED_LISTED + 1
+    assert skipped[-1] == "and 5 more"
 
 
 # --- idempotency_key ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from conveyor_core.shared.notifications import RETRAIN_SUCCEEDS_ON, EventType, RunError
 from statemachines.builder import asl, functions, notify, outcomes
 from statemachines.builder.retrain import compile, deploy, intake, record, register, training, variant_shift
-from statemachines.builder.retrain.common import FAILED, FAILURE, FINALIZE, MODEL
+from statemachines.builder.retrain.common import FAILED, FAILURE, FINALIZE, MODEL, run_details
 
 COMMENT = (
     "Conveyor retraining pipeline: preprocess, train, gate, register, compile (Neo), deploy, record, notify. "
@@ -24,7 +24,7 @@ def _finish() -> dict[str, asl.State]:
             EventType.PIPELINE_FAILED,
             model=MODEL,
             failure=FAILURE,
-            details={"dataset": "$.dataset.uri"},
+            details=run_details(),
             next_state=FINALIZE,
         ),
         FINALIZE: functions.FINALIZE_RUN.task(

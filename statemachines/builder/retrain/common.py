@@ -15,6 +15,11 @@ FAILURE = "$.failure"
 FINALIZE = "FinalizeRun"
 
 
+def run_details(**more: Any) -> dict[str, Any]:
+    """What every retrain outcome says about its drop: the dataset, and the folder's objects it did not read."""
+    return {"dataset": "$.dataset.uri", "skipped_objects": "$.dataset.skipped", **more}
+
+
 def fail_run() -> list[dict[str, Any]]:
     return asl.catch_all(FAILED, FAILURE)
 

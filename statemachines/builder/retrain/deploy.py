@@ -10,7 +10,7 @@ from __future__ import annotations
 from conveyor_core.release.polling import DELETE_MAX_POLLS, DELETE_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, autoscaling, functions, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_tags
+from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_details, run_tags
 
 PLAN = "$.plan"
 ROLLOUT = "$.rollout"
@@ -31,7 +31,7 @@ def _failed_outcome(reason: str) -> asl.State:
         EventType.PIPELINE_FAILED,
         model=MODEL,
         reason=reason,
-        details={"endpoint": "$.plan.endpoint_name"},
+        details=run_details(endpoint="$.plan.endpoint_name"),
         next_state=FINALIZE,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, history_items, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
+from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run, run_details
 
 PREPROCESSED = "$.preprocess"
 PRODUCTION = "$.production"
@@ -66,14 +66,14 @@ def states() -> dict[str, asl.State]:
             model=MODEL,
             reason="States.Format('nothing changed: {} has the same content (sha256 {}) as the data the production "
             "model was trained on', $.dataset.uri, $.preprocess.dataset_sha256)",
-            details={"dataset": "$.dataset.uri"},
+            details=run_details(),
             next_state=FINALIZE,
         ),
         "QuarantinedOutcome": outcomes.outcome(
             EventType.DATA_QUARANTINED,
             model=MODEL,
             reason="States.Format('{}: {}', $.preprocess.reason, $.preprocess.detail)",
-            details={"quarantine": "$.preprocess.quarantine_uri", "dataset": "$.dataset.uri"},
+            details=run_details(quarantine="$.preprocess.quarantine_uri"),
             next_state=FINALIZE,
         ),
     }

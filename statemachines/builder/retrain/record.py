@@ -5,7 +5,7 @@ from __future__ import annotations
 from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, autoscaling, history_items, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run
+from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run, run_details
 
 _HISTORY = "${HistoryTableName}"
 
@@ -36,6 +36,7 @@ def states() -> dict[str, asl.State]:
             "$.plan.strategy, $.gate.reason, $.artifact.note)",
             metrics={"candidate": "$.gate.candidate", "production": "$.gate.production"},
             details={
+                **run_details(),
                 "endpoint": "$.plan.endpoint_name",
                 "endpoint_config": "$.plan.endpoint_config_name",
                 "model_package": "$.registry.ModelPackageArn",
@@ -79,6 +80,7 @@ def states() -> dict[str, asl.State]:
             "$.plan.strategy, $.plan.endpoint_config_name, $.plan.endpoint_name, $.endpoint.EndpointConfigName)",
             metrics={"candidate": "$.gate.candidate"},
             details={
+                **run_details(),
                 "endpoint": "$.plan.endpoint_name",
                 "rejected_config": "$.plan.endpoint_config_name",
                 "serving_config": "$.endpoint.EndpointConfigName",

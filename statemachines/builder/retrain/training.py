@@ -9,7 +9,7 @@ from __future__ import annotations
 from conveyor_core.release.polling import TRAINING_MAX_POLLS, TRAINING_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, outcomes
-from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_tags
+from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
 
 TRAINING = "$.training"
 GATE = "$.gate"
@@ -72,7 +72,7 @@ def _adoption() -> dict[str, asl.State]:
             model=MODEL,
             reason="States.Format('training job {} ended {} (DescribeTrainingJob has its FailureReason)', "
             "$.training.TrainingJobName, $.training.status)",
-            details={"training_job": "$.training.TrainingJobName"},
+            details=run_details(training_job="$.training.TrainingJobName"),
             next_state=FINALIZE,
         ),
     }
@@ -136,7 +136,7 @@ def states() -> dict[str, asl.State]:
             model=MODEL,
             reason="$.gate.reason",
             metrics={"candidate": "$.gate.candidate", "production": "$.gate.production"},
-            details={"training_job": "$.training.TrainingJobName"},
+            details=run_details(training_job="$.training.TrainingJobName"),
             next_state=FINALIZE,
         ),
     }

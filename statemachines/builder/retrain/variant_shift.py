@@ -10,7 +10,7 @@ from __future__ import annotations
 from conveyor_core.release.polling import ABORT_SETTLE_SECONDS, SHIFT_MAX_POLLS, SHIFT_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, outcomes, retries
-from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run
+from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_details
 from statemachines.builder.retrain.deploy import endpoint_failed, endpoint_update
 
 SHIFT = "$.shift"
@@ -138,7 +138,7 @@ def states() -> dict[str, asl.State]:
             model=MODEL,
             reason="States.Format('the variant shift on {} stopped with the endpoint {}', $.plan.endpoint_name, "
             "$.shift_endpoint.EndpointStatus)",
-            details={"endpoint": "$.plan.endpoint_name"},
+            details=run_details(endpoint="$.plan.endpoint_name"),
             next_state=FINALIZE,
         ),
     }

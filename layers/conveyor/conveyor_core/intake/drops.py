@@ -60,6 +60,8 @@ class DropKind(StrEnum):
     SINGLE_OBJECT = "single-object"
     SUCCESS_MARKER = "success-marker"
     MANIFEST = "manifest"
+    # A folder with no marker whose last part landed DropQuietSeconds ago (the drop sweeper's).
+    QUIET_PERIOD = "quiet-period"
 
 
 class KeyDecision(StrEnum):
@@ -175,13 +177,34 @@ def parse_manifest(body: bytes, drop_prefix: str) -> list[str]:
     return keys
 
 
-def select_success_parts(listed_keys: list[str], drop_prefix: str) -> list[str]:
-    """The data objects of a ``_SUCCESS`` drop: every data file directly in the folder."""
+SKIPPED_LISTED = 20
+
+
+def _in_folder(key: str, drop_prefix: str) -> bool:
+    return key.startswith(drop_prefix) and "/" not in key[len(drop_prefix) :] and key != drop_prefix
+
+
+def select_success_parts(listed: dict[str, int], drop_prefix: str) -> list[str]:
+    """The data objects of a ``_SUCCESS`` or quiet-period drop: every non-empty data file directly in the folder."""
     return sorted(
-        key
-        for key in listed_keys
-        if key.startswith(drop_prefix) and "/" not in key[len(drop_prefix) :] and key.endswith(DATA_SUFFIXES)
+        key for key, size in listed.items() if _in_folder(key, drop_prefix) and key.endswith(DATA_SUFFIXES) and size
     )
+
+
+def skipped_objects(listed: dict[str, int], drop_prefix: str) -> list[str]:
+    """What a folder holds that its run does not read, each as "key: why" (the markers are not listed)."""
+    reasons = []
+    for key, size in sorted(listed.items()):
+        name = key[len(drop_prefix) :]
+        if not _in_folder(key, drop_prefix) or name in (SUCCESS_MARKER, MANIFEST_MARKER):
+            continue
+        if not name.endswith(DATA_SUFFIXES):
+            reasons.append(f"{key}: not a .csv or .csv.gz file")
+        elif size == 0:
+            reasons.append(f"{key}: zero bytes")
+    if len(reasons) > SKIPPED_LISTED:
+        return [*reasons[:SKIPPED_LISTED], f"and {len(reasons) - SKIPPED_LISTED} more"]
+    return reasons
 
 
 def idempotency_key(bucket: str, key: str, version_id: str | None, etag: str | None, sequencer: str | None) -> str:

@@ -14,6 +14,7 @@ from conveyor_core.intake.drops import (
     parse_manifest,
     pinned_version,
     select_success_parts,
+    skipped_objects,
     version_gone_detail,
 )
 from conveyor_core.shared import executions
@@ -56,7 +57,7 @@ class Admission:
         }
 
 
-def _list_sizes(s3_client: Any, bucket: str, prefix: str) -> dict[str, int]:
+def list_sizes(s3_client: Any, bucket: str, prefix: str) -> dict[str, int]:
     """Every key under ``prefix`` with its size in bytes."""
     sizes: dict[str, int] = {}
     for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -116,7 +117,7 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
             version_id=drop.version_id,
             identity=drop.identity,
         )
-    listed = _list_sizes(s3_client, drop.bucket, drop.drop_prefix)
+    listed = list_sizes(s3_client, drop.bucket, drop.drop_prefix)
     if drop.kind is DropKind.MANIFEST:
         manifest = s3_client.get_object(Bucket=drop.bucket, Key=drop.key)["Body"].read()
         keys = parse_manifest(manifest, drop.drop_prefix)
@@ -126,10 +127,12 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
                 "manifest-parts-missing", f"the manifest names {len(missing)} missing part(s): {missing[:5]}"
             )
     else:
-        keys = select_success_parts(list(listed), drop.drop_prefix)
+        keys = select_success_parts(listed, drop.drop_prefix)
         if not keys:
+            skipped = "; ".join(skipped_objects(listed, drop.drop_prefix)) or "nothing else"
             raise InvalidDropError(
-                "marker-without-data", f"{drop.key} landed but {drop.drop_prefix} holds no .csv or .csv.gz data"
+                "marker-without-data",
+                f"{drop.drop_prefix} holds no non-empty .csv or .csv.gz data (it holds {skipped})",
             )
     total = sum(listed[key] for key in keys)
     if total > max_object_bytes:
@@ -144,6 +147,7 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
         uri=f"s3://{drop.bucket}/{drop.drop_prefix}",
         kind=drop.kind.value,
         identity=drop.identity,
+        skipped=skipped_objects(listed, drop.drop_prefix),
     )
 
 

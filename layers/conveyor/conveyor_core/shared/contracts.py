@@ -34,6 +34,9 @@ class DatasetRef(_Contract):
     version_id: str | None = None
     # The S3 write that completed the drop (bucket|key|version): what the production model was trained on.
     identity: str = ""
+    # Objects in the drop's folder that the run does not read (zero bytes, not .csv/.csv.gz), each
+    # "key: why", so every notification about the drop names them; at most SKIPPED_LISTED, then a count.
+    skipped: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _names_its_objects(self) -> DatasetRef:

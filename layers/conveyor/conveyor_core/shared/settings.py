@@ -49,6 +49,13 @@ class IngestSettings(CommonSettings):
     incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
     max_object_bytes: int = Field(default=5 * 1024**3, alias="MAX_OBJECT_BYTES", gt=0)
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, alias="IDEMPOTENCY_TTL_SECONDS", gt=0)
+    # Where folder drops wait for their marker, counted part by part.
+    drop_table: str = Field(alias="DROP_TABLE")
+
+
+class SweepSettings(IngestSettings):
+    drop_quiet_seconds: int = Field(default=600, alias="DROP_QUIET_SECONDS", ge=0)
+    drop_timeout_seconds: int = Field(default=3600, alias="DROP_TIMEOUT_SECONDS", gt=0)
 
 
 class PreprocessSettings(CommonSettings):

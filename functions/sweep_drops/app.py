@@ -1,0 +1,84 @@
+"""Every minute (EventBridge Scheduler): complete quiet folder drops, report ones still incomplete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.intake import ingest
+from conveyor_core.intake.dataset_keys import KeyListStore
+from conveyor_core.intake.drops import InvalidDropError
+from conveyor_core.intake.pending_drops import PendingDrops, now_seconds
+from conveyor_core.intake.sweep import DropSweeper, SweepPolicy
+from conveyor_core.shared import notifications
+from conveyor_core.shared.contracts import DatasetRef, ScheduledInvocation
+from conveyor_core.shared.locks import ModelLock
+from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.settings import SweepSettings, load
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = load(SweepSettings)
+s3 = boto3.client("s3")
+sfn = boto3.client("stepfunctions")
+dynamodb = boto3.client("dynamodb")
+sns = boto3.client("sns")
+
+
+def admit(drop: ingest.Drop, dataset: DatasetRef) -> None:
+    admission = ingest.admit(
+        drop,
+        dataset,
+        settings.model_name,
+        settings.state_machine_arn,
+        sfn,
+        ModelLock(dynamodb, settings.lock_table, settings.model_name),
+        key_lists=KeyListStore(s3, settings.artifact_bucket),
+    )
+    metrics.add_metric(name="QuietDropsStarted", unit=MetricUnit.Count, value=1)
+    logger.info("quiet folder drop admitted", extra=admission.as_output())
+
+
+def quarantine(drop: ingest.Drop, error: InvalidDropError) -> None:
+    # A folder is not one object: nothing is copied; the parts stay where they landed, and the
+    # notification names the folder and why its run was refused.
+    notification = Notification(
+        event=EventType.DATA_QUARANTINED,
+        model=settings.model_name,
+        reason=f"{error.reason}: {error.detail}",
+        details={"sources": [f"s3://{drop.bucket}/{drop.drop_prefix}"], "completed_by": drop.kind.value},
+    )
+    notifications.publish(sns, settings.topic_arn, notification)
+    logger.warning("quiet folder drop refused", extra={"reason": error.reason, "folder": drop.drop_prefix})
+
+
+def notify(notification: Notification) -> None:
+    notifications.publish(sns, settings.topic_arn, notification)
+    metrics.add_metric(name="DropsIncompleteNotified", unit=MetricUnit.Count, value=1)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ScheduledInvocation)
+def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[str, Any]:
+    sweeper = DropSweeper(
+        pending=PendingDrops(dynamodb, settings.drop_table, settings.model_name),
+        policy=SweepPolicy(settings.drop_quiet_seconds, settings.drop_timeout_seconds),
+        model=settings.model_name,
+        s3=s3,
+        admit=admit,
+        quarantine=quarantine,
+        notify=notify,
+        max_object_bytes=settings.max_object_bytes,
+    )
+    result = sweeper.sweep(now_seconds())
+    if result.started or result.notified or result.quarantined:
+        logger.info("drops swept", extra=result.as_output())
+    return result.as_output()
