@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import importlib.machinery
 import json
 import logging
 import os
@@ -76,7 +77,7 @@ class OfflineCloud:
         time_scale: float = 0.01,
         template: Path = REPO_ROOT / "template.yaml",
         server_port: int | None = None,
-        use_sam_build: bool = True,
+        use_sam_build: bool = False,
         evaluate_alarms: bool = True,
         run_schedules: bool = True,
         lambda_mode: LambdaMode = "in-process",
@@ -90,7 +91,12 @@ class OfflineCloud:
         self.time_scale = time_scale
         self.template = template
         self.server_port = server_port
+        # `sam build` targets Lambda (arm64, python3.13): loading its packages here would fail every
+        # function with Runtime.ImportModuleError. Sources are the default; a build is used only when
+        # asked for and built for this interpreter and machine (check_build_platform).
         self.build_dir = template.parent / ".aws-sam" / "build" if use_sam_build else None
+        if self.build_dir is not None:
+            check_build_platform(self.build_dir)
         self.evaluate_alarms = evaluate_alarms
         self.run_schedules = run_schedules
         self.lambda_mode = lambda_mode
@@ -427,6 +433,30 @@ class OfflineCloud:
                 self._seen.append(Notification(envelope.get("Subject", ""), body, attributes))
                 sqs.delete_message(QueueUrl=self._notification_queue, ReceiptHandle=message["ReceiptHandle"])
         return list(self._seen)
+
+
+class ForeignBuildError(RuntimeError):
+    """``.aws-sam/build`` holds compiled packages for another platform than this interpreter's."""
+
+
+def check_build_platform(build_dir: Path) -> None:
+    """Refuse a SAM build whose compiled modules this interpreter cannot load, naming what it was built for."""
+    # The first suffix names this interpreter and machine (".cpython-311-x86_64-linux-gnu.so"); a
+    # module tagged for any other cannot load. abi3 and untagged modules name no machine: not judged.
+    own = importlib.machinery.EXTENSION_SUFFIXES[0]
+    foreign = sorted(
+        {
+            path.name.split(".", 1)[1]
+            for path in build_dir.rglob("*.so")
+            if ".cpython-" in path.name and not path.name.endswith(own)
+        }
+    )
+    if foreign:
+        raise ForeignBuildError(
+            f"{build_dir} was built for another platform ({', '.join(foreign)}; this interpreter loads "
+            f"{own.lstrip('.')}): the offline cloud runs the sources instead; leave use_sam_build off or "
+            "remove the build with `make clean`"
+        )
 
 
 @functools.cache
