@@ -19,6 +19,7 @@ from conveyor_cli.target import reachable
 
 if TYPE_CHECKING:
     from localcloud.cloud import OfflineCloud
+    from localcloud.dashboard import DashboardServer
 
 app = typer.Typer(
     help="Run the offline cloud (moto plus Conveyor's local runtime) for `--local`.", no_args_is_help=True
@@ -94,11 +95,23 @@ def up(
             help="Run each Lambda function in its own awslambdaric worker process (like Lambda), or in this process.",
         ),
     ] = True,
+    dashboard: Annotated[
+        bool, typer.Option("--dashboard/--no-dashboard", help="Serve the stack's CloudWatch dashboard as a web page.")
+    ] = True,
+    dashboard_port: Annotated[
+        int | None,
+        typer.Option(
+            "--dashboard-port", min=1, max=65535, help="Loopback port of the dashboard page [default: --port + 1]."
+        ),
+    ] = None,
 ) -> None:
     """Start the offline cloud, deploy template.yaml into it, and serve until Ctrl-C."""
     opts = options(ctx)
     state_file = opts.state_file
     _check_free(state_file, port)
+    page_port = (dashboard_port or (port + 1 if port < 65535 else port - 1)) if dashboard else None
+    if page_port is not None and (page_port == port or not _port_free(page_port)):
+        raise CliError(f"port {page_port} is in use: pick another with --dashboard-port, or --no-dashboard")
     dump_threads_on_sigusr1()
     parameters = _parameters(parameter or [])
     # Importing localcloud pulls in moto and XGBoost: only this command pays for it.
@@ -115,32 +128,43 @@ def up(
         server_port=port,
         lambda_mode="workers" if workers else "in-process",
     )
+    page: DashboardServer | None = None
     try:
         with out.status(f"deploying template.yaml into the offline cloud on port {port}"):
             cloud.start()
+        if page_port is not None:
+            from localcloud.dashboard import serve
+
+            page = serve(cloud, page_port)
         state = state_of(cloud)
         local_state.save(state_file, state)
-        _announce(state, state_file, opts.json)
+        _announce(state, state_file, opts.json, page.url if page else None)
         _wait_for_interrupt()
     finally:
         # The state file goes first: from here on no other shell should try to reach this cloud.
         local_state.remove(state_file)
+        if page is not None:
+            page.stop()
         with out.status("stopping the offline cloud (waiting for running work)"):
             cloud.stop()
     if not opts.json:
         out.print("offline cloud stopped", style="dim")
 
 
-def _announce(state: local_state.LocalState, state_file: Path, as_json: bool) -> None:
+def _announce(state: local_state.LocalState, state_file: Path, as_json: bool, dashboard_url: str | None) -> None:
     if as_json:
-        render.emit_json({"state_file": str(state_file), **state.model_dump()}, indent=None)
+        render.emit_json(
+            {"state_file": str(state_file), "dashboard_url": dashboard_url, **state.model_dump()}, indent=None
+        )
         return
     out = render.console()
     out.print(render.fields("stack outputs", sorted(state.outputs.items())))
     out.print(
         f"\n[bold]offline cloud up[/bold] at {state.endpoint_url}  (state file {state_file})\n"
         "in another shell: [bold]conveyor --local status[/bold], [bold]conveyor --local upload data.csv[/bold]; "
-        f"the AWS CLI: --endpoint-url {state.endpoint_url}\nCtrl-C stops it."
+        f"the AWS CLI: --endpoint-url {state.endpoint_url}\n"
+        + (f"dashboard: [bold]{dashboard_url}[/bold]\n" if dashboard_url else "")
+        + "Ctrl-C stops it."
     )
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -39,8 +40,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from unittest import mock
 
-from localcloud.cloud import Notification, OfflineCloud
+from localcloud.cloud import ACCOUNT_ID, Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
 from localcloud.faults import KINDS
 
@@ -87,10 +89,60 @@ class Drop:
     uploaded_at: float = 0.0
     settled_after: float | None = None
     diagnosis: str = ""  # the endpoint's and alarms' state when an unexpected outcome arrived
+    rolled_back: RollbackEvidence | None = None  # filled in when a deployment.rolled_back arrives
 
     @property
     def terminal(self) -> list[tuple[str, str]]:
         return [outcome for outcome in self.outcomes if outcome[0] in TERMINAL_EVENTS]
+
+
+@dataclass
+class RollbackEvidence:
+    """Why a run ended in ``deployment.rolled_back``: enough to tell a guardrail doing its job from a bug.
+
+    The endpoint and the alarms are read the moment the notification arrives (the next rollout would
+    change them); the rest when the soak has settled. moto has no DescribeAlarmHistory, so the alarms'
+    state history is read from its alarm records.
+    """
+
+    drop: str
+    execution: str = ""
+    notification: dict[str, Any] = field(default_factory=dict)
+    endpoint: str = ""  # status, serving config and FailureReason (DescribeEndpoint)
+    alarms_in_alarm: list[str] = field(default_factory=list)  # "name: StateReason"
+    alarm_history: list[str] = field(default_factory=list)  # every alarm state in force during the run
+    faults: list[str] = field(default_factory=list)  # faults injected while the run ran, by any caller
+    task_failures: list[str] = field(default_factory=list)  # the run's failed tasks (its execution history)
+    verdict: str = ""
+
+
+class FaultLog:
+    """Every fault the injector decides on, with when and for whom (its stats only count them)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, str, str, str, str]] = []  # (epoch, caller, service, operation, kind)
+
+    @contextlib.contextmanager
+    def recording(self, cloud: OfflineCloud) -> Iterator[None]:
+        faults = cloud.faults
+        decide = faults.decide
+
+        def logged(service: str, operation: str, response_lost: bool = False) -> Any:
+            kind = decide(service, operation, response_lost)
+            if kind is not None:
+                caller = str(faults.current_caller())
+                self.records.append((time.time(), caller, service, operation, str(kind)))
+            return kind
+
+        with mock.patch.object(faults, "decide", logged):
+            yield
+
+    def between(self, start: float, stop: float) -> list[str]:
+        return [
+            f"+{at - start:.2f}s {caller} {service}:{operation} {kind}"
+            for at, caller, service, operation, kind in self.records
+            if start <= at <= stop
+        ]
 
 
 def make_drop(index: int, kind: str, tag: str) -> Drop:
@@ -150,6 +202,7 @@ class SoakReport:
     drops_notified_twice: list[str] = field(default_factory=list)
     unexpected_outcomes: list[str] = field(default_factory=list)
     unattributed_notifications: list[str] = field(default_factory=list)
+    rollbacks: list[RollbackEvidence] = field(default_factory=list)
     seconds_per_drop_p50: float = 0.0
     seconds_per_drop_max: float = 0.0
 
@@ -255,6 +308,7 @@ def run_soak(
     tag = uuid.uuid4().hex[:6]
     drops = [make_drop(index, DROP_PATTERN[index % len(DROP_PATTERN)], tag) for index in range(runs)]
     started = time.monotonic()
+    fault_log = FaultLog()
     with _quiet(verbose):
         cloud = OfflineCloud(parameters=STACK_PARAMETERS, time_scale=time_scale, use_sam_build=False).start()
         counts = cloud.deliveries.counts
@@ -262,11 +316,13 @@ def run_soak(
         try:
             cloud.faults.seed(seed)
             cloud.faults.inject(rate, kinds=KINDS, scope="pipeline")
-            _drive(cloud, drops, burst, drop_timeout, progress)
-            _settle(cloud, drop_timeout)
+            with fault_log.recording(cloud):
+                _drive(cloud, drops, burst, drop_timeout, progress)
+                _settle(cloud, drop_timeout)
             stats = cloud.faults.stats()
             cloud.faults.clear()
             _collect(cloud, drops, report)
+            report.rollbacks = [_explain(cloud, drop.rolled_back, fault_log) for drop in drops if drop.rolled_back]
         finally:
             cloud.faults.clear()
             cloud.stop()
@@ -311,6 +367,8 @@ def _drive(cloud: OfflineCloud, drops: Sequence[Drop], burst: int, drop_timeout:
                 target = attributor.drop_for(note)
                 if target is not None:
                     target.outcomes.append((note.event, str(note.body.get("reason", ""))[:300]))
+                    if note.event == "deployment.rolled_back" and target.rolled_back is None:
+                        target.rolled_back = _rollback_snapshot(cloud, target, note)
                     if target.settled_after is None and note.event in TERMINAL_EVENTS:
                         target.settled_after = time.monotonic() - target.uploaded_at
                         if note.event not in EXPECTED_OUTCOMES[target.kind]:
@@ -334,6 +392,74 @@ def _diagnose(cloud: OfflineCloud) -> str:
         alarms = cloud.client("cloudwatch").describe_alarms(StateValue="ALARM")["MetricAlarms"]
         parts.append(f"alarms in ALARM: {[a['AlarmName'] + ': ' + a['StateReason'] for a in alarms]}")
     return "; ".join(parts)
+
+
+def _rollback_snapshot(cloud: OfflineCloud, drop: Drop, note: Notification) -> RollbackEvidence:
+    """The endpoint and the alarms in ALARM as the rollback's notification arrives."""
+    evidence = RollbackEvidence(f"#{drop.index} {drop.kind} {drop.trigger}", str(note.body.get("execution", "")))
+    evidence.notification = dict(note.body)
+    with contextlib.suppress(Exception):
+        endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=cloud.output("EndpointName"))
+        evidence.endpoint = (
+            f"{endpoint['EndpointStatus']} on {endpoint.get('EndpointConfigName', '?')}; "
+            f"FailureReason: {endpoint.get('FailureReason', 'none')}"
+        )
+    with contextlib.suppress(Exception):
+        alarms = cloud.client("cloudwatch").describe_alarms(StateValue="ALARM")["MetricAlarms"]
+        evidence.alarms_in_alarm = [f"{alarm['AlarmName']}: {alarm['StateReason']}" for alarm in alarms]
+    return evidence
+
+
+def _epoch(when: dt.datetime) -> float:
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _alarm_history(cloud: OfflineCloud, start: float, stop: float) -> list[str]:
+    """Each alarm's states in force between ``start`` and ``stop`` (moto keeps them; it has no DescribeAlarmHistory)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    lines = []
+    for alarm in list(cloudwatch_backends[ACCOUNT_ID][cloud.region].alarms.values()):
+        # moto's history holds each *previous* (reason, state, since); the current state comes last.
+        states = [(entry[3], entry[1], _epoch(entry[4])) for entry in list(alarm.history) if entry[0] == "StateUpdate"]
+        states.append((alarm.state_value, alarm.state_reason, _epoch(alarm.state_updated_timestamp)))
+        for position, (state, reason, since) in enumerate(states):
+            until = states[position + 1][2] if position + 1 < len(states) else float("inf")
+            if since <= stop and until >= start:
+                lines.append(f"{alarm.name} {state} from {since - start:+.2f}s: {reason}")
+    return lines
+
+
+def _explain(cloud: OfflineCloud, evidence: RollbackEvidence, faults: FaultLog) -> RollbackEvidence:
+    """Complete a rollback's evidence from the run's execution, the alarms' history and the fault log."""
+    start, stop = 0.0, time.time()
+    if evidence.execution:
+        execution = cloud.client("stepfunctions").describe_execution(executionArn=evidence.execution)
+        start = _epoch(execution["startDate"])
+        stop = _epoch(execution["stopDate"]) if execution.get("stopDate") else stop
+        for event in cloud.history(evidence.execution):
+            if str(event.get("type", "")) in TASK_FAILURES:
+                details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+                evidence.task_failures.append(f"{details.get('error', '?')}: {str(details.get('cause', ''))[:160]}")
+    evidence.alarm_history = _alarm_history(cloud, start, stop)
+    evidence.faults = faults.between(start, stop)
+    reason = evidence.endpoint.partition("FailureReason: ")[2]
+    fed_alarms = [line for line in evidence.faults if " sagemaker-runtime:" in line]
+    if "alarm(s)" in reason:
+        cause = "a guardrail alarm fired during the bake"
+        cause += (
+            f"; {len(fed_alarms)} injected InvokeEndpoint fault(s) could have fed it"
+            if fed_alarms
+            else "; no fault was injected into InvokeEndpoint, so no injected fault fed it: look at the alarm history"
+        )
+    elif reason.startswith(("Failed to load", "Failed to download")):
+        cause = "the new fleet did not load, and the endpoint kept its previous config"
+    elif reason and reason != "none":
+        cause = "SageMaker rolled the update back"
+    else:
+        cause = "no rollback reason on the endpoint: it serves another config than the run deployed"
+    evidence.verdict = cause
+    return evidence
 
 
 def _settle(cloud: OfflineCloud, timeout: float) -> None:
@@ -459,6 +585,18 @@ def format_report(report: SoakReport) -> str:
         ("unattributed notifications", report.unattributed_notifications),
     ):
         lines += [f"  {title}: {item}" for item in items]
+    for rollback in report.rollbacks:
+        notification = rollback.notification
+        lines += [
+            f"rolled back: {rollback.drop}: {rollback.verdict}",
+            f"  notification    {notification.get('reason', '')} {json.dumps(notification.get('details', {}))}",
+            f"  endpoint        {rollback.endpoint or 'not read'}",
+            f"  alarms in ALARM {rollback.alarms_in_alarm or 'none'}",
+            *(f"  alarm state     {line}" for line in rollback.alarm_history),
+            f"  faults in run   {len(rollback.faults)}",
+            *(f"    {line}" for line in rollback.faults),
+            *(f"  task failed     {line}" for line in rollback.task_failures),
+        ]
     lines.append("RESULT: " + ("PASS" if report.ok else "FAIL"))
     return "\n".join(lines)
 

@@ -150,6 +150,9 @@ def test_a_guarded_update_rolls_back_when_an_alarm_fires_during_the_bake(cloud_f
     body = _only(cloud, "deployment.rolled_back")
     assert body["severity"] == "error"
     assert body["details"]["serving_config"] == serving
+    # The endpoint's FailureReason names the alarm: the notification carries it, not a guess.
+    assert alarm in body["details"]["failure_reason"]
+    assert "rolled back by the deployment guardrails: " in body["reason"]
     endpoint = _endpoint(cloud)
     assert endpoint["EndpointStatus"] == "InService"
     assert endpoint["EndpointConfigName"] == serving, "the previous config still serves"

@@ -201,6 +201,9 @@ def test_a_new_model_that_will_not_load_leaves_the_previous_config_serving(cloud
     outcome = terminal(cloud, count=2)[1]
     assert outcome.event == "deployment.rolled_back"
     assert outcome.body["details"]["serving_config"] == serving
+    # Not "on an alarm": the new fleet did not start, and the reason says so.
+    assert "Failed to load the new model" in outcome.body["details"]["failure_reason"]
+    assert "alarm" not in outcome.body["reason"]
     endpoint = sagemaker.describe_endpoint(EndpointName=cloud.output("EndpointName"))
     assert endpoint["EndpointStatus"] == "InService"
     assert endpoint["EndpointConfigName"] == serving, "the previous config still serves"

@@ -72,21 +72,40 @@ def states() -> dict[str, asl.State]:
         ),
         # A rollout that changed the instance type deregistered autoscaling first; the guardrails put
         # the old fleet back, so it is registered again (idempotent when nothing was deregistered).
-        **autoscaling.register("$.plan.endpoint_name", next_state="RolledBackOutcome", prefix="Restore"),
-        "RolledBackOutcome": outcomes.outcome(
-            EventType.DEPLOYMENT_ROLLED_BACK,
-            model=MODEL,
-            reason="States.Format('the {} rollout of {} was rolled back on an alarm; {} still serves {}', "
-            "$.plan.strategy, $.plan.endpoint_config_name, $.plan.endpoint_name, $.endpoint.EndpointConfigName)",
-            metrics={"candidate": "$.gate.candidate"},
-            details={
-                **run_details(),
-                "endpoint": "$.plan.endpoint_name",
-                "rejected_config": "$.plan.endpoint_config_name",
-                "serving_config": "$.endpoint.EndpointConfigName",
-                "model_package": "$.registry.ModelPackageArn",
-                "autoscaling": autoscaling.RESULT,
-            },
-            next_state=FINALIZE,
+        **autoscaling.register("$.plan.endpoint_name", next_state="RollbackReasonKnown", prefix="Restore"),
+        # The guardrails roll back on an alarm, but also when the new fleet fails to start; the
+        # endpoint's FailureReason says which when SageMaker gives one (reading an absent field fails).
+        "RollbackReasonKnown": asl.choice(
+            [asl.rule({"Variable": "$.endpoint.FailureReason", "IsPresent": True}, "RolledBackWithReasonOutcome")],
+            "RolledBackOutcome",
+        ),
+        "RolledBackWithReasonOutcome": _rolled_back(
+            "States.Format('the {} rollout of {} was rolled back by the deployment guardrails: {}; "
+            "{} still serves {}', $.plan.strategy, $.plan.endpoint_config_name, $.endpoint.FailureReason, "
+            "$.plan.endpoint_name, $.endpoint.EndpointConfigName)",
+            failure_reason="$.endpoint.FailureReason",
+        ),
+        "RolledBackOutcome": _rolled_back(
+            "States.Format('the {} rollout of {} was rolled back by the deployment guardrails (SageMaker gave no "
+            "reason); {} still serves {}', $.plan.strategy, $.plan.endpoint_config_name, $.plan.endpoint_name, "
+            "$.endpoint.EndpointConfigName)"
         ),
     }
+
+
+def _rolled_back(reason: str, **more: str) -> asl.State:
+    return outcomes.outcome(
+        EventType.DEPLOYMENT_ROLLED_BACK,
+        model=MODEL,
+        reason=reason,
+        metrics={"candidate": "$.gate.candidate"},
+        details={
+            **run_details(**more),
+            "endpoint": "$.plan.endpoint_name",
+            "rejected_config": "$.plan.endpoint_config_name",
+            "serving_config": "$.endpoint.EndpointConfigName",
+            "model_package": "$.registry.ModelPackageArn",
+            "autoscaling": autoscaling.RESULT,
+        },
+        next_state=FINALIZE,
+    )
