@@ -275,7 +275,11 @@ class Deployer:
         props = self.resolve(spec.get("Properties", {}))
         name = props.get("BucketName") or self._name(logical_id, lower=True)
         s3 = self.client("s3")
-        s3.create_bucket(Bucket=name)
+        # S3 (and moto) refuse a bucket outside us-east-1 without its region as the location constraint.
+        location = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
+        s3.create_bucket(Bucket=name, **location)
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         if "BucketEncryption" in props:
@@ -415,14 +419,6 @@ class Deployer:
             ensure_aws_managed_policy(self.stack.account_id, arn)
             iam.attach_role_policy(RoleName=name, PolicyArn=arn)
         return {"Ref": name, "Arn": role["Arn"], "RoleId": role["RoleId"]}
-
-    def _create_AWS_SageMaker_ModelPackageGroup(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-        props = self.resolve(spec["Properties"])
-        arn = self.client("sagemaker").create_model_package_group(
-            ModelPackageGroupName=props["ModelPackageGroupName"],
-            ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", ""),
-        )["ModelPackageGroupArn"]
-        return {"Ref": arn, "ModelPackageGroupArn": arn, "ModelPackageGroupName": props["ModelPackageGroupName"]}
 
     def _create_AWS_CloudWatch_Alarm(self, logical_id: str, spec: dict[str, Any]) -> dict[str, Any]:
         props = self.resolve(spec["Properties"])

@@ -46,7 +46,9 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
     }
     if result.status == "ok":
         version = family.version(settings.framework_version)
-        compilation = plan_compilation(family, version, settings.endpoint_instance_type, settings.neo_target_device)
+        compilation = plan_compilation(
+            family, version, settings.endpoint_instance_type, settings.neo_target_device, settings.region
+        )
         update["family"] = family.spec(settings.region, version, result.features, compilation, settings.training_image)
     result = result.model_copy(update=update)
     if result.status == "quarantined":

@@ -418,6 +418,12 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
     ("sagemaker", "DeleteEndpoint"): _sagemaker("sagemaker:DeleteEndpoint", "endpoint", "EndpointName"),
     ("sagemaker", "ListEndpoints"): _everything("sagemaker:ListEndpoints"),
     ("sagemaker", "ListTags"): _everything("sagemaker:ListTags"),
+    ("sagemaker", "CreateModelPackageGroup"): _sagemaker(
+        "sagemaker:CreateModelPackageGroup", "model-package-group", "ModelPackageGroupName"
+    ),
+    ("sagemaker", "DescribeModelPackageGroup"): _sagemaker(
+        "sagemaker:DescribeModelPackageGroup", "model-package-group", "ModelPackageGroupName"
+    ),
     ("sagemaker", "CreateModelPackage"): _model_package("sagemaker:CreateModelPackage"),
     ("sagemaker", "DescribeModelPackage"): _model_package("sagemaker:DescribeModelPackage"),
     ("sagemaker", "UpdateModelPackage"): _model_package("sagemaker:UpdateModelPackage"),

@@ -17,11 +17,11 @@ Eight regions are checked, six in the ``aws`` partition and one each in ``aws-cn
     after the SAM transform of the region's partition (what CloudFormation receives: SAM picks the
     partition's managed policy ARNs), which runs in .venv-sam in the background while (c) deploys.
 
-Known gaps are expected failures (``xfail(strict=True)``, listed by ``-ra`` with their reason), so that
-a fix shows up as an unexpected pass: CloudFormation has no ``AWS::SageMaker::ModelPackageGroup`` in
-``NO_MODEL_PACKAGE_GROUP_TYPE`` (cn-north-1 among them), and the offline cloud creates buckets without
-a LocationConstraint and speaks only the ``aws`` partition. Until localcloud creates buckets in their
-region, (c) adds the LocationConstraint CloudFormation itself sends (``buckets_in_their_region``).
+The template declares no ``AWS::SageMaker::ModelPackageGroup`` (CloudFormation lacks the type in
+China, GovCloud East and the newest regions; the first run creates the group), so every SageMaker
+region with a CloudFormation schema accepts it. The one known gap is an expected failure
+(``xfail(strict=True)``, listed by ``-ra``), so its fix shows up as an unexpected pass: the offline
+cloud speaks only the ``aws`` partition.
 
 The last tests read samconfig.toml: every override names a template parameter with a value the
 parameter accepts, the rollout settings are ones the deployment plan carries out as given, and
@@ -38,7 +38,7 @@ import re
 import shlex
 import subprocess
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from conveyor_core.release.deployment import effective_strategy
 from conveyor_core.shared.settings import DeploymentSettings
 from localcloud.cloud import ACCOUNT_ID, OfflineCloud
 from localcloud.lambdas import LocalLambdaRuntime
-from localcloud.template import Deployer, boto_factory, load_template
+from localcloud.template import Deployer, load_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -77,23 +77,12 @@ REGIONS: dict[str, str] = {
 }
 # The partitions whose regions the family's image table covers and whose documentation is public.
 PUBLIC_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-# SageMaker regions where CloudFormation has no AWS::SageMaker::ModelPackageGroup: cfn-lint 1.58.0's
-# regional resource schemas (cfnlint/data/schemas/providers/<region>.json, CloudFormation's own).
-# The stack cannot be created there until the template stops declaring the group (MODEL_PACKAGE_GROUP_GAP
-# says how).
-NO_MODEL_PACKAGE_GROUP_TYPE = frozenset(
-    {"ap-east-2", "ap-south-2", "ap-southeast-4", "ap-southeast-6", "cn-north-1", "cn-northwest-1", "us-gov-east-1"}
-)
 # SageMaker regions without a built-in XGBoost image (the SageMaker Python SDK's
 # image_uri_config/xgboost.json, every version Conveyor offers): runs there need TrainingImage.
 NO_BUILT_IN_XGBOOST = frozenset({"ap-east-2", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "mx-central-1"})
 # cfn-lint bundles no resource schema for these SageMaker regions, so (d) cannot judge them.
 NO_CFN_LINT_SCHEMA = frozenset({"me-south-1"})
 
-MODEL_PACKAGE_GROUP_GAP = (
-    "CloudFormation has no AWS::SageMaker::ModelPackageGroup in this region (cfn-lint E3006): create the group "
-    "from the retrain state machine or a custom resource instead of declaring it"
-)
 OFFLINE_PARTITION_GAP = (
     "the offline cloud speaks only the aws partition: localcloud/template.py (Deployer._pseudo, _arn, the bucket "
     "ARN) and localcloud/iam/sam.py (managed policy ARNs) hard-code arn:aws"
@@ -162,7 +151,7 @@ def test_region_table_matches_botocore() -> None:
 
 
 def test_gap_lists_name_only_sagemaker_regions() -> None:
-    stale = (NO_MODEL_PACKAGE_GROUP_TYPE | NO_BUILT_IN_XGBOOST | NO_CFN_LINT_SCHEMA) - set(sagemaker_regions())
+    stale = (NO_BUILT_IN_XGBOOST | NO_CFN_LINT_SCHEMA) - set(sagemaker_regions())
     assert not stale, f"not SageMaker regions of {PUBLIC_PARTITIONS} (any more?): {sorted(stale)}"
 
 
@@ -384,22 +373,6 @@ def test_resolved_template_builds_arns_of_the_region_only(region: str) -> None:
     assert any(arn == f"arn:{partition}:states:{region}:{ACCOUNT_ID}:" for arn in built), built[:5]
 
 
-def buckets_in_their_region(region: str, endpoint_url: str | None = None) -> Callable[[str], Any]:
-    """localcloud's client factory, with the LocationConstraint that CloudFormation sends outside us-east-1."""
-    make = boto_factory(region, endpoint_url)
-
-    def locate(params: dict[str, Any], **_: Any) -> None:
-        params.setdefault("CreateBucketConfiguration", {"LocationConstraint": region})
-
-    def factory(service: str) -> Any:
-        client = make(service)
-        if service == "s3" and region != "us-east-1":
-            client.meta.events.register("provide-client-params.s3.CreateBucket", locate, unique_id="located-buckets")
-        return client
-
-    return factory
-
-
 def deployed_documents(cloud: OfflineCloud) -> dict[str, str]:
     """What the deployed stack holds that names other resources, as text, by where it was read."""
     assert cloud.stack is not None
@@ -445,8 +418,7 @@ def deployed_documents(cloud: OfflineCloud) -> dict[str, str]:
         for region, partition in REGIONS.items()
     ],
 )
-def test_stack_deploys_into_the_offline_cloud_in_the_region(region: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("localcloud.cloud.boto_factory", buckets_in_their_region)
+def test_stack_deploys_into_the_offline_cloud_in_the_region(region: str) -> None:
     cloud = OfflineCloud(
         region=region, use_sam_build=False, evaluate_alarms=False, run_schedules=False, template=TEMPLATE_PATH
     )
@@ -460,19 +432,6 @@ def test_stack_deploys_into_the_offline_cloud_in_the_region(region: str, monkeyp
     assert f"arn:{REGIONS[region]}:lambda:{region}:{ACCOUNT_ID}:" in arns, "no function ARN of the region was read"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ClientError,
-    reason="localcloud/template.py creates buckets without CreateBucketConfiguration.LocationConstraint, which "
-    "S3 (and moto) require outside us-east-1; buckets_in_their_region adds it until then",
-)
-def test_offline_cloud_creates_buckets_outside_us_east_1_by_itself() -> None:
-    with OfflineCloud(
-        region="eu-west-1", use_sam_build=False, evaluate_alarms=False, run_schedules=False, template=TEMPLATE_PATH
-    ):
-        pass
-
-
 # ------------------------------------------------------------------------------- (d) cfn-lint
 
 
@@ -483,22 +442,12 @@ def findings_for(findings: list[str], region: str) -> list[str]:
 
 
 def region_params() -> list[Any]:
-    return [
-        pytest.param(
-            region, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=MODEL_PACKAGE_GROUP_GAP)
-        )
-        if region in NO_MODEL_PACKAGE_GROUP_TYPE
-        else region
-        for region in REGIONS
-    ]
+    return list(REGIONS)
 
 
 def expect_no_findings(findings: list[str], region: str, what: str) -> None:
-    gap = [finding for finding in findings if "AWS::SageMaker::ModelPackageGroup" in finding]
-    unexpected = [finding for finding in findings if finding not in gap]
-    if unexpected:  # a real failure even where the known gap is expected
-        pytest.fail(f"cfn-lint of {what} for {region}: " + "; ".join(unexpected))
-    assert not gap, f"cfn-lint of {what} for {region}: " + "; ".join(gap)
+    if findings:
+        pytest.fail(f"cfn-lint of {what} for {region}: " + "; ".join(findings))
 
 
 # What .venv-sam runs, in the background while the offline cloud deploys: cfn-lint of template.yaml as
@@ -624,13 +573,7 @@ def _resource_types_per_region() -> dict[str, frozenset[str]]:
 def every_sagemaker_region() -> list[Any]:
     params: list[Any] = []
     for region in sorted(sagemaker_regions()):
-        if region in NO_MODEL_PACKAGE_GROUP_TYPE:
-            params.append(
-                pytest.param(
-                    region, marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=MODEL_PACKAGE_GROUP_GAP)
-                )
-            )
-        elif region in NO_CFN_LINT_SCHEMA:
+        if region in NO_CFN_LINT_SCHEMA:
             params.append(pytest.param(region, marks=pytest.mark.skip(reason="cfn-lint has no schema for it")))
         else:
             params.append(region)
@@ -645,9 +588,6 @@ def test_cloudformation_has_every_resource_type_in_every_sagemaker_region(region
     transformed = synthesis.result()["partitions"][partition_of(region)]["template"]
     declared = {resource["Type"] for resource in transformed["Resources"].values()}
     missing = sorted(declared - available)
-    unexpected = [name for name in missing if name != "AWS::SageMaker::ModelPackageGroup"]
-    if unexpected:
-        pytest.fail(f"CloudFormation has no {unexpected} in {region}")
     assert not missing, f"CloudFormation has no {missing} in {region}"
 
 

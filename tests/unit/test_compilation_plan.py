@@ -60,3 +60,10 @@ def test_what_neo_does_not_compile_for_the_family_is_not_compiled_and_the_reason
 def test_cloud_targets_are_the_ml_ones() -> None:
     assert is_cloud_target("ml_c5")
     assert not is_cloud_target("jetson_nano")
+
+
+def test_no_cloud_compile_where_neo_has_no_inference_image_for_the_family() -> None:
+    plan = plan_compilation(XGBOOST, "1.3-1", "ml.c5.xlarge", region="ca-west-1")
+    assert (plan.compile, plan.serve) == (False, False)
+    assert "no xgboost-neo inference image in ca-west-1" in plan.reason
+    assert plan_compilation(XGBOOST, "1.3-1", "ml.c5.xlarge", region="eu-west-1").compile

@@ -216,6 +216,14 @@ def test_console_link_url_encodes_the_execution_arn() -> None:
     assert unquote(encoded) == EXECUTION_ARN
 
 
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [("cn-north-1", "console.amazonaws.cn"), ("us-gov-west-1", "console.amazonaws-us-gov.com")],
+)
+def test_console_link_outside_the_aws_partition_uses_that_partitions_console(region: str, host: str) -> None:
+    assert execution_console_link(region, EXECUTION_ARN).startswith(f"https://{host}/states/home?region={region}#")
+
+
 # --- publish (moto SNS -> SQS) ------------------------------------------------------------------
 
 

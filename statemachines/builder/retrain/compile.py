@@ -23,7 +23,7 @@ _COMPILED = "$.compile.job.ModelArtifacts.S3ModelArtifacts"
 _JOB_NAME = "States.Format('{}-neo', $.run_id)"
 _STATUS = "$.compile.job.CompilationJobStatus"
 _NOT_STARTED = "CompileFailedToStart"
-_NEXT = "RegisterModel"
+_NEXT = "EnsureModelPackageGroup"
 # The poll counter and schedule every compilation starts with; BackOffCompilation moves along it.
 FIRST_COMPILE_POLL = {"attempt": 0, "wait": COMPILE_WAITS[0], "waits": list(COMPILE_WAITS)}
 

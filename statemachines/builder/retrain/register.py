@@ -17,6 +17,26 @@ REGISTRY = "$.registry"
 
 def states() -> dict[str, asl.State]:
     return {
+        # The group is made by the first run, not by the stack: CloudFormation lacks the resource type in
+        # several SageMaker regions. Described first (one call once it exists); any failure to describe
+        # it tries to create it, and a failed create fails the run with its own error.
+        "EnsureModelPackageGroup": asl.service_task(
+            "aws-sdk:sagemaker:describeModelPackageGroup",
+            parameters={"ModelPackageGroupName": "${ModelPackageGroupName}"},
+            result_path=None,
+            catch=asl.catch_all("CreateModelPackageGroup", "$.registry_group_error"),
+            next_state="RegisterModel",
+        ),
+        "CreateModelPackageGroup": asl.service_task(
+            "aws-sdk:sagemaker:createModelPackageGroup",
+            parameters={
+                "ModelPackageGroupName": "${ModelPackageGroupName}",
+                "ModelPackageGroupDescription": "States.Format('Models trained by Conveyor for {}', $.model)",
+            },
+            result_path=None,
+            catch=fail_run(),
+            next_state="RegisterModel",
+        ),
         "RegisterModel": asl.service_task(
             "aws-sdk:sagemaker:createModelPackage",
             parameters={

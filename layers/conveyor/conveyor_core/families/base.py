@@ -105,6 +105,10 @@ class ModelFamily(ABC):
     def neo_refusal(self, version: str, target_device: str) -> str | None:
         """Why Neo would not compile (or not usefully compile) this family's model for a target; None if it would."""
 
+    def neo_region_refusal(self, region: str) -> str | None:
+        """Why a model compiled for a cloud target could not be served in ``region``; None if it could."""
+        return None
+
     @abstractmethod
     def neo_input(self, version: str, feature_count: int) -> dict[str, Any]:
         """``CreateCompilationJob``'s ``InputConfig`` without ``S3Uri`` (the state machine adds it)."""

@@ -60,6 +60,11 @@ _NEO_VERSIONS = frozenset({"1.3-1"})
 # framework list has no XGBoost: the targets worth compiling a tree model for are CPU instances
 # and edge devices.
 _NEO_CPU_TARGETS = frozenset({"ml_c4", "ml_c5", "ml_m4", "ml_m5"})
+# Regions with a sagemaker-xgboost image but no xgboost-neo inference image (the SageMaker Python
+# SDK's image_uri_config/xgboost-neo.json): a model compiled there for an ml_* target cannot be served.
+_NO_NEO_IMAGE_REGIONS = frozenset(
+    {"ap-south-2", "ap-southeast-3", "ap-southeast-4", "ca-west-1", "eu-south-2", "me-central-1"}
+)
 _DEFAULT_OBJECTIVE = "reg:squarederror"
 _BINARY = ("binary:",)
 _MULTICLASS = ("multi:",)
@@ -92,6 +97,14 @@ class XGBoostFamily(ModelFamily):
             return (
                 f"Neo's XGBoost image runs on CPU only: compiling for {target_device} would not use its accelerator "
                 f"(CPU targets: {', '.join(sorted(_NEO_CPU_TARGETS))})"
+            )
+        return None
+
+    def neo_region_refusal(self, region: str) -> str | None:
+        if region in _NO_NEO_IMAGE_REGIONS:
+            return (
+                f"SageMaker publishes no xgboost-neo inference image in {region}, "
+                "so a compiled model could not be served"
             )
         return None
 

@@ -27,7 +27,7 @@ def is_cloud_target(target_device: str) -> bool:
 
 
 def plan_compilation(
-    family: ModelFamily, version: str, instance_type: str, requested_target: str = ""
+    family: ModelFamily, version: str, instance_type: str, requested_target: str = "", region: str = ""
 ) -> CompilationPlan:
     serving_target = target_for_instance(instance_type)
     target = requested_target or serving_target
@@ -39,7 +39,9 @@ def plan_compilation(
             reason=f"not compiled: NeoTargetDevice {target} is not the endpoint's instance family ({instance_type}); "
             "a Neo artefact runs only on the family it was compiled for",
         )
-    if refusal := family.neo_refusal(version, target):
+    if refusal := family.neo_refusal(version, target) or (
+        is_cloud_target(target) and region and family.neo_region_refusal(region)
+    ):
         return CompilationPlan(compile=False, serve=False, target_device=target, reason=f"not compiled: {refusal}")
     if is_cloud_target(target):
         return CompilationPlan(

@@ -137,11 +137,13 @@ class Notification(BaseModel):
         return request
 
 
+# The console's host outside the aws partition (China, GovCloud); the aws partition uses <region>.console.
+_CONSOLE_HOSTS = (("cn-", "console.amazonaws.cn"), ("us-gov-", "console.amazonaws-us-gov.com"))
+
+
 def execution_console_link(region: str, execution_arn: str) -> str:
-    return (
-        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-        f"#/v2/executions/details/{quote(execution_arn, safe='')}"
-    )
+    host = next((h for prefix, h in _CONSOLE_HOSTS if region.startswith(prefix)), f"{region}.console.aws.amazon.com")
+    return f"https://{host}/states/home?region={region}#/v2/executions/details/{quote(execution_arn, safe='')}"
 
 
 def describe_failure(error: str | None, cause: str | None) -> str:
