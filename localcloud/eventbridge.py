@@ -558,5 +558,10 @@ class Deliveries:
             }
             self.send_to_queue(destination, json.dumps(record), {})
         if not dead_letter and not destination:
-            raise RuntimeError(f"async invoke of {arn} failed after {attempts} attempts and has no dead-letter queue")
+            # Lambda discards such an event; the function's Errors metric is what records it.
+            LOG.warning(
+                "async invoke of %s failed after %d attempt(s) and was discarded (no dead-letter queue): %s: %s",
+                arn, attempts, error_type, error_message[:300],
+            )  # fmt: skip
+            return
         LOG.warning("async invoke of %s failed after %d attempts; the event was dead-lettered", arn, attempts)

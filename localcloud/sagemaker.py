@@ -34,9 +34,11 @@ import contextlib
 import copy
 import datetime as dt
 import hashlib
+import io
 import logging
 import random
 import shutil
+import tarfile
 import tempfile
 import threading
 import time
@@ -388,6 +390,7 @@ class LocalSageMaker:
                 with _as_role(job.role_arn, f"ClientError: Data download failed:Unable to download data from {uri}"):
                     _download_prefix(backend.region_name, uri, local)
                 channels[channel["ChannelName"]] = local
+            self._download_code(job, backend.region_name, job_dir / "opt-ml" / "code")
             job.secondary_status = "Training"
             limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
             engine = engines.for_training_image(job.algorithm_specification["TrainingImage"])
@@ -422,6 +425,19 @@ class LocalSageMaker:
         finally:
             job.training_end_time = job.last_modified_time = _now()
 
+    @staticmethod
+    def _download_code(job: Any, region: str, target: Path) -> None:
+        """Script mode: the container fetches ``sagemaker_submit_directory`` as the job's role, then unpacks it."""
+        uri = str((job.hyper_parameters or {}).get("sagemaker_submit_directory", "")).strip('"')
+        if not uri.startswith("s3://"):
+            return
+        with _as_role(job.role_arn, f"ClientError: Unable to download the training code from {uri}"):
+            archive = _get_bytes(region, uri)
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as sources:
+            sources.extractall(target, filter="data")
+
     def _record_training_version(self, model_tar_gz: bytes, image_uri: str) -> None:
         version = rules.framework_version(_image_tag(image_uri))
         if version is not None:
@@ -446,13 +462,14 @@ class LocalSageMaker:
     def _neo_refusal(self, engine: Any, model: bytes, framework: str, job: Any) -> str | None:
         """Why Neo fails this job before compiling (rules.neo_target_refusal, rules.neo_version_refusal)."""
         output = job.output_config
+        requested_version = str(job.input_config.get("FrameworkVersion", ""))
         refusal = rules.neo_target_refusal(
-            framework, str(output.get("TargetDevice", "")), output.get("TargetPlatform") or {}
+            framework, str(output.get("TargetDevice", "")), output.get("TargetPlatform") or {}, requested_version
         )
         if refusal is not None:
             return refusal
         version = self.trained_with(model) or engine.saved_by_version(model)
-        return rules.neo_version_refusal(framework, version)
+        return rules.neo_version_refusal(framework, version, requested_version)
 
     def _run_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
         from localcloud.sagemaker_engine import engines
@@ -472,7 +489,9 @@ class LocalSageMaker:
                 job.failure_reason = job.status_message = refusal
                 job.compilation_job_status = "FAILED"
                 return
-            outcome = engine.compile(model, framework, str(target), work)
+            outcome = engine.compile(
+                model, framework, str(target), work, str(job.input_config.get("FrameworkVersion", ""))
+            )
             self._hold_until(started, self.job_durations.compilation_seconds)
             if outcome.status == "COMPLETED" and outcome.artifact_tar_gz is not None:
                 uri = job.output_config["S3OutputLocation"].rstrip("/") + f"/model-{target}.tar.gz"
@@ -481,7 +500,10 @@ class LocalSageMaker:
                 job.model_artifacts = {"S3ModelArtifacts": uri}
                 job.failure_reason = ""
                 job.inference_image = rules.inference_image_for_job(
-                    framework, str(job.output_config.get("TargetDevice", "")), backend.region_name
+                    framework,
+                    str(job.output_config.get("TargetDevice", "")),
+                    backend.region_name,
+                    str(job.input_config.get("FrameworkVersion", "")),
                 )
                 job.compilation_job_status = "COMPLETED"
             else:

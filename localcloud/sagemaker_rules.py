@@ -508,7 +508,17 @@ _ECR_SUFFIXES = (
     ("us-iso-", "c2s.ic.gov"),
     ("cn-", "amazonaws.com.cn"),
 )
-NEO_FRAMEWORK_IMAGES = {"XGBOOST": XGBOOST_NEO_REPOSITORY}
+# Neo's PyTorch serving image: one repository, tagged by framework version and processor
+# (<version>-cpu-py3 / <version>-gpu-py3), in the same accounts (image_uri_config/neo-pytorch.json).
+PYTORCH_NEO_REPOSITORY = "sagemaker-inference-pytorch"
+NEO_FRAMEWORK_IMAGES = {"XGBOOST": XGBOOST_NEO_REPOSITORY, "PYTORCH": PYTORCH_NEO_REPOSITORY}
+_NEO_GPU_TARGETS = frozenset({"ml_p2", "ml_p3", "ml_g4dn"})
+# Neo compiles PyTorch models of these versions for cloud instances, and of 1.8 or earlier for edge devices
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/neo-supported-cloud.html, neo-supported-devices-edge-frameworks).
+NEO_PYTORCH_CLOUD_VERSIONS = frozenset({(1, 4), (1, 5), (1, 6), (1, 7), (1, 8), (1, 12), (1, 13), (2, 0)})
+NEO_PYTORCH_EDGE_MAX_VERSION = (1, 8)
+# Inferentia and Trainium compile PyTorch through the Neuron SDK: a plainly traced model is not one.
+_PYTORCH_NEURON_TARGETS = {"ml_inf1": "Inferentia", "ml_inf2": "Inferentia", "ml_trn1": "Trainium"}
 # Neo compiles XGBoost models of 1.3.3 or earlier (neo-supported-cloud, neo-supported-devices-edge-frameworks).
 NEO_MAX_XGBOOST_VERSION = (1, 3)
 # Targets Neo cannot compile an XGBoost model for, and why. Inferentia and Trainium: documented by
@@ -530,16 +540,29 @@ def ecr_suffix(region: str) -> str:
     return next((suffix for prefix, suffix in _ECR_SUFFIXES if region.startswith(prefix)), "amazonaws.com")
 
 
-def neo_inference_image(framework: str, region: str) -> str | None:
+def neo_inference_image(
+    framework: str, region: str, target_device: str = "", framework_version: str = ""
+) -> str | None:
     """The image Neo names in DescribeCompilationJob's ``InferenceImage``; None where it names none here."""
     repository = NEO_FRAMEWORK_IMAGES.get(framework.upper())
     account = _XGBOOST_NEO_ACCOUNTS.get(region)
     if repository is None or account is None:
         return None
-    return f"{account}.dkr.ecr.{region}.{ecr_suffix(region)}/{repository}:latest"
+    tag = "latest"
+    if framework.upper() == "PYTORCH":
+        if not framework_version:
+            return None
+        tag = f"{framework_version}-{'gpu' if target_device in _NEO_GPU_TARGETS else 'cpu'}-py3"
+    return f"{account}.dkr.ecr.{region}.{ecr_suffix(region)}/{repository}:{tag}"
 
 
-def inference_image_for_job(framework: str, target_device: str, region: str) -> str | None:
+def is_neo_image(image: str) -> bool:
+    """Whether ``image`` is one of Neo's serving images, which run compiled models only."""
+    path = image.split("/", 1)[1] if "/" in image else image
+    return path.split(":", 1)[0] in NEO_FRAMEWORK_IMAGES.values()
+
+
+def inference_image_for_job(framework: str, target_device: str, region: str, framework_version: str = "") -> str | None:
     """DescribeCompilationJob's ``InferenceImage``: present for completed ``ml_*`` targets only.
 
     Sources: API model, DescribeCompilationJobResponse.InferenceImage ("Specify an image only if the
@@ -549,15 +572,19 @@ def inference_image_for_job(framework: str, target_device: str, region: str) -> 
     """
     if not target_device.startswith("ml_") or target_device == "ml_eia2":
         return None
-    return neo_inference_image(framework, region)
+    return neo_inference_image(framework, region, target_device, framework_version)
 
 
-def neo_target_refusal(framework: str, target_device: str, target_platform: Mapping[str, Any]) -> str | None:
+def neo_target_refusal(
+    framework: str, target_device: str, target_platform: Mapping[str, Any], framework_version: str = ""
+) -> str | None:
     """Why Neo fails a job for this framework and target (its FailureReason), or None.
 
     Neo reports such problems by failing the job (``ClientError: ...``, as sagemaker-python-sdk issue
     #1616 shows for a model Neo cannot read); failing the job rather than the call is chosen here.
     """
+    if framework.upper() == "PYTORCH":
+        return _pytorch_target_refusal(target_device, framework_version)
     if framework.upper() != "XGBOOST":
         return None
     kind = _XGBOOST_REFUSED_TARGETS.get(target_device)
@@ -571,6 +598,26 @@ def neo_target_refusal(framework: str, target_device: str, target_platform: Mapp
     )
 
 
+def _pytorch_target_refusal(target_device: str, framework_version: str) -> str | None:
+    if target_device in _PYTORCH_NEURON_TARGETS:
+        return (
+            f"ClientError: OutputConfiguration: a PyTorch model for {target_device} "
+            f"({_PYTORCH_NEURON_TARGETS[target_device]}) must be traced with the Neuron SDK"
+        )
+    version = framework_version_of(framework_version)
+    if version is None:
+        return "ClientError: InputConfiguration: FrameworkVersion is required for PYTORCH"
+    if target_device.startswith("ml_"):
+        if version not in NEO_PYTORCH_CLOUD_VERSIONS:
+            return (
+                f"ClientError: InputConfiguration: Neo does not compile PyTorch {framework_version} for cloud instances"
+            )
+        return None
+    if version > NEO_PYTORCH_EDGE_MAX_VERSION:
+        return f"ClientError: InputConfiguration: Neo compiles PyTorch 1.8 or earlier for {target_device}"
+    return None
+
+
 _VERSION = re.compile(r"^(\d+)\.(\d+)")
 
 
@@ -580,7 +627,12 @@ def framework_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def neo_version_refusal(framework: str, trained_with: tuple[int, int] | None) -> str | None:
+framework_version_of = framework_version
+
+
+def neo_version_refusal(
+    framework: str, trained_with: tuple[int, int] | None, framework_version: str = ""
+) -> str | None:
     """Neo refuses XGBoost models saved by a version newer than 1.3.
 
     Sources: https://docs.aws.amazon.com/sagemaker/latest/dg/neo-supported-cloud.html ("Supports 1.3.3
@@ -588,6 +640,14 @@ def neo_version_refusal(framework: str, trained_with: tuple[int, int] | None) ->
     supported (aws/sagemaker-python-sdk issue #1616). A model of unknown version is refused too
     (chosen: Neo cannot vouch for it either).
     """
+    if framework.upper() == "PYTORCH":
+        requested = framework_version_of(framework_version)
+        if trained_with is None or requested is None or trained_with <= requested:
+            return None
+        return (
+            f"ClientError: InputConfiguration: the model was saved by PyTorch {trained_with[0]}.{trained_with[1]}, "
+            f"newer than the FrameworkVersion {framework_version} it is compiled with"
+        )
     if framework.upper() != "XGBOOST":
         return None
     if trained_with is not None and trained_with <= NEO_MAX_XGBOOST_VERSION:
@@ -611,13 +671,14 @@ def hosting_refusal(
     (CreateEndpoint) or the update rolls back (UpdateEndpoint). An uncompiled artefact given to the
     Neo image fails the same way (chosen: that image runs compiled models only).
     """
-    neo_images = {neo_inference_image(framework, region) for framework in NEO_FRAMEWORK_IMAGES} - {None}
     if manifest is None:
-        if image in neo_images:
+        if is_neo_image(image):
             return f"variant {variant}: the image {image} serves Neo-compiled models, and the artefact is not one"
         return None
     target = str(manifest.get("target_device", ""))
-    expected = neo_inference_image(str(manifest.get("framework", "")), region)
+    expected = neo_inference_image(
+        str(manifest.get("framework", "")), region, target, str(manifest.get("framework_version", ""))
+    )
     if not target.startswith("ml_"):
         return (
             f"variant {variant}: the artefact was compiled by Neo for the device {target}, not for a SageMaker instance"

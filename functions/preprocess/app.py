@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from conveyor_core import families
 from conveyor_core.intake import dataset_keys
 from conveyor_core.intake.preprocess import preprocess
+from conveyor_core.intake.training_code import stage_training_code
 from conveyor_core.release.compilation import plan_compilation
 from conveyor_core.shared.contracts import PipelineInput
 from conveyor_core.shared.settings import PreprocessSettings, load
@@ -49,7 +50,18 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         compilation = plan_compilation(
             family, version, settings.endpoint_instance_type, settings.neo_target_device, settings.region
         )
-        update["family"] = family.spec(settings.region, version, result.features, compilation, settings.training_image)
+        update["family"] = family.spec(
+            settings.region,
+            version,
+            result.features,
+            compilation,
+            settings.training_image,
+            instance_type=settings.endpoint_instance_type,
+        )
+        update["hyperparameters"] = {
+            **result.hyperparameters,
+            **stage_training_code(s3, settings.artifact_bucket, family),
+        }
     result = result.model_copy(update=update)
     if result.status == "quarantined":
         logger.warning("dataset quarantined", extra={"reason": result.reason, "detail": result.detail})

@@ -40,7 +40,7 @@ class OfflineEngine(Protocol):
     ) -> TrainingOutcome: ...
 
     def compile(
-        self, model_tar_gz: bytes, framework: str, target_device: str, work_dir: Path
+        self, model_tar_gz: bytes, framework: str, target_device: str, work_dir: Path, framework_version: str = ""
     ) -> CompilationOutcome: ...
 
     def owns(self, artefact_files: Mapping[str, bytes]) -> bool:

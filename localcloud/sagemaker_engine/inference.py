@@ -24,7 +24,7 @@ import numpy.typing as npt
 from localcloud.sagemaker_engine.xgboost_container import MODEL_FILE_NAME, describe_xgboost_error, parse_csv_matrix
 
 FloatArray = npt.NDArray[np.floating[Any]]
-ModelKind = Literal["compiled", "xgboost"]
+ModelKind = Literal["compiled", "xgboost", "torchscript"]
 
 MANIFEST_FILE_NAME = "compiled.json"
 # The one post-processing step treelite cannot express: multi:softmax predicts the class index.

@@ -35,7 +35,9 @@ class XGBoostEngine:
             container_module=CONTAINER_MODULE,
         )
 
-    def compile(self, model_tar_gz: bytes, framework: str, target_device: str, work_dir: Path) -> CompilationOutcome:
+    def compile(
+        self, model_tar_gz: bytes, framework: str, target_device: str, work_dir: Path, framework_version: str = ""
+    ) -> CompilationOutcome:
         from localcloud.sagemaker_engine.compilation import compile_model
 
         return compile_model(model_tar_gz, framework, target_device, work_dir)

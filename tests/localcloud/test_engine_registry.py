@@ -33,7 +33,8 @@ def test_an_image_no_family_owns_is_refused_with_a_reason() -> None:
 
 def test_a_neo_framework_selects_the_engine_that_compiles_it() -> None:
     assert engines.for_framework("xgboost") is XGBOOST_ENGINE
-    with pytest.raises(engines.NoEngineError, match="handles XGBOOST; got MXNET"):
+    assert engines.for_framework("PYTORCH").neo_frameworks == ("PYTORCH",)
+    with pytest.raises(engines.NoEngineError, match="handles PYTORCH, XGBOOST; got MXNET"):
         engines.for_framework("MXNET")
 
 

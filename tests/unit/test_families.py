@@ -16,14 +16,14 @@ from conveyor_core.shared.contracts import CompilationPlan, FamilySpec
 def test_every_module_that_defines_a_family_is_found_by_its_name() -> None:
     modules = {info.name for info in pkgutil.iter_modules(families.__path__)} - {"base"}
     found = families.all_families()
-    assert set(found) >= {"xgboost"}
+    assert set(found) >= {"xgboost", "pytorch"}
     assert len(found) == len(modules)
     assert all(isinstance(family, ModelFamily) for family in found.values())
     assert families.get("xgboost") is XGBOOST
 
 
 def test_an_unknown_family_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(families.UnknownFamilyError, match=r"no model family 'lightgbm'; known: \['xgboost'"):
+    with pytest.raises(families.UnknownFamilyError, match=r"no model family 'lightgbm'; known: \['pytorch', 'xgboost'"):
         families.get("lightgbm")
 
 

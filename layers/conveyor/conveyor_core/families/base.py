@@ -83,9 +83,17 @@ class ModelFamily(ABC):
     def training_image(self, region: str, version: str) -> str:
         """The image that trains this family's models in ``region``."""
 
-    def serving_image(self, region: str, version: str) -> str:
-        """The image that serves an uncompiled model (the training image, for SageMaker's built-ins)."""
+    def serving_image(self, region: str, version: str, instance_type: str = "") -> str:
+        """The image that serves an uncompiled model on ``instance_type`` (the training image, for built-ins)."""
         return self.training_image(region, version)
+
+    def training_code(self) -> dict[str, bytes]:
+        """Script-mode training code to stage as ``sourcedir.tar.gz`` (file name → content); none for built-ins."""
+        return {}
+
+    def code_hyperparameters(self, submit_directory: str) -> dict[str, str]:
+        """The hyperparameters that point the training container at the staged code."""
+        return {}
 
     def metric_definitions(self) -> list[dict[str, str]]:
         """Regexes SageMaker reads metrics with; built-in algorithms publish their own, so none."""
@@ -124,6 +132,7 @@ class ModelFamily(ABC):
         feature_count: int,
         compilation: CompilationPlan,
         training_image: str = "",
+        instance_type: str = "",
     ) -> FamilySpec:
         """The run's view of the family: what the state machine passes to SageMaker.
 
@@ -138,7 +147,7 @@ class ModelFamily(ABC):
             name=self.name,
             version=version,
             algorithm_specification=algorithm,
-            serving_image=training_image or self.serving_image(region, version),
+            serving_image=training_image or self.serving_image(region, version, instance_type),
             content_type=self.content_type,
             neo_input=self.neo_input(version, feature_count),
             compilation=compilation,

@@ -1,0 +1,112 @@
+"""The pytorch family end to end: script-mode training, Neo for ml_g4dn, served; bad data quarantined.
+
+The same train.py that SageMaker's PyTorch container would run trains on the uploaded CSV; the
+offline Neo freezes the traced model for the GPU target, and the endpoint serves it (on the CPU here,
+which has no GPU). A second stack serves on an instance Neo cannot target for PyTorch (Inferentia),
+so the uncompiled model is served with the Deep Learning Containers' image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer
+from sklearn.metrics import roc_auc_score
+
+from localcloud.cloud import Notification, OfflineCloud
+from localcloud.datasets import breast_cancer_csv
+
+pytestmark = pytest.mark.e2e
+
+CloudFactory = Callable[..., OfflineCloud]
+HYPERPARAMETERS = json.dumps({"objective": "binary:logistic", "epochs": "15", "eval_metric": "auc"})
+
+
+def only(cloud: OfflineCloud, event: str) -> Notification:
+    found = [n for n in cloud.notifications() if n.event == event]
+    assert len(found) == 1, [(n.event, n.body.get("reason")) for n in cloud.notifications()]
+    return found[0]
+
+
+def artefact_files(cloud: OfflineCloud, uri: str) -> dict[str, bytes]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = cloud.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        return {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}  # type: ignore[union-attr]
+
+
+def test_a_drop_trains_the_network_compiles_it_for_ml_g4dn_and_serves_it(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(ModelFamily="pytorch", EndpointInstanceType="ml.g4dn.xlarge", Hyperparameters=HYPERPARAMETERS)
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    [run] = cloud.wait_for_executions(1, timeout=300)
+
+    assert run["status"] == "SUCCEEDED"
+    note = only(cloud, "pipeline.succeeded")
+    assert note.body["metrics"]["candidate"] > 0.95, "validation:auc read from the script's log"
+    assert "compiled with Neo for ml_g4dn and served on ml.g4dn.xlarge" in note.body["reason"]
+    details = note.body["details"]
+    assert details["compiled"] is True
+    assert details["serving_image"].endswith("/sagemaker-inference-pytorch:2.0-gpu-py3")
+    compiled = artefact_files(cloud, details["artifact"])
+    manifest = json.loads(compiled["neo-pytorch.json"])
+    assert (manifest["target_device"], manifest["framework_version"], manifest["runtime"]) == (
+        "ml_g4dn",
+        "2.0",
+        "torchscript-frozen",
+    )
+    assert "code/inference.py" in compiled
+
+    job = cloud.client("sagemaker").describe_training_job(
+        TrainingJobName=cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"][0]["TrainingJobName"]
+    )
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith("/pytorch-training:2.0.1-cpu-py310")
+    assert job["HyperParameters"]["sagemaker_program"] == "train.py"
+    assert job["HyperParameters"]["sagemaker_submit_directory"].startswith("s3://")
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    rows = "\n".join(",".join(f"{v:.6g}" for v in row) for row in features[:200]) + "\n"
+    answer, variant = cloud.invoke_endpoint(rows)
+    predictions = np.array([float(line) for line in answer.split()])
+    assert variant == "primary"
+    assert predictions.shape == (200,)
+    assert ((predictions >= 0) & (predictions <= 1)).all(), "probabilities, as binary:logistic answers"
+    assert roc_auc_score(labels[:200], predictions) > 0.95
+
+
+def test_where_neo_cannot_target_the_instance_the_uncompiled_model_serves_with_the_dlc_image(
+    cloud_factory: CloudFactory,
+) -> None:
+    cloud = cloud_factory(
+        ModelFamily="pytorch",
+        EndpointInstanceType="ml.inf1.xlarge",
+        EndpointInstanceCount="1",
+        AutoscalingMinInstances="1",
+        Hyperparameters=HYPERPARAMETERS,
+    )
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    [run] = cloud.wait_for_executions(1, timeout=300)
+
+    assert run["status"] == "SUCCEEDED"
+    note = only(cloud, "pipeline.succeeded")
+    assert "not compiled: Neo has no PyTorch target ml_inf1" in note.body["reason"]
+    assert note.body["details"]["compiled"] is False
+    assert note.body["details"]["serving_image"].endswith("/pytorch-inference:2.0.1-cpu-py310")
+    answer, _variant = cloud.invoke_endpoint(
+        "17.99,10.38,122.8,1001,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871,1.095,0.9053,8.589,153.4,0.006399,0.04904,0.05373,0.01587,0.03003,0.006193,25.38,17.33,184.6,2019,0.1622,0.6656,0.7119,0.2654,0.4601,0.1189\n"
+    )
+    assert 0.0 <= float(answer) <= 1.0
+
+
+def test_too_few_rows_to_train_is_quarantined_with_its_reason(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(ModelFamily="pytorch", Hyperparameters=HYPERPARAMETERS)
+    cloud.upload("incoming/tiny.csv", breast_cancer_csv(rows=8))
+    cloud.wait_for_executions(1, timeout=120)
+
+    note: Any = only(cloud, "data.quarantined")
+    assert "too-few-rows" in note.body["reason"]
