@@ -4,7 +4,9 @@ Step Functions puts one on the default bus whenever a Standard execution starts 
 Conveyor's WatchRunsFunction listens for the ends that no ``Catch`` reported, so the offline
 cloud has to produce them too: when an execution's worker terminates, its final status is put on
 the local default bus and routed by the template's rules like any other AWS event
-(``moto_patches/stepfunctions.py`` calls ``announce`` when moto's worker reports the end).
+(``moto_patches/stepfunctions.py`` calls ``announce`` when moto's worker reports the end). The
+same moment puts the ``AWS/States`` metrics of the ended execution and of its tasks
+(``service_metrics.execution_ended``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import datetime
 import json
 import logging
 from typing import Any
+
+from localcloud import service_metrics
 
 LOG = logging.getLogger(__name__)
 DETAIL_TYPE = "Step Functions Execution Status Change"
@@ -48,8 +52,11 @@ def status_change_entry(execution: Any) -> dict[str, Any]:
 
 
 def announce(execution: Any) -> None:
-    """Put the ended execution's status change on its account's default bus (best effort, as on AWS)."""
+    """Put the ended execution's status change on its account's default bus (best effort, as on AWS),
+    and the metrics Step Functions publishes when an execution ends (``localcloud/service_metrics.py``)."""
     from moto.events.models import events_backends
+
+    service_metrics.execution_ended(execution)
 
     try:
         events_backends[execution.account_id][execution.region_name].put_events([status_change_entry(execution)])

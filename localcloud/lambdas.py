@@ -39,17 +39,22 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from localcloud import environ
+from localcloud import environ, service_metrics
 from localcloud.faults import FaultInjector
 
 LOG = logging.getLogger("localcloud.lambda")
 
-# Variables Lambda sets for every function. Tracing and EMF metrics have no local collector:
-# the X-Ray SDK would try a daemon, and EMF lines would flood stdout.
+# Variables Lambda sets for every function. Tracing has no local collector: the X-Ray SDK would try a
+# daemon. Metrics stay on: Powertools writes EMF documents to the invocation's log (``_route_emf``),
+# and ``invoke_and_log`` turns them into CloudWatch metrics as Lambda's log pipeline does.
 _LOCAL_RUNTIME_VARIABLES = {
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
 }
+# Powertools' modules that ``print`` an EMF document to stdout, which Lambda sends to the function's log.
+_EMF_WRITERS = (
+    "aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch",
+    "aws_lambda_powertools.metrics.base",
+)
 
 _invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
     "localcloud_lambda_log", default=None
@@ -211,6 +216,7 @@ class LocalLambdaRuntime:
             finally:
                 sys.modules.pop(unique, None)
             _redirect_loggers(module)
+            _route_emf()
             runtime.module = module
             init_ms = (time.perf_counter() - started) * 1000
             LOG.info("cold start of %s took %.1f ms", runtime.name, init_ms)
@@ -281,6 +287,29 @@ def _redirect_loggers(module: ModuleType) -> None:
             if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _InvocationStream):
                 with handler.lock or contextlib.nullcontext():
                     handler.stream = _InvocationStream()
+
+
+def _print_to_invocation(
+    *values: object, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
+    """``print`` for Powertools' EMF writers: into the running invocation's log, as Lambda takes stdout."""
+    buffer = _invocation_log.get()
+    if buffer is None or file is not None:
+        print(*values, sep=sep, end=end, file=file, flush=flush)
+        return
+    buffer.write((" " if sep is None else sep).join(str(value) for value in values) + ("\n" if end is None else end))
+
+
+def _route_emf() -> None:
+    """Send Powertools' EMF documents to the invocation's log rather than this process's stdout.
+
+    Powertools prints each document; a module-level ``print`` in its writer modules shadows the
+    builtin for them alone. Outside an invocation it prints as before, so it stays in place.
+    """
+    for name in _EMF_WRITERS:
+        module = sys.modules.get(name)
+        if module is not None and vars(module).get("print") is not _print_to_invocation:
+            module.print = _print_to_invocation  # type: ignore[attr-defined]
 
 
 def decode_event(event: Any) -> Any:
@@ -372,4 +401,6 @@ def invoke_and_log(runtime: LocalLambdaRuntime, function: Any, event: Any) -> tu
     function.logs_backend.put_log_events(
         function.logs_group_name, stream, [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
     )
+    # What Lambda publishes per invocation (AWS/Lambda), and the EMF documents among the log lines.
+    service_metrics.lambda_invoked(function.account_id, function.region, function.function_name, errored, logs)
     return payload, errored, logs

@@ -19,6 +19,9 @@
 * fault injection: each execution runs as a caller of its own (the cloud's ``faults.caller``), and
   a ``.sync`` job's Describe polling rides out throttling and 5xx answers, as Step Functions' own
   polling does;
+* ``ExecutionsStarted`` (``AWS/States``) when an execution starts, which moto never publishes
+  (``with_iso_start_time`` runs once per execution, as it starts; the end's metrics come with the
+  "Execution Status Change" event, ``execution_events.py``);
 * a definition is parsed once, not once per execution: moto's ANTLR parser (pure Python) took
   0.3-0.9 s of every StartExecution on the retrain state machine, which Step Functions never does.
   The cache (``ParsedDefinitions``) belongs to the running cloud.
@@ -55,6 +58,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 
+from localcloud import service_metrics
 from localcloud.clock import Clock
 
 # (describe operation, name parameter, status field) for each .sync-capable SageMaker job.
@@ -355,9 +359,13 @@ def sync_poll_seconds(clock: Clock | None, moto_seconds: float) -> float:
 def with_iso_start_time(env: Any) -> Any:
     """``$$.Execution.StartTime`` as Step Functions' ISO-8601 string, not moto's datetime.
 
-    A datetime breaks DescribeExecution as soon as a state copies it into the output.
+    A datetime breaks DescribeExecution as soon as a state copies it into the output. The worker
+    builds this environment once, as the execution starts: that is also when Step Functions counts
+    it (``ExecutionsStarted``, ``localcloud/service_metrics.py``).
     """
-    execution = env.states.context_object.context_object_data["Execution"]
+    context = env.states.context_object.context_object_data
+    service_metrics.execution_started(str(context["StateMachine"]["Id"]))
+    execution = context["Execution"]
     start = execution.get("StartTime")
     if isinstance(start, dt.datetime):
         stamp = start if start.tzinfo else start.replace(tzinfo=dt.UTC)
