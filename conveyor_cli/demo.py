@@ -14,6 +14,7 @@ notification is printed as it arrives.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -24,13 +25,19 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from localcloud.cloud import Notification, OfflineCloud
+from localcloud.cloud import ACCOUNT_ID, Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
 
 DEMO_PARAMETERS = {
     "BakeTimeSeconds": "200",
     "CanaryPercent": "20",
     "RetrainSchedule": "rate(1 day)",
+}
+# Step 6's stack: the pytorch family, compiled by Neo for the GPU instance that serves it.
+DEEP_PARAMETERS = {
+    "ModelFamily": "pytorch",
+    "EndpointInstanceType": "ml.g4dn.xlarge",
+    "Hyperparameters": json.dumps({"objective": "binary:logistic", "epochs": "15", "eval_metric": "auc"}),
 }
 # Neo is first polled after 7 simulated minutes and a new endpoint after 7: 2.1 s each here.
 TIME_SCALE = 0.005
@@ -255,6 +262,26 @@ class Story:
         note = self._wait_for_note("retrain.skipped", after)
         return note.event, 0
 
+    def deep_model(self, started: float) -> tuple[str, int]:
+        outcome = self._data_run("incoming/patients-2026-11-29.csv", breast_cancer_csv(seed=5), started)
+        endpoint = self._endpoint()
+        config = self.cloud.client("sagemaker").describe_endpoint_config(
+            EndpointConfigName=endpoint["EndpointConfigName"]
+        )
+        variant = config["ProductionVariants"][0]
+        image = self.cloud.client("sagemaker").describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]
+        self.console.print(f"  serves on {variant['InstanceType']} with {image['Image'].split('/', 1)[1]}")
+        runtime = self.cloud.runtime
+        host = runtime.sagemaker.host(ACCOUNT_ID, self.cloud.region, endpoint["EndpointName"]) if runtime else None
+        if host is not None:
+            self.console.print(f"  offline: {host.blue.variants[0].model.note}")
+        rows = breast_cancer_csv(rows=3, seed=42).decode().splitlines()
+        predictions, _variant = self.cloud.invoke_endpoint("\n".join(row.split(",", 1)[1] for row in rows))
+        for row, prediction in zip(rows, predictions.splitlines(), strict=True):
+            label = "benign" if row.split(",", 1)[0] == "1" else "malignant"
+            self.console.print(f"    true label {label:9} → P(benign) = {float(prediction):.3f}")
+        return outcome
+
     def run(self) -> DemoReport:
         try:
             self._step("1. a dataset lands: train, gate, register, compile, deploy", self.first_model)
@@ -304,6 +331,16 @@ def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> 
         report = Story(cloud, console).run()
     finally:
         cloud.stop()
+    with console.status("deploying a second stack for the pytorch family ..."):
+        deep_cloud = OfflineCloud(stack_name="conveyor-deep", time_scale=time_scale, parameters=DEEP_PARAMETERS).start()
+    try:
+        deep = Story(deep_cloud, console)
+        deep._step("6. a deep model (pytorch): train, compile for ml_g4dn, serve", deep.deep_model)
+        deep._show_new_notifications()
+    finally:
+        deep_cloud.stop()
+    report.steps += deep.report.steps
+    report.notifications += deep.report.notifications
     report.seconds = time.monotonic() - overall
     console.print(summary_table(report))
     endpoint = report.endpoint
