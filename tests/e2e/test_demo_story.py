@@ -1,4 +1,4 @@
-"""`make demo` as a test: the five-step story, with assertions on every notification and the end state."""
+"""`make demo` as a test: the six-step story, with assertions on every notification and the end state."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def test_every_step_ends_in_its_expected_outcome(report: DemoReport) -> None:
         "model.rejected",
         "deployment.rolled_back",
         "retrain.skipped",
+        "pipeline.succeeded",
     ]
 
 
@@ -36,6 +37,7 @@ def test_the_notifications_are_exactly_the_story_in_order(report: DemoReport) ->
         "pipeline.succeeded",
         "deployment.rolled_back",
         "retrain.skipped",
+        "pipeline.succeeded",
     ]
     for note in report.notifications:
         assert note.body["model"] == "tabular"
@@ -43,8 +45,14 @@ def test_the_notifications_are_exactly_the_story_in_order(report: DemoReport) ->
         assert note.attributes["event"] == note.event
 
 
+def test_the_deep_model_is_compiled_for_the_gpu_instance_that_serves_it(report: DemoReport) -> None:
+    deep = report.notifications[-1]
+    assert "compiled with Neo for ml_g4dn and served on ml.g4dn.xlarge" in deep.body["reason"]
+    assert deep.body["details"]["serving_image"].endswith("/sagemaker-inference-pytorch:2.0-gpu-py3")
+
+
 def test_the_canary_and_the_gate_report_their_reasons(report: DemoReport) -> None:
-    _first, second, rejected, faulty, rolled_back, skipped = report.notifications
+    _first, second, rejected, faulty, rolled_back, skipped, _deep = report.notifications
     assert "(canary)" in second.body["reason"]
     assert "rejected" in rejected.body["reason"]
     assert "validation:auc" in rejected.body["reason"]
