@@ -170,7 +170,8 @@ def test_upload_of_a_folder_part_says_it_waits_and_no_run_starts(
     assert drop["folder"].endswith("/incoming/2026-11-23/")
     assert (drop["status"], drop["objects"], drop["data_objects"]) == ("pending", 1, 1)
     assert 0 <= drop["age_seconds"] < 120
-    assert "pending drops" in shown.stdout and "incoming/2026-11-23/" in shown.stdout
+    assert "pending drops" in shown.stdout
+    assert "incoming/2026-11-23/" in shown.stdout
 
 
 def test_status_shows_a_quarantined_run_with_its_outcome_and_dataset(cli: Any, quarantined_run: dict[str, Any]) -> None:

@@ -2,8 +2,9 @@
 
 The same train.py that SageMaker's PyTorch container would run trains on the uploaded CSV; the
 offline Neo compiles the traced model for the GPU target (an ONNX graph ONNX Runtime optimized), and
-the endpoint serves it (on the CPU here, which has no GPU). A second stack serves on an instance Neo cannot target for PyTorch (Inferentia),
-so the uncompiled model is served with the Deep Learning Containers' image.
+the endpoint serves it (on the CPU here, which has no GPU). A second stack serves on an instance Neo
+cannot target for PyTorch (Inferentia), so the uncompiled model is served with the Deep Learning
+Containers' image.
 """
 
 from __future__ import annotations
