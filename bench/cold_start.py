@@ -66,6 +66,7 @@ _ENVIRONMENT = {
     "LOCK_TABLE": "conveyor-state",
     "STATE_TABLE": "conveyor-state",
     "HISTORY_TABLE": "conveyor-history",
+    "DROP_TABLE": "conveyor-drops",
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:conveyor-notifications",
     "MAX_OBJECT_BYTES": "5368709120",
     "MAX_DATASET_BYTES": "5368709120",

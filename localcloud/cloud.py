@@ -151,6 +151,7 @@ class OfflineCloud:
             self.stop()
             raise
         if self.evaluate_alarms:
+            self.runtime.queue_metrics.start()
             self.runtime.alarms.start()
         if self.run_schedules:
             self.runtime.scheduler.start()
@@ -194,6 +195,7 @@ class OfflineCloud:
             return
         runtime.scheduler.stop()
         runtime.alarms.stop()
+        runtime.queue_metrics.stop()
         # Nothing of this cloud may outlive it: running executions are stopped (as StopExecution
         # does), rollouts stop waiting, and deliveries and jobs in flight get to finish.
         self._stop_running_executions(runtime)

@@ -37,6 +37,7 @@ from localcloud.lambdas import LocalLambdaRuntime
 from localcloud.request_validation import RequestValidation
 from localcloud.sagemaker import LocalSageMaker
 from localcloud.scheduler import ScheduleRunner
+from localcloud.service_metrics import QueueMetricsPublisher
 from localcloud.stepfunctions import ParsedDefinitions
 
 LOG = logging.getLogger("localcloud.runtime")
@@ -82,6 +83,8 @@ class Runtime:
         self.lambdas = lambdas if lambdas is not None else LocalLambdaRuntime(extra_environment, self.faults)
         self.deliveries = Deliveries(self.clock, self.faults, self.lambdas)
         self.alarms = AlarmEvaluator(self.clock, AlarmActions(self.deliveries))
+        # SQS publishes every queue's depth each minute: the dead-letter alarms read it.
+        self.queue_metrics = QueueMetricsPublisher(self.clock)
         self.scheduler = ScheduleRunner(self.clock, self.deliveries)
         self.sagemaker = LocalSageMaker(self.clock, self.faults)
         self.invocations = InvocationCounts()
@@ -139,6 +142,7 @@ class Runtime:
         self._closed = True
         self.scheduler.stop()
         self.alarms.stop()
+        self.queue_metrics.stop()
         if not self.wait_idle(timeout):
             LOG.warning("work still in flight after %.0f s when the offline cloud stopped", timeout)
         LOG.info("request validation: %s", self.validation.summary())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,28 @@ def test_an_ingest_that_cannot_import_ends_the_drop_in_pipeline_failed_with_the_
     assert note.body["details"]["stage"] == "ingest"
     assert "Runtime.ImportModuleError" in note.body["reason"]
     assert "pydantic_core_built_for_arm64" in note.body["reason"]
+
+
+def test_when_the_dead_letter_notifier_cannot_import_either_cloudwatch_itself_tells_the_topic(tmp_path: Path) -> None:
+    """The same broken layer breaks the notifier too: the dead-letter alarm publishes with no Lambda in between."""
+    stack = copy_stack(tmp_path)
+    for function in ("ingest", "notify_dead_letters"):
+        app = stack / "functions" / function / "app.py"
+        app.write_text(app.read_text() + "\nimport pydantic_core_built_for_arm64  # noqa: E402, F401\n")
+    cloud = OfflineCloud(template=stack / "template.yaml", time_scale=TIME_SCALE).start()
+    try:
+        cloud.upload("incoming/broken.csv", breast_cancer_csv(rows=60))
+        deadline = time.monotonic() + 120
+        alarms: list[Any] = []
+        while time.monotonic() < deadline and not alarms:
+            alarms = [n for n in cloud.notifications() if n.event == "alarm.alarm"]
+            time.sleep(0.2)
+        events = [n.event for n in cloud.notifications()]
+    finally:
+        cloud.stop()
+
+    [alarm] = alarms
+    assert alarm.body["AlarmName"].endswith("-dead-letters-unconsumed")
+    assert alarm.subject.startswith(f'ALARM: "{alarm.body["AlarmName"]}"')
+    assert alarm.body["Trigger"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert "pipeline.failed" not in events, "the notifier never ran: only CloudWatch's own message got through"

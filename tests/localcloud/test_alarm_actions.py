@@ -43,11 +43,11 @@ def alarm_named(cloud: OfflineCloud, suffix: str) -> dict[str, Any]:
     return dict(alarm)
 
 
-def put_depth(queue: str, value: float, when: dt.datetime) -> None:
+def put_depth(queue: str, value: float, when: dt.datetime, metric: str = "ApproximateNumberOfMessagesVisible") -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 
     datum = {
-        "MetricName": "ApproximateNumberOfMessagesVisible",
+        "MetricName": metric,
         "Dimensions": [{"Name": "QueueName", "Value": queue}],
         "Value": value,
         "Timestamp": when,
@@ -66,18 +66,19 @@ def alarm_notes(cloud: OfflineCloud, name: str) -> list[Any]:
     return [n for n in cloud.notifications() if n.body.get("AlarmName") == name]
 
 
-def test_an_unconsumed_dead_letter_for_two_periods_publishes_the_alarm_to_the_topic(cloud: OfflineCloud) -> None:
+def test_a_dead_letter_unconsumed_for_ten_minutes_publishes_the_alarm_to_the_topic(cloud: OfflineCloud) -> None:
     alarm = alarm_named(cloud, "-dead-letters-unconsumed")
     evaluator = AlarmEvaluator(cloud.clock, AlarmActions(cloud.deliveries))
     period = alarm["Period"] * cloud.clock.scale
     start = dt.datetime.now(dt.UTC)
     queue = queue_name(cloud, "DeadLetterQueueUrl")
+    age = "ApproximateAgeOfOldestMessage"
 
-    put_depth(queue, 2, start)
-    assert (alarm["AlarmName"], "OK", "ALARM") not in evaluate_at(cloud, evaluator, start + dt.timedelta(seconds=0.1))
-    assert alarm_notes(cloud, alarm["AlarmName"]) == [], "one period with a dead letter is not yet an alarm"
+    put_depth(queue, 540, start, age)
+    evaluate_at(cloud, evaluator, start + dt.timedelta(seconds=0.1))
+    assert alarm_notes(cloud, alarm["AlarmName"]) == [], "nine minutes old is not yet an alarm"
 
-    put_depth(queue, 1, start + dt.timedelta(seconds=period))
+    put_depth(queue, 600, start + dt.timedelta(seconds=period), age)
     later = start + dt.timedelta(seconds=period * 1.5)
     evaluate_at(cloud, evaluator, later)
     assert alarm_state(cloud, alarm["AlarmName"]) == "ALARM"
@@ -87,7 +88,7 @@ def test_an_unconsumed_dead_letter_for_two_periods_publishes_the_alarm_to_the_to
     assert note.subject == alarm_subject(_moto_alarm(alarm["AlarmName"]), REGION)
     assert note.subject.startswith(f'ALARM: "{alarm["AlarmName"]}" in US East (N. Virginia)')
     assert note.body["NewStateValue"] == "ALARM"
-    assert note.body["Trigger"]["Namespace"] == "AWS/SQS"
+    assert (note.body["Trigger"]["Namespace"], note.body["Trigger"]["MetricName"]) == ("AWS/SQS", age)
     assert note.body["Trigger"]["Dimensions"] == [{"value": queue, "name": "QueueName"}]
     assert "NotifyDeadLettersFunction is failing" in note.body["AlarmDescription"]
 
