@@ -423,8 +423,9 @@ def test_a_failing_canary_trips_its_alarm_and_rolls_back_to_the_old_config(
         wait_until(lambda: CONFIG_B in fleets(), what="the canary serving")
         # A guarded rollout keeps the variant name, so the canary is reached by sending enough requests.
         answers = [_answered(endpoint, csv_body(features[:1])) for _ in range(200)]
+        # At least one answer from the canary; on a loaded machine the alarm may roll it back after a few.
         errors = [answer for answer in answers if answer is not None][:3]
-        assert len(errors) == 3, "the canary never answered"
+        assert errors, "the canary never answered"
         assert all("Received server error (500)" in error for error in errors)
         described = endpoint.wait_in_service(timeout=60)
         elapsed = time.monotonic() - started
