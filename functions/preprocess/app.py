@@ -14,6 +14,7 @@ from conveyor_core import families
 from conveyor_core.intake import dataset_keys
 from conveyor_core.intake.preprocess import preprocess
 from conveyor_core.intake.training_code import stage_training_code
+from conveyor_core.release import history
 from conveyor_core.release.compilation import plan_compilation
 from conveyor_core.shared.contracts import PipelineInput
 from conveyor_core.shared.settings import PreprocessSettings, load
@@ -22,6 +23,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
+dynamodb = boto3.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -32,6 +34,7 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
     settings = load(PreprocessSettings)
     logger.append_keys(run_id=event.run_id)
     family = families.get(settings.model_family)
+    production = history.current(dynamodb, settings.history_table, settings.model_name)
     result = preprocess(
         s3,
         dataset_keys.with_keys_inline(s3, event),
@@ -40,6 +43,7 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         settings.hyperparameters,
         settings.validation_fraction,
         settings.max_dataset_bytes,
+        production_features=production.feature_count if production is not None else None,
     )
     update: dict[str, Any] = {
         "stopping_condition": settings.stopping_condition(),

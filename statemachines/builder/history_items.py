@@ -54,6 +54,7 @@ def deployment_item(status: history.DeploymentStatus, sort_key: str) -> dict[str
             "dataset_uri": "$.dataset.uri",
             "dataset_sha256": "$.preprocess.dataset_sha256",
             "dataset_identity": "$.dataset.identity",
+            "feature_count": "States.Format('{}', $.preprocess.features)",
             "compiled": "$.artifact.compiled",
             "strategy": "$.plan.strategy",
             "recorded_at": ENTERED,

@@ -109,3 +109,17 @@ def test_too_few_rows_to_train_is_quarantined_with_its_reason(cloud_factory: Clo
 
     note: Any = only(cloud, "data.quarantined")
     assert "too-few-rows" in note.body["reason"]
+
+
+def test_a_drop_whose_feature_count_differs_from_production_is_quarantined(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(ModelFamily="pytorch", Hyperparameters=HYPERPARAMETERS)
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    cloud.wait_for_executions(1, timeout=300)
+    narrower = "\n".join(line.rsplit(",", 1)[0] for line in breast_cancer_csv().decode().splitlines()) + "\n"
+    cloud.upload("incoming/cancer-29-features.csv", narrower.encode())
+    runs = cloud.wait_for_executions(2, timeout=300)
+
+    assert [run["status"] for run in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    note: Any = only(cloud, "data.quarantined")
+    assert note.body["reason"].startswith("feature-count-changed: the drop has 29 features per row")
+    assert "the model in production takes 30" in note.body["reason"]

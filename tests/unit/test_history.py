@@ -313,6 +313,7 @@ def test_attribute_types_of_a_deployment_record() -> None:
         "dataset_uri": "S",
         "dataset_sha256": "S",
         "dataset_identity": "S",
+        "feature_count": "N",
         "compiled": "BOOL",
         "strategy": "S",
         "recorded_at": "S",

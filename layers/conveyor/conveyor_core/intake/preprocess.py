@@ -133,8 +133,13 @@ def preprocess(
     hyperparameters: dict[str, str],
     validation_fraction: float,
     max_dataset_bytes: int,
+    production_features: int | None = None,
 ) -> PreprocessOutput:
-    """Validate and split the drop for ``family``; its spec (which needs the feature count) is the caller's."""
+    """Validate and split the drop for ``family``; its spec (which needs the feature count) is the caller's.
+
+    ``production_features`` is what the model in production takes: a drop with another count would
+    train a model its callers cannot call, so it is quarantined (``feature-count-changed``).
+    """
     prefix = f"runs/{run.run_id}/data/"
     train = s3_io.S3StreamWriter(s3_client, artifact_bucket, f"{prefix}train/train.csv")
     validation = s3_io.S3StreamWriter(s3_client, artifact_bucket, f"{prefix}validation/validation.csv")
@@ -150,6 +155,13 @@ def preprocess(
         for key, blocks in _drop_blocks(s3_client, run, sizes):
             validator.consume_blocks(key, blocks)
         report = validator.finish()
+        if production_features is not None and report.feature_count != production_features:
+            raise InvalidDatasetError(
+                "feature-count-changed",
+                f"the drop has {report.feature_count} features per row; the model in production takes "
+                f"{production_features}, and its callers send that many. Fix the drop, or retrain on purpose "
+                "by deploying a new stack (or clearing the production record) for the new schema",
+            )
     except InvalidDatasetError as error:
         train.abort()
         validation.abort()

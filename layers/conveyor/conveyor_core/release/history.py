@@ -146,6 +146,8 @@ class DeploymentRecord(_Record):
     dataset_sha256: str
     # Written since scheduled retraining (840f8e9); older deployments have none.
     dataset_identity: str | None = None
+    # The number of features the model takes; older deployments have none.
+    feature_count: int | None = None
     compiled: bool
     strategy: str
     recorded_at: str

@@ -60,6 +60,8 @@ class SweepSettings(IngestSettings):
 
 class PreprocessSettings(CommonSettings):
     artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    # Where the production model's feature count is read (a drop with another is quarantined).
+    history_table: str = Field(alias="HISTORY_TABLE")
     region: str = Field(alias="AWS_REGION")
     model_family: str = Field(default="xgboost", alias="MODEL_FAMILY")
     # Empty: the family's default version and its image for the region.
