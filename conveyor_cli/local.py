@@ -172,7 +172,10 @@ def _wait_for_interrupt() -> None:
     # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C: the state file goes too.
     with sigterm_as_interrupt():
         try:
+            # Short sleeps, not one long one: a signal the kernel hands to another thread only sets
+            # a flag, which the main thread acts on when it next runs Python code (seen: Ctrl-C
+            # ignored for minutes on a loaded machine with many threads).
             while True:
-                time.sleep(3600)
+                time.sleep(0.5)
         except KeyboardInterrupt:
             pass
