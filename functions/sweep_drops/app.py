@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -23,12 +23,19 @@ from conveyor_core.shared.settings import SweepSettings, load
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 settings = load(SweepSettings)
 s3 = boto3.client("s3")
 sfn = boto3.client("stepfunctions")
 dynamodb = boto3.client("dynamodb")
 sns = boto3.client("sns")
+
+
+def _count(name: str) -> None:
+    # One EMF document per count, not Powertools' shared metric set with log_metrics: the sweeper runs
+    # every minute, mostly with nothing to count, and the offline cloud runs functions in one process,
+    # where a flush of the shared set can race another function's.
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=settings.metrics_namespace):
+        pass
 
 
 def admit(drop: ingest.Drop, dataset: DatasetRef) -> None:
@@ -41,7 +48,7 @@ def admit(drop: ingest.Drop, dataset: DatasetRef) -> None:
         ModelLock(dynamodb, settings.lock_table, settings.model_name),
         key_lists=KeyListStore(s3, settings.artifact_bucket),
     )
-    metrics.add_metric(name="QuietDropsStarted", unit=MetricUnit.Count, value=1)
+    _count("QuietDropsStarted")
     logger.info("quiet folder drop admitted", extra=admission.as_output())
 
 
@@ -60,12 +67,11 @@ def quarantine(drop: ingest.Drop, error: InvalidDropError) -> None:
 
 def notify(notification: Notification) -> None:
     notifications.publish(sns, settings.topic_arn, notification)
-    metrics.add_metric(name="DropsIncompleteNotified", unit=MetricUnit.Count, value=1)
+    _count("DropsIncompleteNotified")
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 @event_parser(model=ScheduledInvocation)
 def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[str, Any]:
     sweeper = DropSweeper(

@@ -54,6 +54,7 @@ class IngestSettings(CommonSettings):
 
 
 class SweepSettings(IngestSettings):
+    metrics_namespace: str = Field(default="Conveyor", alias="POWERTOOLS_METRICS_NAMESPACE")
     drop_quiet_seconds: int = Field(default=600, alias="DROP_QUIET_SECONDS", ge=0)
     drop_timeout_seconds: int = Field(default=3600, alias="DROP_TIMEOUT_SECONDS", gt=0)
 
