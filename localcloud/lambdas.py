@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import importlib.util
 import io
 import json
@@ -34,6 +35,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +43,7 @@ from typing import Any
 
 from localcloud import environ, service_metrics
 from localcloud.faults import FaultInjector
+from localcloud.powertools_metrics import serialize_metric_set_access
 
 LOG = logging.getLogger("localcloud.lambda")
 
@@ -59,6 +62,14 @@ _EMF_WRITERS = (
 _invocation_log: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar(
     "localcloud_lambda_log", default=None
 )
+# Powertools' Metrics keeps its metrics, dimensions and metadata in class-level dicts shared by every
+# instance in the process. On Lambda that process is one sandbox serving one invocation at a time;
+# here every function runs in this process, concurrently: each invocation gets dicts of its own.
+_metric_sets: contextvars.ContextVar[dict[str, dict[str, Any]] | None] = contextvars.ContextVar(
+    "localcloud_lambda_metric_sets", default=None
+)
+_SHARED_METRIC_SETS = ("_metrics", "_dimensions", "_metadata")
+_isolation_lock = threading.Lock()
 
 
 class _InvocationStream(io.TextIOBase):
@@ -136,6 +147,8 @@ class LocalLambdaRuntime:
     """
 
     def __init__(self, extra_environment: dict[str, str] | None = None, faults: FaultInjector | None = None) -> None:
+        # Invocations share this process: Powertools' shared metric set needs its operations atomic.
+        serialize_metric_set_access()
         self._functions: dict[str, FunctionRuntime] = {}
         self._extra_environment = dict(extra_environment or {})
         self._lock = threading.Lock()
@@ -172,6 +185,7 @@ class LocalLambdaRuntime:
         started = time.perf_counter()
         init_ms = 0.0
         token = _invocation_log.set(buffer)
+        metric_sets = _metric_sets.set({})
         try:
             with environ.function_environment(variables), self.faults.caller(f"lambda:{runtime.name}"):
                 cold = runtime.module is None
@@ -184,6 +198,7 @@ class LocalLambdaRuntime:
             errored = True
             cold = True
         finally:
+            _metric_sets.reset(metric_sets)
             _invocation_log.reset(token)
         duration_ms = (time.perf_counter() - started) * 1000 - init_ms
         report = f"REPORT RequestId: {request_id} Duration: {duration_ms:.2f} ms Memory Size: {runtime.memory_mb} MB"
@@ -208,6 +223,7 @@ class LocalLambdaRuntime:
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot import {module_path}")
             module = importlib.util.module_from_spec(spec)
+            _isolate_metric_sets()
             # Registered while it runs, as an import would: pydantic resolves a handler's postponed
             # annotations through sys.modules. Dropped afterwards so that torn-down stacks are freed.
             sys.modules[unique] = module
@@ -310,6 +326,124 @@ def _route_emf() -> None:
         module = sys.modules.get(name)
         if module is not None and vars(module).get("print") is not _print_to_invocation:
             module.print = _print_to_invocation  # type: ignore[attr-defined]
+
+
+class _InvocationDict(dict):  # type: ignore[type-arg]
+    """One of Powertools' process-wide metric dicts, made one per invocation (``_metric_sets``).
+
+    Every operation goes to the running invocation's own dict, or to the original shared dict outside
+    an invocation (a test using Powertools directly sees Powertools as it is). A ``dict`` subclass
+    because Powertools annotates and copies these as dicts; the inherited storage stays empty.
+    """
+
+    def __init__(self, name: str, outside: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = name
+        self._outside = outside
+
+    def _own(self) -> dict[str, Any]:
+        sets = _metric_sets.get()
+        return self._outside if sets is None else sets.setdefault(self._name, {})
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._own()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._own()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._own()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._own()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._own())
+
+    def __reversed__(self) -> Iterator[Any]:
+        return reversed(self._own())
+
+    def __len__(self) -> int:
+        return len(self._own())
+
+    def __repr__(self) -> str:
+        return repr(self._own())
+
+    def __eq__(self, other: object) -> bool:
+        return self._own() == other
+
+    def __ne__(self, other: object) -> bool:
+        return self._own() != other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __or__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        return {**self._own(), **other}
+
+    def __ror__(self, other: Any) -> dict[str, Any]:  # type: ignore[override]
+        return {**other, **self._own()}
+
+    def __ior__(self, other: Any) -> _InvocationDict:  # type: ignore[misc,override]
+        self._own().update(other)
+        return self
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._own().get(key, default)
+
+    def keys(self) -> Any:
+        return self._own().keys()
+
+    def values(self) -> Any:
+        return self._own().values()
+
+    def items(self) -> Any:
+        return self._own().items()
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        return self._own().pop(key, *default)
+
+    def popitem(self) -> Any:
+        return self._own().popitem()
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        return self._own().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._own().update(*args, **kwargs)
+
+    def clear(self) -> None:
+        self._own().clear()
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self._own())
+
+    def __copy__(self) -> dict[str, Any]:
+        return dict(self._own())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return copy.deepcopy(self._own(), memo)
+
+    def __reduce__(self) -> Any:
+        return (dict, (dict(self._own()),))
+
+
+def _isolate_metric_sets() -> None:
+    """Give each invocation its own Powertools metric set, before a handler module builds its ``Metrics()``.
+
+    Without it two functions running at once share one set: one's flush publishes the other's
+    metrics under its own log, and a flush that empties the set between another's check and its
+    serialization fails that handler ("Must contain at least one metric"). Default dimensions
+    (``set_default_dimensions``) stay process-wide, as the product sets none.
+    """
+    try:
+        from aws_lambda_powertools.metrics.metrics import Metrics
+    except ImportError:  # a function without Powertools
+        return
+    with _isolation_lock:
+        for name in _SHARED_METRIC_SETS:
+            current = Metrics.__dict__.get(name)
+            if isinstance(current, dict) and not isinstance(current, _InvocationDict):
+                setattr(Metrics, name, _InvocationDict(name, current))
 
 
 def decode_event(event: Any) -> Any:
