@@ -5,8 +5,9 @@ threads of one process, and Powertools keeps a function's metrics in class-level
 shared by every ``Metrics`` instance: one invocation's flush (check non-empty, serialize, clear)
 could interleave with another's and raise "Must contain at least one metric", failing a handler
 that would succeed on AWS. One lock around the provider's methods that read or change the set makes
-each of them atomic. What stays different from AWS, and is documented: a flush may publish a
-concurrent invocation's metrics with its own (the counts still add up).
+each of them atomic. The in-process runtime also gives each invocation its own metric dictionaries
+(``lambdas._isolate_metric_sets``); this lock is the second guard, for code that reaches the
+provider outside an invocation.
 """
 
 from __future__ import annotations
