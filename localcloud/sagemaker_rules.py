@@ -604,7 +604,7 @@ def _pytorch_target_refusal(target_device: str, framework_version: str) -> str |
             f"ClientError: OutputConfiguration: a PyTorch model for {target_device} "
             f"({_PYTORCH_NEURON_TARGETS[target_device]}) must be traced with the Neuron SDK"
         )
-    version = framework_version_of(framework_version)
+    version = _VERSION_OF(framework_version)
     if version is None:
         return "ClientError: InputConfiguration: FrameworkVersion is required for PYTORCH"
     if target_device.startswith("ml_"):
@@ -627,7 +627,9 @@ def framework_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-framework_version_of = framework_version
+
+# The parser under a name the ``framework_version`` parameters below do not shadow.
+_VERSION_OF = framework_version
 
 
 def neo_version_refusal(
@@ -641,7 +643,7 @@ def neo_version_refusal(
     (chosen: Neo cannot vouch for it either).
     """
     if framework.upper() == "PYTORCH":
-        requested = framework_version_of(framework_version)
+        requested = _VERSION_OF(framework_version)
         if trained_with is None or requested is None or trained_with <= requested:
             return None
         return (
