@@ -627,7 +627,6 @@ def framework_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-
 # The parser under a name the ``framework_version`` parameters below do not shadow.
 _VERSION_OF = framework_version
 
