@@ -21,9 +21,7 @@ import typer
 from conveyor_cli import render
 from conveyor_cli.context import options
 from conveyor_cli.errors import CliError
-from conveyor_core.release.target_advisor import Measurement, Processor, Recommendation, recommend
-
-BATCHES = (1, 64, 1024)
+from conveyor_core.release.target_advisor import BATCHES, Measurement, Processor, Recommendation, recommend
 
 
 def _percentile(values: list[float], q: float) -> float:

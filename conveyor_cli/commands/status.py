@@ -147,6 +147,8 @@ def _production(out: Console, production: DeploymentRecord | None) -> None:
                 ("run", production.run_id),
                 ("trigger", production.trigger),
                 ("since", render.when(production.recorded_at)),
+                ("instance type", production.instance_type or "not recorded"),
+                ("target advice", production.target_advice or "not recorded"),
             ],
         )
     )

@@ -46,6 +46,8 @@ def serving_endpoint(name: str, variant_name: str) -> ServingEndpoint | None:
 @event_parser(model=PlanDeploymentInput)
 def lambda_handler(event: PlanDeploymentInput, context: LambdaContext) -> dict[str, Any]:
     settings = load(DeploymentSettings)
+    if event.instance_type:  # the serving target's choice (the advisor's, with TargetSelection=advisor)
+        settings = settings.model_copy(update={"instance_type": event.instance_type})
     serving = serving_endpoint(settings.endpoint_name, settings.variant_name)
     plan = plan_deployment(settings, event.run_id, serving)
     logger.info(

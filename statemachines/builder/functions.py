@@ -25,6 +25,8 @@ from conveyor_core.shared.contracts import (
     PublishRequest,
     RollbackInput,
     RollbackPlanOutput,
+    ServingTarget,
+    ServingTargetInput,
 )
 from statemachines.builder import asl, retries
 
@@ -63,12 +65,21 @@ class Function:
 
 PREPROCESS = Function("PreprocessFunctionArn", PipelineInput, PreprocessOutput)
 QUALITY_GATE = Function("QualityGateFunctionArn", GateInput, GateOutput)
+CHOOSE_SERVING_TARGET = Function("ChooseServingTargetFunctionArn", ServingTargetInput, ServingTarget)
 PLAN_DEPLOYMENT = Function("PlanDeploymentFunctionArn", PlanDeploymentInput, DeploymentPlanOutput)
 FINALIZE_RUN = Function("FinalizeRunFunctionArn", FinalizeInput, FinalizeOutput)
 FORMAT_NOTIFICATION = Function("FormatNotificationFunctionArn", NotificationInput, PublishRequest)
 PLAN_ROLLBACK = Function("PlanRollbackFunctionArn", RollbackInput, RollbackPlanOutput)
 
-ALL = (PREPROCESS, QUALITY_GATE, PLAN_DEPLOYMENT, FINALIZE_RUN, FORMAT_NOTIFICATION, PLAN_ROLLBACK)
+ALL = (
+    PREPROCESS,
+    QUALITY_GATE,
+    CHOOSE_SERVING_TARGET,
+    PLAN_DEPLOYMENT,
+    FINALIZE_RUN,
+    FORMAT_NOTIFICATION,
+    PLAN_ROLLBACK,
+)
 
 
 def by_resource(resource: str) -> Function | None:

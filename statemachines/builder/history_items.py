@@ -58,6 +58,8 @@ def deployment_item(status: history.DeploymentStatus, sort_key: str) -> dict[str
             "compiled": "$.artifact.compiled",
             "strategy": "$.plan.strategy",
             "recorded_at": ENTERED,
+            "instance_type": "$.serving.instance_type",
+            "target_advice": "$.serving.advice",
         },
     )
 

@@ -76,6 +76,8 @@ def test_status_shows_the_endpoint_production_and_the_run(
     assert "validation:auc" in shown
     assert first_run["run"]["name"] in shown
     assert "SUCCEEDED" in shown
+    assert "ml.c5.xlarge" in shown, "the production model's instance type"
+    assert "reported no latency" in shown, "the target advice: the built-in XGBoost container times nothing"
 
 
 def test_status_json_parses_and_agrees_with_the_cloud(cli: Any, cloud: OfflineCloud, first_run: dict[str, Any]) -> None:
@@ -92,6 +94,8 @@ def test_status_json_parses_and_agrees_with_the_cloud(cli: Any, cloud: OfflineCl
     assert found["production"]["trigger"] == "data-arrival"
     assert found["production"]["dataset_uri"].endswith(DATASET_KEY)
     assert 0.5 < found["production"]["metric_value"] <= 1.0
+    assert found["production"]["instance_type"] == "ml.c5.xlarge"
+    assert found["production"]["target_advice"].startswith("no advice: the training job reported no latency")
     [run] = found["retrain_executions"]
     assert run["name"] == first_run["run"]["name"]
     assert run["status"] == "SUCCEEDED"

@@ -26,6 +26,10 @@ from localcloud.datasets import breast_cancer_csv
 pytestmark = pytest.mark.e2e
 
 CloudFactory = Callable[..., OfflineCloud]
+FIRST_ROW = (
+    "17.99,10.38,122.8,1001,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871,1.095,0.9053,8.589,153.4,0.006399,0.04904,"
+    "0.05373,0.01587,0.03003,0.006193,25.38,17.33,184.6,2019,0.1622,0.6656,0.7119,0.2654,0.4601,0.1189\n"
+)
 HYPERPARAMETERS = json.dumps({"objective": "binary:logistic", "epochs": "15", "eval_metric": "auc"})
 
 
@@ -60,6 +64,10 @@ def test_a_drop_trains_the_network_compiles_it_for_ml_g4dn_and_serves_it(cloud_f
     assert manifest["runtime"].startswith("onnxruntime ")
     assert compiled["compiled-model.onnx"].startswith(b"\x08"), "an ONNX protobuf (ir_version first)"
     assert "code/inference.py" in compiled
+    # TargetSelection=configuration: served where the stack says, with the advisor's view reported.
+    assert (details["instance_type"], details["instance_chosen_by"]) == ("ml.g4dn.xlarge", "configuration")
+    assert details["target_advice"].startswith("ml.c5.large (Neo target ml_c5) is the cheapest instance")
+    assert "not measured here: gpu" in details["target_advice"], "the training instance has no GPU"
 
     job = cloud.client("sagemaker").describe_training_job(
         TrainingJobName=cloud.client("sagemaker").list_training_jobs()["TrainingJobSummaries"][0]["TrainingJobName"]
@@ -76,6 +84,48 @@ def test_a_drop_trains_the_network_compiles_it_for_ml_g4dn_and_serves_it(cloud_f
     assert predictions.shape == (200,)
     assert ((predictions >= 0) & (predictions <= 1)).all(), "probabilities, as binary:logistic answers"
     assert roc_auc_score(labels[:200], predictions) > 0.95
+
+
+def test_with_target_selection_advisor_the_run_serves_where_the_advisor_says(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(
+        ModelFamily="pytorch",
+        EndpointInstanceType="ml.g4dn.xlarge",
+        TargetSelection="advisor",
+        Hyperparameters=HYPERPARAMETERS,
+    )
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    [run] = cloud.wait_for_executions(1, timeout=300)
+
+    assert run["status"] == "SUCCEEDED"
+    note = only(cloud, "pipeline.succeeded")
+    details = note.body["details"]
+    assert (details["instance_type"], details["instance_chosen_by"]) == ("ml.c5.large", "advisor")
+    assert "compiled with Neo for ml_c5 and served on ml.c5.large" in note.body["reason"]
+    assert details["serving_image"].endswith("/sagemaker-inference-pytorch:2.0-cpu-py3")
+    sagemaker = cloud.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=details["endpoint_config"])
+    assert [v["InstanceType"] for v in config["ProductionVariants"]] == ["ml.c5.large"]
+    [compilation] = sagemaker.list_compilation_jobs()["CompilationJobSummaries"]
+    assert compilation["CompilationTargetDevice"] == "ml_c5"
+    answer, _variant = cloud.invoke_endpoint(FIRST_ROW)
+    assert 0.0 <= float(answer) <= 1.0
+
+
+def test_an_objective_no_processor_meets_keeps_the_configured_instance(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(
+        ModelFamily="pytorch",
+        EndpointInstanceType="ml.g4dn.xlarge",
+        TargetSelection="advisor",
+        MaxP99LatencyMicroseconds="1",
+        Hyperparameters=HYPERPARAMETERS,
+    )
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    [run] = cloud.wait_for_executions(1, timeout=300)
+
+    assert run["status"] == "SUCCEEDED"
+    details = only(cloud, "pipeline.succeeded").body["details"]
+    assert (details["instance_type"], details["instance_chosen_by"]) == ("ml.g4dn.xlarge", "configuration")
+    assert details["target_advice"].startswith("no measured processor meets p99 <= 1 us at batch 1 (cpu p99 ")
 
 
 def test_where_neo_cannot_target_the_instance_the_uncompiled_model_serves_with_the_dlc_image(
@@ -96,9 +146,7 @@ def test_where_neo_cannot_target_the_instance_the_uncompiled_model_serves_with_t
     assert "not compiled: Neo has no PyTorch target ml_inf1" in note.body["reason"]
     assert note.body["details"]["compiled"] is False
     assert note.body["details"]["serving_image"].endswith("/pytorch-inference:2.0.1-cpu-py310")
-    answer, _variant = cloud.invoke_endpoint(
-        "17.99,10.38,122.8,1001,0.1184,0.2776,0.3001,0.1471,0.2419,0.07871,1.095,0.9053,8.589,153.4,0.006399,0.04904,0.05373,0.01587,0.03003,0.006193,25.38,17.33,184.6,2019,0.1622,0.6656,0.7119,0.2654,0.4601,0.1189\n"
-    )
+    answer, _variant = cloud.invoke_endpoint(FIRST_ROW)
     assert 0.0 <= float(answer) <= 1.0
 
 

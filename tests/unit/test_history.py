@@ -317,10 +317,12 @@ def test_attribute_types_of_a_deployment_record() -> None:
         "compiled": "BOOL",
         "strategy": "S",
         "recorded_at": "S",
+        "instance_type": "S",
+        "target_advice": "S",
     }
     # In the order RecordDeployment writes them.
     assert next(iter(attribute_types(DeploymentRecord))) == "pk"
-    assert list(attribute_types(DeploymentRecord))[-1] == "recorded_at"
+    assert list(attribute_types(DeploymentRecord))[-1] == "target_advice"
 
 
 def test_attribute_types_of_an_alarm_rollback_record() -> None:

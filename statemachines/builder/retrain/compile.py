@@ -1,11 +1,13 @@
 """Neo compilation, as the run's compilation plan says, polled: there is no .sync and no event for it.
 
-``Preprocess`` plans it (``conveyor_core.release.compilation``): compile for the endpoint's instance
-family and serve the result with the image ``DescribeCompilationJob`` names; compile for an edge
-device and only publish the result; or not compile, because Neo does not take this model for this
-target. A compilation that fails, cannot start or outlives its polls is a warning, not a failure:
-the run deploys the uncompiled model and says so (``compile.fallback``). Whichever happens, the
-artefact the endpoint will serve, with the image that runs it, ends up at ``$.artifact``.
+``Preprocess`` plans it for the configured instance type (``conveyor_core.release.compilation``)
+and ``ChooseServingTarget`` keeps that plan or, following the target advisor, replans it: compile
+for the endpoint's instance family and serve the result with the image ``DescribeCompilationJob``
+names; compile for an edge device and only publish the result; or not compile, because Neo does
+not take this model for this target. A compilation that fails, cannot start or outlives its polls
+is a warning, not a failure: the run deploys the uncompiled model and says so
+(``compile.fallback``). Whichever happens, the artefact the endpoint will serve, with the image
+that runs it, ends up at ``$.artifact``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from conveyor_core.release.polling import COMPILE_MAX_RUNTIME_SECONDS, COMPILE_WAITS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, notify
+from statemachines.builder.retrain.common import fail_run
 
 COMPILE = "$.compile"
+SERVING = "$.serving"
 ARTIFACT = "$.artifact"
-PLAN = "$.preprocess.family.compilation"
-_SERVING_IMAGE = "$.preprocess.family.serving_image"
+PLAN = "$.serving.compilation"
+_SERVING_IMAGE = "$.serving.serving_image"
 _UNCOMPILED = "$.training.ModelArtifacts"
 _COMPILED = "$.compile.job.ModelArtifacts.S3ModelArtifacts"
 _JOB_NAME = "States.Format('{}-neo', $.run_id)"
@@ -177,10 +181,21 @@ def _fallback() -> dict[str, asl.State]:
 
 def states() -> dict[str, asl.State]:
     return {
+        "ChooseServingTarget": functions.CHOOSE_SERVING_TARGET.task(
+            comment="The stack's instance type, or the target advisor's choice from the latencies training measured.",
+            parameters={
+                "run_id": "$.run_id",
+                "training_job_name": "$.training.TrainingJobName",
+                "family": "$.preprocess.family",
+            },
+            result_path=SERVING,
+            catch=fail_run(),
+            next_state="ShouldCompile",
+        ),
         "ShouldCompile": asl.choice(
             [asl.rule({"Variable": f"{PLAN}.compile", "BooleanEquals": True}, "CompileModel")],
             "NotCompiled",
-            comment="Preprocess planned the compilation with the model family: what Neo takes, for which target.",
+            comment="The serving target's plan, made with the model family: what Neo takes, for which target.",
         ),
         "NotCompiled": _artifact(_UNCOMPILED, _SERVING_IMAGE, False, f"{PLAN}.reason", _NEXT),
         **_polling(),

@@ -101,7 +101,7 @@ def states() -> dict[str, asl.State]:
     return {
         "PlanDeployment": functions.PLAN_DEPLOYMENT.task(
             comment="CreateEndpoint for the first model; afterwards a guarded blue/green UpdateEndpoint.",
-            parameters={"run_id": "$.run_id"},
+            parameters={"run_id": "$.run_id", "instance_type": "$.serving.instance_type"},
             result_path=PLAN,
             catch=fail_run(),
             next_state="CreateModel",

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor_core.families.base import LabelTask, ModelFamily, ecr_domain
+from conveyor_core.release.target_advisor import latency_metric_names
 
 # The Deep Learning Containers' accounts for pytorch-training and pytorch-inference 2.0.1 (the SageMaker
 # Python SDK's image_uri_config/pytorch.json); the same for both images.
@@ -118,12 +119,10 @@ class PyTorchFamily(ModelFamily):
 
     def metric_definitions(self) -> list[dict[str, str]]:
         # train.py prints "<channel>:<metric>=<value>" every epoch; SageMaker keeps the last value.
+        # It then prints its latencies per processor and batch, which the target advisor reads.
         names = ("auc", "rmse", "mae", "error", "logloss", "mlogloss", "merror")
-        return [
-            {"Name": f"{channel}:{name}", "Regex": f"{channel}:{name}=([-+0-9.eE]+|nan)"}
-            for channel in ("train", "validation")
-            for name in names
-        ]
+        scores = [f"{channel}:{name}" for channel in ("train", "validation") for name in names]
+        return [{"Name": name, "Regex": f"{name}=([-+0-9.eE]+|nan)"} for name in scores + latency_metric_names()]
 
     def label_task(self, hyperparameters: Mapping[str, str]) -> LabelTask:
         objective = hyperparameters.get("objective", "binary:logistic")

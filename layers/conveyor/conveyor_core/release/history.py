@@ -151,6 +151,9 @@ class DeploymentRecord(_Record):
     compiled: bool
     strategy: str
     recorded_at: str
+    # Written since the target advisor; older deployments have none.
+    instance_type: str | None = None
+    target_advice: str | None = None
 
     @property
     def served(self) -> bool:

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 Processor = Literal["cpu", "gpu"]
+# The batch sizes measured: one request, a small batch, a large one.
+BATCHES = (1, 64, 1024)
+_QUANTILES = ("p50", "p99")
 _PRICES = Path(__file__).with_name("instance_prices.json")
 _FAMILY_PROCESSORS: dict[str, tuple[Processor, ...]] = {"xgboost": ("cpu",), "pytorch": ("cpu", "gpu")}
 
@@ -61,6 +64,34 @@ class Recommendation:
             "prices_as_of": self.prices_as_of,
             "candidates": [asdict(c) for c in self.candidates],
         }  # fmt: skip
+
+
+def latency_metric_name(processor: Processor, batch: int, quantile: str) -> str:
+    """The training job metric a script-mode family prints a latency under (``latency:cpu:b1:p99_us``)."""
+    return f"latency:{processor}:b{batch}:{quantile}_us"
+
+
+def latency_metric_names() -> list[str]:
+    return [
+        latency_metric_name(processor, batch, quantile)
+        for processor in ("cpu", "gpu")
+        for batch in BATCHES
+        for quantile in _QUANTILES
+    ]
+
+
+def measurements_from_metrics(final_metrics: list[dict[str, Any]]) -> list[Measurement]:
+    """The latencies a training job reported (DescribeTrainingJob's FinalMetricDataList), p50 with p99."""
+    values = {str(m.get("MetricName")): float(m.get("Value", "nan")) for m in final_metrics}
+    found = []
+    for processor in ("cpu", "gpu"):
+        for batch in BATCHES:
+            p50 = values.get(latency_metric_name(processor, batch, "p50"))
+            p99 = values.get(latency_metric_name(processor, batch, "p99"))
+            # A NaN or a missing half is no measurement: the advisor then says "not measured".
+            if p50 is not None and p99 is not None and p50 > 0 and p99 > 0:
+                found.append(Measurement(processor, batch, p50, p99))
+    return found
 
 
 def price_table() -> dict[str, Any]:

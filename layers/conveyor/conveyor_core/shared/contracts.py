@@ -134,8 +134,31 @@ class GateInput(_Contract):
     statistics_uri: str
 
 
+class ServingTargetInput(_Contract):
+    run_id: str
+    training_job_name: str
+    # Preprocess's spec: the configured instance type's compilation plan and serving image.
+    family: FamilySpec
+
+
+class ServingTarget(_Contract):
+    """Where the promoted model is served, compiled for what, and what the target advisor said."""
+
+    instance_type: str
+    serving_image: str
+    compilation: CompilationPlan
+    # "configuration": the stack's EndpointInstanceType; "advisor": TargetSelection=advisor chose it.
+    chosen_by: Literal["configuration", "advisor"]
+    # The advisor's recommendation and why, or why it had none (nothing measured, nothing fast enough).
+    advice: str
+    recommended_instance_type: str = ""
+    recommended_target: str = ""
+
+
 class PlanDeploymentInput(_Contract):
     run_id: str
+    # The serving target's instance type; absent: the stack's EndpointInstanceType.
+    instance_type: str | None = None
 
 
 class RollbackInput(_Contract):

@@ -104,6 +104,25 @@ class GateSettings(CommonSettings):
     min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
 
 
+class ServingTargetSettings(CommonSettings):
+    region: str = Field(alias="AWS_REGION")
+    training_image: str = Field(default="", alias="TRAINING_IMAGE")
+    endpoint_instance_type: str = Field(alias="ENDPOINT_INSTANCE_TYPE")
+    neo_target_device: str = Field(default="", alias="NEO_TARGET_DEVICE")
+    # "configuration": serve on EndpointInstanceType and only report the advice; "advisor": follow it.
+    target_selection: Literal["configuration", "advisor"] = Field(default="configuration", alias="TARGET_SELECTION")
+    # The objective the advice is for: the endpoint latency alarm's threshold, at this many rows a request.
+    latency_objective_us: float = Field(default=500_000, alias="LATENCY_OBJECTIVE_US", gt=0)
+    request_rows: int = Field(default=1, alias="REQUEST_ROWS")
+
+    @field_validator("request_rows")
+    @classmethod
+    def _a_measured_batch(cls, value: int) -> int:
+        if value not in (1, 64, 1024):
+            raise ValueError("REQUEST_ROWS is a batch size the advisor measures: 1, 64 or 1024")
+        return value
+
+
 class DeploymentSettings(CommonSettings):
     endpoint_name: str = Field(alias="ENDPOINT_NAME")
     variant_name: str = Field(default="primary", alias="VARIANT_NAME")

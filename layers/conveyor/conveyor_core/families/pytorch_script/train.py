@@ -9,7 +9,10 @@ traced with a float32 ``[1, features]`` input, ``model.pth`` at the root of ``mo
 
 Metrics are printed as ``<channel>:<metric>=<value>`` once per epoch; the family's
 ``MetricDefinitions`` read them, so the quality gate sees the same names as XGBoost's
-(``validation:auc``, ``validation:rmse`` ...).
+(``validation:auc``, ``validation:rmse`` ...). After saving, the script times the traced model on
+the processors of the instance it trained on (the CPU, and the GPU when there is one) at batches of
+1, 64 and 1,024 rows and prints ``latency:<processor>:b<batch>:<p50|p99>_us=<value>``: the target
+advisor (``conveyor_core.release.target_advisor``) picks the serving instance from them.
 
 This file runs inside SageMaker's container, where only the standard library, NumPy and PyTorch
 exist: it imports nothing from Conveyor.
@@ -22,6 +25,7 @@ import json
 import os
 import shutil
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from torch import nn
 
 MODEL_FILE = "model.pth"
 DESCRIPTION_FILE = "conveyor-model.json"
+LATENCY_BATCHES = (1, 64, 1024)
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
@@ -187,6 +192,10 @@ def train(args: argparse.Namespace) -> dict[str, float]:
     return scores
 
 
+def _feature_count(model_dir: str) -> int:
+    return int(json.loads((Path(model_dir) / DESCRIPTION_FILE).read_text())["features"])
+
+
 def save(model: TabularNet, feature_count: int, args: argparse.Namespace) -> None:
     model_dir = Path(args.model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -205,6 +214,33 @@ def save(model: TabularNet, feature_count: int, args: argparse.Namespace) -> Non
     (model_dir / DESCRIPTION_FILE).write_text(json.dumps(description, indent=2))
 
 
+def _timings_us(model: torch.jit.ScriptModule, rows: torch.Tensor, calls: int, synchronize: bool) -> np.ndarray:
+    for _ in range(10):  # warm-up: the first calls of a TorchScript module run its profiling executor
+        model(rows)
+    times = np.empty(calls)
+    for index in range(calls):
+        started = time.perf_counter()
+        model(rows)
+        if synchronize:  # CUDA calls return before the kernels finish
+            torch.cuda.synchronize()
+        times[index] = (time.perf_counter() - started) * 1e6
+    return times
+
+
+def report_latency(model_path: Path, feature_count: int) -> None:
+    """Print the traced model's p50 and p99 latency per batch size on each processor this instance has."""
+    processors = [("cpu", "cpu")] + ([("gpu", "cuda")] if torch.cuda.is_available() else [])
+    generator = torch.Generator().manual_seed(0)
+    for processor, device in processors:
+        model = torch.jit.load(str(model_path), map_location=device).eval()
+        for batch in LATENCY_BATCHES:
+            rows = torch.randn(batch, feature_count, generator=generator).to(device)
+            with torch.inference_mode():
+                times = _timings_us(model, rows, 200 if batch < 1024 else 40, device == "cuda")
+            p50, p99 = np.percentile(times, [50, 99])
+            print(f"latency:{processor}:b{batch}:p50_us={p50:.3f} latency:{processor}:b{batch}:p99_us={p99:.3f}")
+
+
 def main(argv: list[str]) -> int:
     args = _arguments(argv)
     try:
@@ -215,6 +251,10 @@ def main(argv: list[str]) -> int:
             (output / "failure").write_text(f"AlgorithmError: {type(error).__name__}: {error}")
         traceback.print_exc()
         return 1
+    try:
+        report_latency(Path(args.model_dir) / MODEL_FILE, _feature_count(args.model_dir))
+    except Exception:  # a model that trained is not failed by its timing: the advisor says "not measured"
+        traceback.print_exc()
     return 0
 
 
