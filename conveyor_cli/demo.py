@@ -32,14 +32,20 @@ DEMO_PARAMETERS = {
     "BakeTimeSeconds": "200",
     "CanaryPercent": "20",
     "RetrainSchedule": "rate(1 day)",
+    # Every request captured, and a monitor that judges from 400 rows: the demo's traffic is small.
+    "DataCapturePercent": "100",
+    "DriftMinRows": "400",
 }
+# Step 6's shift: the first and third features of every request scaled by this.
+DRIFT_SCALE = 1.6
+DRIFTED_FEATURES = (0, 2)
 # Step 6's stack: the pytorch family, compiled by Neo for the GPU instance that serves it.
 DEEP_PARAMETERS = {
     "ModelFamily": "pytorch",
     "EndpointInstanceType": "ml.g4dn.xlarge",
     "Hyperparameters": json.dumps({"objective": "binary:logistic", "epochs": "15", "eval_metric": "auc"}),
-    # The latency alarm's threshold, which is also the target advisor's objective: 10 ms per request.
-    "MaxP99LatencyMicroseconds": "10000",
+    # The latency alarm's threshold, which is also the target advisor's objective: 50 ms per request.
+    "MaxP99LatencyMicroseconds": "50000",
 }
 # Neo is first polled after 7 simulated minutes and a new endpoint after 7: 2.1 s each here.
 TIME_SCALE = 0.005
@@ -67,6 +73,7 @@ class DemoReport:
     faulty_config: str = ""
     served: list[str] = field(default_factory=list)
     advice: str = ""
+    drift: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -83,6 +90,7 @@ class Traffic:
         self._random = random.Random(11)
         self.sent = 0
         self.errors = 0
+        self.scale = 1.0  # step 6 shifts DRIFTED_FEATURES by DRIFT_SCALE
 
     def start(self) -> None:
         self._thread.start()
@@ -92,14 +100,21 @@ class Traffic:
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
+    def row(self) -> str:
+        row = self._random.choice(self._rows)
+        if self.scale == 1.0:
+            return row
+        cells = row.split(",")
+        for index in DRIFTED_FEATURES:
+            cells[index] = f"{float(cells[index]) * self.scale:.6g}"
+        return ",".join(cells)
+
     def _run(self) -> None:
         client = self._cloud.client("sagemaker-runtime")
         endpoint = self._cloud.output("EndpointName")
         while not self._stop.wait(self._interval):
             try:
-                client.invoke_endpoint(
-                    EndpointName=endpoint, ContentType="text/csv", Body=self._random.choice(self._rows)
-                )
+                client.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=self.row())
                 self.sent += 1
             except client.exceptions.ModelError:
                 self.sent += 1
@@ -265,6 +280,25 @@ class Story:
         note = self._wait_for_note("retrain.skipped", after)
         return note.event, 0
 
+    def drift_detected(self, started: float) -> tuple[str, int]:
+        after = len(self.report.notifications)
+        simulated = self.cloud.clock.now()
+        self.traffic.scale = DRIFT_SCALE
+        features = " and ".join(f"_c{i}" for i in DRIFTED_FEATURES)
+        self.console.print(f"  traffic shifts: {features} of every request x{DRIFT_SCALE}; 600 rows in batches ...")
+        for _ in range(6):
+            self.cloud.invoke_endpoint("\n".join(self.traffic.row() for _ in range(100)) + "\n")
+        self.console.print("  advancing the clock one hour; the hourly drift monitor runs ...")
+        self.cloud.clock.advance(3600)
+        note = self._wait_for_note("model.drift_detected", after)
+        wall, simulated = time.monotonic() - started, self.cloud.clock.now() - simulated
+        drifting = ", ".join(f"{f['feature']} {f['distance']:.2f}" for f in note.body["details"]["drifting_features"])
+        self.console.print(f"  drifting features (distance > {note.body['details']['threshold']}): {drifting}")
+        self.console.print(f"  shift to notification: {wall:.1f} s here, {simulated / 60:.0f} simulated minutes")
+        self.report.drift = {"features": drifting, "wall_seconds": wall, "simulated_seconds": simulated}
+        self.traffic.scale = 1.0
+        return note.event, 0
+
     def deep_model(self, started: float) -> tuple[str, int]:
         outcome = self._data_run("incoming/patients-2026-11-29.csv", breast_cancer_csv(seed=5), started)
         endpoint = self._endpoint()
@@ -297,6 +331,7 @@ class Story:
             self._step("3. a worse dataset lands: the quality gate rejects it", self.worse_model)
             self._step("4. a faulty model goes live: errors, alarm, rollback", self.faulty_model)
             self._step("5. the schedule fires: nothing new, the run is skipped", self.schedule_skips)
+            self._step("6. production traffic drifts: monitor, alarm, notification", self.drift_detected)
         finally:
             self.traffic.stop()
         self._show_new_notifications()
@@ -343,7 +378,7 @@ def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> 
         deep_cloud = OfflineCloud(stack_name="conveyor-deep", time_scale=time_scale, parameters=DEEP_PARAMETERS).start()
     try:
         deep = Story(deep_cloud, console)
-        deep._step("6. a deep model (pytorch): train, compile for ml_g4dn, serve", deep.deep_model)
+        deep._step("7. a deep model (pytorch): train, compile for ml_g4dn, serve", deep.deep_model)
         deep._show_new_notifications()
     finally:
         deep_cloud.stop()

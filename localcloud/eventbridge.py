@@ -102,7 +102,21 @@ def _select_path(event: dict[str, Any], path: str) -> Any:
     return value
 
 
+def as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge delivers it: moto keeps ``time`` as epoch seconds, AWS sends ISO 8601.
+
+    AWS's envelope reads ``"time": "2019-10-02T17:04:40Z"`` (seconds, UTC); moto converts only on
+    its own SQS and log targets, so a handler that parses the envelope would meet a float offline.
+    """
+    when = event.get("time")
+    if isinstance(when, int | float):
+        stamp = dt.datetime.fromtimestamp(float(when), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {**event, "time": stamp}
+    return event
+
+
 def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    event = as_delivered(event)
     if "Input" in target:
         return json.loads(target["Input"])
     if "InputPath" in target:

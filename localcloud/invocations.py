@@ -12,6 +12,9 @@ request the container rejects (bad CSV, wrong feature count) is a ``ModelError``
 status 400 and counts as a 4XX; a failure inside the model is a ``ModelError`` with original
 status 500 and counts as a 5XX.
 
+An answered request that the serving config's ``DataCaptureConfig`` samples is captured to S3
+(``localcloud.data_capture``), after the metrics, so capture never adds to the latencies.
+
 The counters belong to one offline cloud (``Runtime.invocations``); moto's response method is
 replaced in ``moto_patches/sagemakerruntime.py``.
 """
@@ -27,6 +30,7 @@ from typing import Any
 
 from moto.core.exceptions import JsonRESTError
 
+from localcloud.data_capture import DataCapture, Exchange
 from localcloud.faults import FaultInjector
 from localcloud.sagemaker import LocalSageMaker
 
@@ -35,6 +39,8 @@ NAMESPACE = "AWS/SageMaker"
 # moto keeps every datapoint; a long-lived local server would grow without bound.
 MAX_DATAPOINTS = 200_000
 _SUPPORTED_CONTENT_TYPES = ("text/csv",)
+# Every answer ``_serve`` gives is CSV, labelled as SageMaker's built-in containers label theirs.
+ANSWER_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 class EndpointNotServing(JsonRESTError):  # type: ignore[misc]
@@ -134,6 +140,7 @@ class _Rejected(Exception):
 def _serve(model: Any, body: bytes, content_type: str, timing: dict[str, float]) -> bytes:
     from localcloud.sagemaker_engine.inference import format_csv_predictions, parse_csv_payload
 
+    content_type = content_type.split(";", maxsplit=1)[0].strip().lower()
     if content_type not in _SUPPORTED_CONTENT_TYPES:
         raise _Rejected(415, f"content type {content_type} is not supported; send text/csv")
     try:
@@ -160,8 +167,13 @@ def invoke(
     body: bytes,
     content_type: str,
     target_variant: str | None,
+    capture: DataCapture | None = None,
+    inference_id: str | None = None,
 ) -> tuple[bytes, str]:
-    """Serve one request; returns (predictions CSV, the variant that answered)."""
+    """Serve one request; returns (predictions CSV, the variant that answered).
+
+    ``content_type`` is the request's Content-Type as sent; ``inference_id`` its ``InferenceId``.
+    """
     faults.check("sagemaker-runtime", "InvokeEndpoint")
     received = time.perf_counter()
     host = sagemaker.host(account_id, region, endpoint_name)
@@ -182,8 +194,12 @@ def invoke(
     record_invocation(counts, account_id, region, endpoint_name, variant.name, status, model_us, overhead_us)
     if status != 200:
         raise ContainerError(status, failure, endpoint_name)
+    if capture is not None:
+        exchange = Exchange(endpoint_name, variant.name, body, content_type, answer, ANSWER_CONTENT_TYPE, inference_id)
+        capture.capture(account_id, region, variant.data_capture, exchange, variant.execution_role_arn)
     return answer, variant.name
 
 
 def content_type_of(headers: Any) -> str:
-    return str(headers.get("Content-Type") or "text/csv").split(";")[0].strip().lower()
+    """The request's Content-Type as sent (SageMaker records it so); text/csv when it names none."""
+    return str(headers.get("Content-Type") or "text/csv")

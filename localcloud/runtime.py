@@ -4,8 +4,9 @@ Everything the offline cloud keeps while it runs lives here, created when the cl
 dropped when it stops: the clock (time scale, simulated time), the fault injector (rules and
 statistics), the asynchronous deliveries (their thread pool and counts), the alarm evaluator, the
 schedule runner, the SageMaker simulation (hosted endpoints, the job pool and work directories,
-simulated job durations), the invocation counters, the Lambda registry, the cache of parsed
-state machine definitions, and the record of request validation (what was checked and refused).
+simulated job durations), the invocation counters, data capture's sampling draws, the Lambda
+registry, the cache of parsed state machine definitions, and the record of request validation
+(what was checked and refused).
 Two clouds started one after the other share none of it.
 
 moto's backends are process-wide, and moto calls the patched functions (``localcloud.moto_patches``)
@@ -29,6 +30,7 @@ import threading
 from localcloud.alarm_actions import AlarmActions
 from localcloud.alarms import AlarmEvaluator
 from localcloud.clock import Clock
+from localcloud.data_capture import DataCapture
 from localcloud.eventbridge import Deliveries
 from localcloud.faults import FaultInjector
 from localcloud.iam import AccessChecks
@@ -88,6 +90,7 @@ class Runtime:
         self.scheduler = ScheduleRunner(self.clock, self.deliveries)
         self.sagemaker = LocalSageMaker(self.clock, self.faults)
         self.invocations = InvocationCounts()
+        self.data_capture = DataCapture(self.clock)
         # IAM checks of the product's API calls: how many, and what was refused (localcloud/iam).
         self.iam = AccessChecks()
         self.validation = RequestValidation()

@@ -162,6 +162,10 @@ class HostedVariant:
     model: Any
     instance_type: str = ""
     instance_count: int = 1
+    # From the config and the model the fleet was loaded from: capture follows the config that serves,
+    # so during a blue/green update the new config's capture applies only to the traffic its fleet takes.
+    data_capture: dict[str, Any] = field(default_factory=dict)
+    execution_role_arn: str | None = None
 
 
 @dataclass
@@ -581,6 +585,8 @@ class LocalSageMaker:
                     fleet_variant.instance_count
                     if fleet_variant is not None
                     else int(variant.get("InitialInstanceCount", 1) or 1),
+                    dict(config.data_capture_config or {}),
+                    model.execution_role_arn,
                 )
             )
         return Fleet(config_name, variants)

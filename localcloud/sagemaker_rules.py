@@ -419,6 +419,30 @@ def guarded_deployment(
     return dict(deployment)
 
 
+# --------------------------------------------------------------------------- data capture
+
+
+def check_data_capture(
+    data_capture: Mapping[str, Any] | None, production_variants: Iterable[Mapping[str, Any]]
+) -> None:
+    """CreateEndpointConfig: a serverless variant cannot capture data.
+
+    Source: https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html, "Feature
+    exclusions": data capture is among the features Serverless Inference does not support. Refusing the
+    config when capture is on (``EnableCapture`` defaults to true), and the text, are chosen. The rest of
+    ``DataCaptureConfig`` (sampling 0-100, the destination's pattern and length, the capture modes, the
+    content type lists) is the API model's, checked for every call by ``localcloud.request_validation``.
+    """
+    if not data_capture or not data_capture.get("EnableCapture", True):
+        return
+    serverless = [str(variant["VariantName"]) for variant in production_variants if variant.get("ServerlessConfig")]
+    if serverless:
+        raise ValidationError(
+            message=f"DataCaptureConfig is not supported for serverless endpoints: variant(s) {serverless} "
+            "have a ServerlessConfig."
+        )
+
+
 # --------------------------------------------------------------------------- Application Auto Scaling
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"

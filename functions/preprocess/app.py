@@ -44,6 +44,7 @@ def lambda_handler(event: PipelineInput, context: LambdaContext) -> dict[str, An
         settings.validation_fraction,
         settings.max_dataset_bytes,
         production_features=production.feature_count if production is not None else None,
+        drift_threshold=settings.drift_threshold,
     )
     update: dict[str, Any] = {
         "stopping_condition": settings.stopping_condition(),

@@ -8,7 +8,8 @@ Replaced here:
   background; ``describe_compilation_job`` reports its real status, failure, artefact and image;
 * ``create_model``, ``create_endpoint_config``, ``create_endpoint``, ``create_training_job``: a name
   already taken is refused (moto overwrites); ``describe_*``/``delete_*`` of a missing model,
-  endpoint config, endpoint or training job answer SageMaker's own error;
+  endpoint config, endpoint or training job answer SageMaker's own error; ``create_endpoint_config``
+  refuses data capture on a serverless variant;
 * ``create_endpoint``, ``delete_endpoint``: Creating until the models are loaded; a busy endpoint
   cannot be deleted; a deleted one is forgotten and its autoscaled variants deregistered;
 * ``update_endpoint`` (moto has none, backend and response): blue/green rollouts with auto-rollback,
@@ -95,6 +96,7 @@ def create_endpoint_config(self: SageMakerModelBackend, *args: Any, **kwargs: An
     rules.refuse_existing_endpoint_config(self, _name(args, kwargs, "endpoint_config_name"))
     for variant in kwargs.get("production_variants") or []:
         rules.require_model(self, variant["ModelName"])
+    rules.check_data_capture(kwargs.get("data_capture_config"), kwargs.get("production_variants") or [])
     return _acted(sagemaker, "CreateEndpointConfig", _create_endpoint_config(self, *args, **kwargs))
 
 

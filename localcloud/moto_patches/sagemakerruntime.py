@@ -1,8 +1,9 @@
 """SageMaker Runtime: ``InvokeEndpoint`` serves real predictions and records SageMaker's metrics.
 
 moto answers with canned data. Here the running cloud's hosted endpoint routes the request by
-variant weight, the model predicts, and the invocation lands in CloudWatch and the cloud's counters
-(``localcloud.invocations``).
+variant weight, the model predicts, the invocation lands in CloudWatch and the cloud's counters
+(``localcloud.invocations``), and a request the endpoint's data capture samples is written to S3
+(``localcloud.data_capture``).
 """
 
 from __future__ import annotations
@@ -31,8 +32,11 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
         body,
         invocations.content_type_of(self.headers),
         target,
+        cloud.data_capture,
+        self.headers.get("X-Amzn-SageMaker-Inference-Id"),
     )
-    return 200, {"Content-Type": "text/csv; charset=utf-8", "x-Amzn-Invoked-Production-Variant": variant}, answer
+    headers = {"Content-Type": invocations.ANSWER_CONTENT_TYPE, "x-Amzn-Invoked-Production-Variant": variant}
+    return 200, headers, answer
 
 
 PATCHES = PatchSet(

@@ -60,6 +60,8 @@ def deployment_item(status: history.DeploymentStatus, sort_key: str) -> dict[str
             "recorded_at": ENTERED,
             "instance_type": "$.serving.instance_type",
             "target_advice": "$.serving.advice",
+            "baseline_statistics_uri": "$.preprocess.baseline_statistics_uri",
+            "baseline_constraints_uri": "$.preprocess.baseline_constraints_uri",
         },
     )
 

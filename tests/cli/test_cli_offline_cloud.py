@@ -260,3 +260,25 @@ def test_invoke_returns_one_probability_per_row_from_the_primary_variant(
     assert len(found["predictions"]) == 5
     assert all(isinstance(p, float) and 0.0 <= p <= 1.0 for p in found["predictions"])
     assert one["predictions"] == [pytest.approx(found["predictions"][0])]
+
+
+def test_drift_reports_nothing_before_the_monitor_ran_then_the_monitors_report(
+    cli: Any, cloud: OfflineCloud, first_run: dict[str, Any]
+) -> None:
+    # The only test here that fires the drift monitor: until it does, no report exists.
+    before = cli("--local", "drift")
+    assert before.exit_code == 1
+    assert "the drift monitor has not reported yet" in before.stderr
+
+    # 40 requests at the default 20 % sampling: none captured has a chance of 0.8**40, about 1e-4.
+    for seed in range(40):
+        cloud.invoke_endpoint(feature_rows_csv(rows=5, seed=seed))
+    cloud.fire_schedule("DriftMonitorSchedule")
+    shown = _ok(cli("--local", "drift")).stdout
+    found = _json(cli("--local", "--json", "drift"))
+
+    assert "drift monitor" in shown
+    assert found["status"] == "ok"
+    assert found["model_run"] == first_run["run"]["name"]
+    assert 0 < found["rows"] < found["min_rows"] == 1000, "20 % of 200 rows is captured, too few to judge"
+    assert "too few captured rows to judge drift" in shown

@@ -1,4 +1,4 @@
-"""`make demo` as a test: the six-step story, with assertions on every notification and the end state."""
+"""`make demo` as a test: the seven-step story, with assertions on every notification and the end state."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def test_every_step_ends_in_its_expected_outcome(report: DemoReport) -> None:
         "model.rejected",
         "deployment.rolled_back",
         "retrain.skipped",
+        "model.drift_detected",
         "pipeline.succeeded",
     ]
 
@@ -37,6 +38,7 @@ def test_the_notifications_are_exactly_the_story_in_order(report: DemoReport) ->
         "pipeline.succeeded",
         "deployment.rolled_back",
         "retrain.skipped",
+        "model.drift_detected",
         "pipeline.succeeded",
     ]
     for note in report.notifications:
@@ -52,7 +54,7 @@ def test_the_deep_model_is_compiled_for_the_gpu_instance_that_serves_it(report: 
 
 
 def test_the_canary_and_the_gate_report_their_reasons(report: DemoReport) -> None:
-    _first, second, rejected, faulty, rolled_back, skipped, _deep = report.notifications
+    _first, second, rejected, faulty, rolled_back, skipped, _drift, _deep = report.notifications
     assert "(canary)" in second.body["reason"]
     assert "rejected" in rejected.body["reason"]
     assert "validation:auc" in rejected.body["reason"]
@@ -79,11 +81,20 @@ def test_real_predictions_were_served_and_the_alarm_saw_real_errors(report: Demo
 
 
 def test_the_state_machines_took_the_expected_paths(report: DemoReport) -> None:
-    create, canary, rejected, faulty, skipped, deep = (step.transitions for step in report.steps)
+    create, canary, rejected, faulty, skipped, drift, deep = (step.transitions for step in report.steps)
     # A canary update polls and bakes as long as a first deployment creates; the first run also creates the
     # model package group (CreateModelPackageGroup after the failed describe).
     assert create <= canary + 1
     assert rejected < create
     assert faulty > canary  # the pipeline run plus the rollback execution
     assert skipped == 0  # the scheduled run never started an execution
+    assert drift == 0  # DriftAction=notify starts no run
     assert deep > rejected  # a whole pipeline to an endpoint (its poll counts vary with the machine)
+
+
+def test_the_shifted_features_are_the_ones_the_drift_notification_names(report: DemoReport) -> None:
+    drift = report.notifications[-2]
+    named = [f["feature"] for f in drift.body["details"]["drifting_features"]]
+    assert set(named) == {"_c0", "_c2"}, "only the shifted features drift"
+    assert all(f["distance"] > 0.1 for f in drift.body["details"]["drifting_features"])
+    assert report.drift["simulated_seconds"] >= 3600, "the hourly monitor saw the shift"

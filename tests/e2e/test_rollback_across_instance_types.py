@@ -36,7 +36,9 @@ def _update_stack_instance_type(cloud: OfflineCloud, instance_type: str) -> None
         lambda_client.update_function_configuration(FunctionName=function.name, Environment={"Variables": variables})
         function.environment.update(variables)
         updated.append(function.name)
-    assert len(updated) == 2, f"Preprocess (the compilation target) and PlanDeployment read it: {updated}"
+    assert len(updated) == 3, (
+        f"Preprocess (the compilation target), ChooseServingTarget and PlanDeployment read it: {updated}"
+    )
 
 
 def _serving(cloud: OfflineCloud) -> tuple[str, str]:

@@ -678,6 +678,7 @@ def test_rollout_settings_are_carried_out_as_given(environment: str) -> None:
     settings = DeploymentSettings(
         MODEL_NAME=values["ModelName"],
         ENDPOINT_NAME=f"conveyor-{values['ModelName']}-00000000",
+        DATA_CAPTURE_URI="s3://conveyor-artifacts/capture",
         ENDPOINT_INSTANCE_TYPE=values["EndpointInstanceType"],
         ENDPOINT_INSTANCE_COUNT=count,
         DEPLOYMENT_STRATEGY=values["DeploymentStrategy"],

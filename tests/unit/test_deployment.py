@@ -38,6 +38,7 @@ def make_settings(**overrides: Any) -> DeploymentSettings:
     values: dict[str, Any] = {
         "MODEL_NAME": "churn",
         "ENDPOINT_NAME": "churn-endpoint",
+        "DATA_CAPTURE_URI": "s3://churn-artifacts/capture",
         "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
         # Two instances: the smallest fleet a canary (at most half of it) fits.
         "ENDPOINT_INSTANCE_COUNT": 2,
@@ -304,9 +305,31 @@ def test_plan_output_exposes_max_polls_as_the_last_index_the_state_machine_may_r
         "recreate",
         "retain_variant_properties",
         "deregister_autoscaling",
+        "data_capture_config",
         "notes",
         "max_polls",
     }
+
+
+def test_data_capture_samples_requests_and_answers_as_csv_under_the_stacks_key() -> None:
+    settings = make_settings(DATA_CAPTURE_PERCENT=20, DATA_CAPTURE_KMS_KEY="arn:aws:kms:us-east-1:1:key/k")
+    config = plan_deployment(settings, RUN_ID, None).as_output()["data_capture_config"]
+    assert config == {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://churn-artifacts/capture",
+        "KmsKeyId": "arn:aws:kms:us-east-1:1:key/k",
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+    }
+    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("DataCaptureConfig")
+    assert shape_violations(config, shape) == []
+
+
+def test_zero_percent_switches_capture_off_and_still_names_its_destination() -> None:
+    config = plan_deployment(make_settings(DATA_CAPTURE_PERCENT=0), RUN_ID, None).as_output()["data_capture_config"]
+    assert (config["EnableCapture"], config["InitialSamplingPercentage"]) == (False, 0)
+    assert "KmsKeyId" not in config
 
 
 # --- poll_schedule ------------------------------------------------------------------------------

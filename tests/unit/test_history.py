@@ -319,10 +319,12 @@ def test_attribute_types_of_a_deployment_record() -> None:
         "recorded_at": "S",
         "instance_type": "S",
         "target_advice": "S",
+        "baseline_statistics_uri": "S",
+        "baseline_constraints_uri": "S",
     }
     # In the order RecordDeployment writes them.
     assert next(iter(attribute_types(DeploymentRecord))) == "pk"
-    assert list(attribute_types(DeploymentRecord))[-1] == "target_advice"
+    assert list(attribute_types(DeploymentRecord))[-1] == "baseline_constraints_uri"
 
 
 def test_attribute_types_of_an_alarm_rollback_record() -> None:

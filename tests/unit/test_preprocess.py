@@ -86,7 +86,15 @@ def test_valid_csv_is_split_and_profiled(s3: Any, bucket: str, artifact_bucket: 
         f"runs/{RUN_ID}/data/train/train.csv",
         f"runs/{RUN_ID}/data/validation/validation.csv",
         f"runs/{RUN_ID}/statistics.json",
+        f"runs/{RUN_ID}/baseline/statistics.json",
+        f"runs/{RUN_ID}/baseline/constraints.json",
     }
+    assert result.baseline_statistics_uri == f"s3://{artifact_bucket}/runs/{RUN_ID}/baseline/statistics.json"
+    baseline = json.loads(read(s3, result.baseline_statistics_uri))
+    assert baseline["dataset"]["item_count"] == 569
+    assert len(baseline["features"]) == 30
+    sketch = baseline["features"][0]["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"][0]
+    assert len(sketch) == 569, "a dataset smaller than the sample is kept whole"
     train = read(s3, result.train_uri + "train.csv")
     validation = read(s3, result.validation_uri + "validation.csv")
     assert train.count(b"\n") + validation.count(b"\n") == 569

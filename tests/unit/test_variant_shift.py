@@ -44,6 +44,7 @@ def make_settings(**overrides: Any) -> DeploymentSettings:
     values: dict[str, Any] = {
         "MODEL_NAME": "churn",
         "ENDPOINT_NAME": "churn-endpoint",
+        "DATA_CAPTURE_URI": "s3://churn-artifacts/capture",
         "ENDPOINT_INSTANCE_TYPE": "ml.m5.large",
         "ENDPOINT_INSTANCE_COUNT": 2,
         "VARIANT_NAME": "primary",
@@ -242,6 +243,7 @@ def test_shift_settings_can_come_from_the_environment(monkeypatch: pytest.Monkey
     for name, value in {
         "MODEL_NAME": "churn",
         "ENDPOINT_NAME": "churn-endpoint",
+        "DATA_CAPTURE_URI": "s3://churn-artifacts/capture",
         "ENDPOINT_INSTANCE_TYPE": "ml.c5.xlarge",
         "DEPLOYMENT_STRATEGY": "variant-shift",
         "CANARY_PERCENT": "20",

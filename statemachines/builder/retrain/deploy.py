@@ -131,6 +131,7 @@ def states() -> dict[str, asl.State]:
                 parameters={
                     "EndpointConfigName": "$.plan.endpoint_config_name",
                     "ProductionVariants": "$.plan.production_variants",
+                    "DataCaptureConfig": "$.plan.data_capture_config",
                 },
                 comment="Endpoint configs are never deleted: rolling back is UpdateEndpoint to an earlier one.",
                 result_path=None,

@@ -15,6 +15,12 @@ from statemachines.builder.retrain.training import FAMILY
 REGISTRY = "$.registry"
 
 
+_BASELINE = {
+    "Statistics": {"ContentType": "application/json", "S3Uri": "$.preprocess.baseline_statistics_uri"},
+    "Constraints": {"ContentType": "application/json", "S3Uri": "$.preprocess.baseline_constraints_uri"},
+}
+
+
 def states() -> dict[str, asl.State]:
     return {
         # The group is made by the first run, not by the stack: CloudFormation lacks the resource type in
@@ -48,11 +54,9 @@ def states() -> dict[str, asl.State]:
                     "SupportedContentTypes": f"States.Array({FAMILY}.content_type)",
                     "SupportedResponseMIMETypes": f"States.Array({FAMILY}.content_type)",
                 },
-                "ModelMetrics": {
-                    "ModelDataQuality": {
-                        "Statistics": {"ContentType": "application/json", "S3Uri": "$.preprocess.statistics_uri"}
-                    }
-                },
+                # The training baseline in Model Monitor's formats: what the drift monitor compares traffic with.
+                "ModelMetrics": {"ModelDataQuality": _BASELINE},
+                "DriftCheckBaselines": {"ModelDataQuality": _BASELINE},
                 "CustomerMetadataProperties": (
                     f"States.JsonMerge($.gate.package_metadata, {ARTIFACT}.package_metadata, false)"
                 ),

@@ -29,6 +29,7 @@ def states() -> dict[str, asl.State]:
                 parameters={
                     "EndpointConfigName": "$.plan.shift_config_name",
                     "ProductionVariants": "$.plan.shift_variants",
+                    "DataCaptureConfig": "$.plan.data_capture_config",
                 },
                 result_path=None,
                 catch=fail_run(),

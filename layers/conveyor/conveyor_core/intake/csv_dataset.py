@@ -25,6 +25,7 @@ messages never depend on which path ran.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 import operator
@@ -56,6 +57,11 @@ _OTHER_FAST_BYTES = _NAN_LETTERS + b" \t\r"
 # The fast path parses a block in pieces this big: each piece's numbers (about 2.5 times its size
 # as Python objects) then stay in the CPU cache across the passes over each column.
 _PIECE_BYTES = 256 * 1024
+# Rows kept for the monitoring baseline's distributions (conveyor_core.monitoring.baseline): with 2,048
+# baseline rows and 1,000 captured ones, the sampling noise of a feature's distribution distance stays
+# well under Model Monitor's default drift threshold of 0.1.
+SAMPLE_ROWS = 2048
+_CRC_SPACE = 2**32
 _NAN_TO_EMPTY = {token.encode(): b"" for token in _MISSING if token}
 
 
@@ -138,6 +144,36 @@ class ColumnStats:
         }
 
 
+class RowSample:
+    """At most ``size`` rows: those whose crc32 is smallest, a uniform sample whatever the order or the pieces.
+
+    Identical rows share a crc32, so a duplicated row is in or out as a whole; the sample is for
+    distributions, where that matters as little as in the split.
+    """
+
+    def __init__(self, size: int = SAMPLE_ROWS) -> None:
+        self.size = size
+        self._rows: list[tuple[int, bytes]] = []
+        self._bound = _CRC_SPACE  # once full, only a row hashing below the largest kept one gets in
+
+    def offer(self, crcs: list[int], lines: list[bytes]) -> None:
+        below = [*compress(zip(crcs, lines, strict=True), map(operator.lt, crcs, repeat(self._bound)))]
+        if not below:
+            return
+        self._rows = heapq.nsmallest(self.size, self._rows + below)
+        if len(self._rows) == self.size:
+            self._bound = self._rows[-1][0]
+
+    def lines(self) -> list[bytes]:
+        return [line for _crc, line in self._rows]
+
+    def __eq__(self, other: object) -> bool:
+        # Reports compare equal whichever path (fast or exact) read the rows: so must their samples.
+        return isinstance(other, RowSample) and (self.size, self._rows) == (other.size, other._rows)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass
 class DatasetReport:
     rows: int = 0
@@ -148,6 +184,8 @@ class DatasetReport:
     sha256: str = ""
     label_counts: dict[str, int] = field(default_factory=dict)
     column_stats: list[ColumnStats] = field(default_factory=list)
+    # A uniform sample of the rows as written to the split (label first), for the monitoring baseline.
+    sample: RowSample = field(default_factory=RowSample)
 
     @property
     def feature_count(self) -> int:
@@ -441,7 +479,8 @@ class DatasetValidator:
 
     def _write_split(self, lines: list[bytes]) -> None:
         # crc32(line + b"\n") without building each line + b"\n": crc32 continues from a prior crc.
-        crcs = map(zlib.crc32, repeat(b"\n"), map(zlib.crc32, lines))
+        crcs = [*map(zlib.crc32, repeat(b"\n"), map(zlib.crc32, lines))]
+        self.report.sample.offer(crcs, lines)
         buckets = map(operator.mod, crcs, repeat(_SPLIT_BUCKETS))
         to_validation = [*map(operator.lt, buckets, repeat(self._threshold))]
         validation = [*compress(lines, to_validation)]
@@ -519,7 +558,9 @@ class DatasetValidator:
         line = text.encode() + b"\n"
         if len(self._distinct) < MIN_ROWS:
             self._distinct.add(hashlib.blake2b(line, digest_size=16).digest())
-        if zlib.crc32(line) % _SPLIT_BUCKETS < self._threshold:
+        crc = zlib.crc32(line)
+        report.sample.offer([crc], [line[:-1]])
+        if crc % _SPLIT_BUCKETS < self._threshold:
             report.validation_rows += 1
             self._validation.write(line)
         else:

@@ -160,7 +160,7 @@ def admit(
     lock: ModelLock,
     *,
     key_lists: KeyListStore,
-    trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival",
+    trigger: Literal["data-arrival", "schedule", "drift", "manual"] = "data-arrival",
     run_identity: str | None = None,
 ) -> Admission:
     """Start the run for this drop now, or queue it behind the model's current run.

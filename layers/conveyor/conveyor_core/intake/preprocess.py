@@ -9,6 +9,7 @@ from conveyor_core.families import ModelFamily
 from conveyor_core.intake import drop_reader, s3_io
 from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError
 from conveyor_core.intake.drops import pinned_version, version_gone_detail
+from conveyor_core.monitoring import baseline
 from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 
 
@@ -134,6 +135,7 @@ def preprocess(
     validation_fraction: float,
     max_dataset_bytes: int,
     production_features: int | None = None,
+    drift_threshold: float = baseline.DEFAULT_DRIFT_THRESHOLD,
 ) -> PreprocessOutput:
     """Validate and split the drop for ``family``; its spec (which needs the feature count) is the caller's.
 
@@ -180,7 +182,17 @@ def preprocess(
     statistics = report.statistics()
     statistics["dataset_uri"] = run.dataset.uri
     statistics_uri = s3_io.put_json(s3_client, artifact_bucket, f"runs/{run.run_id}/statistics.json", statistics)
+    baseline_prefix = f"runs/{run.run_id}/baseline/"
     return PreprocessOutput(
+        baseline_statistics_uri=s3_io.put_json(
+            s3_client, artifact_bucket, f"{baseline_prefix}statistics.json", baseline.statistics(report)
+        ),
+        baseline_constraints_uri=s3_io.put_json(
+            s3_client,
+            artifact_bucket,
+            f"{baseline_prefix}constraints.json",
+            baseline.constraints(report, drift_threshold),
+        ),
         status="ok",
         train_uri=f"s3://{artifact_bucket}/{prefix}train/",
         validation_uri=f"s3://{artifact_bucket}/{prefix}validation/",

@@ -73,6 +73,7 @@ class DeploymentPlan:
     retain_variant_properties: bool = False
     # A changed instance type: SageMaker refuses the update while autoscaling is registered on it.
     deregister_autoscaling: bool = False
+    data_capture_config: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def as_output(self) -> dict[str, Any]:
@@ -95,6 +96,7 @@ class DeploymentPlan:
             recreate=self.recreate,
             retain_variant_properties=self.retain_variant_properties,
             deregister_autoscaling=self.deregister_autoscaling,
+            data_capture_config=self.data_capture_config,
             notes=self.notes,
             **(self.shift.as_output() if self.shift else {}),
         ).model_dump(mode="json", exclude_none=True)
@@ -150,6 +152,24 @@ class VariantShift:
             # Weights that send everything back to the production variant before it is restored.
             "shift_abort_weights": _weights(self.variants[0]["VariantName"], 0),
         }
+
+
+def build_data_capture_config(settings: DeploymentSettings) -> dict[str, Any]:
+    """CreateEndpointConfig's DataCaptureConfig: the requests and answers the drift monitor reads.
+
+    Capture is switched off (not left out) at 0 %, so every config names where capture would go.
+    """
+    config: dict[str, Any] = {
+        "EnableCapture": settings.data_capture_percent > 0,
+        "InitialSamplingPercentage": settings.data_capture_percent,
+        "DestinationS3Uri": settings.data_capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        # Without it SageMaker base64-encodes CSV payloads; the monitor reads them as CSV text.
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"]},
+    }
+    if settings.data_capture_kms_key:
+        config["KmsKeyId"] = settings.data_capture_kms_key
+    return config
 
 
 def shift_percentages(first_percent: int, step_percent: int) -> list[int]:
@@ -371,5 +391,6 @@ def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingE
         recreate=recreate,
         retain_variant_properties=retained,
         deregister_autoscaling=instance_type_changes,
+        data_capture_config=build_data_capture_config(settings),
         notes=notes,
     )

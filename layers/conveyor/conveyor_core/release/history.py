@@ -154,6 +154,9 @@ class DeploymentRecord(_Record):
     # Written since the target advisor; older deployments have none.
     instance_type: str | None = None
     target_advice: str | None = None
+    # Written since drift monitoring: the model's data-quality baseline (Model Monitor's files).
+    baseline_statistics_uri: str | None = None
+    baseline_constraints_uri: str | None = None
 
     @property
     def served(self) -> bool:

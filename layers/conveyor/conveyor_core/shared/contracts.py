@@ -50,7 +50,7 @@ class PipelineInput(_Contract):
 
     model: str
     run_id: str
-    trigger: Literal["data-arrival", "schedule", "manual"] = "data-arrival"
+    trigger: Literal["data-arrival", "schedule", "drift", "manual"] = "data-arrival"
     dataset: DatasetRef
 
 
@@ -115,6 +115,9 @@ class PreprocessOutput(_Contract):
     train_uri: str | None = None
     validation_uri: str | None = None
     statistics_uri: str | None = None
+    # The data-quality baseline (Model Monitor's statistics.json and constraints.json).
+    baseline_statistics_uri: str | None = None
+    baseline_constraints_uri: str | None = None
     dataset_sha256: str | None = None
     rows: int = 0
     features: int = 0
@@ -222,6 +225,8 @@ class DeploymentPlanOutput(_Contract):
     recreate: bool = False
     retain_variant_properties: bool = False
     deregister_autoscaling: bool = False
+    # CreateEndpointConfig's DataCaptureConfig, for every config the run creates.
+    data_capture_config: dict[str, Any]
     # What the plan changed from the stack's settings, and why (the notification carries them).
     notes: list[str] = Field(default_factory=list)
     # Only a variant shift has these; they are left out of the document otherwise.
@@ -277,8 +282,9 @@ class AlarmStateChangeDetail(_Contract):
 
 
 class AlarmStateChangeEvent(_Contract):
-    """CloudWatch's "CloudWatch Alarm State Change" event: the rollback state machine's input."""
+    """CloudWatch's "CloudWatch Alarm State Change" event: the rollback state machine's and the drift action's input."""
 
     source: Literal["aws.cloudwatch"]
     detail_type: Literal["CloudWatch Alarm State Change"] = Field(alias="detail-type")
+    time: str = ""
     detail: AlarmStateChangeDetail

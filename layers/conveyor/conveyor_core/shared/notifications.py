@@ -29,6 +29,10 @@ class EventType(StrEnum):
     ROLLBACK_FAILED = "rollback.failed"
     # A folder drop still waiting for its marker after DropTimeoutSeconds (the drop is not cancelled).
     DROP_INCOMPLETE = "drop.incomplete"
+    # The drift alarm fired: captured traffic no longer matches the production model's training baseline.
+    MODEL_DRIFT_DETECTED = "model.drift_detected"
+    # The drift monitor could not judge the production model (no baseline, unreadable baseline).
+    MONITORING_FAILED = "monitoring.failed"
 
 
 class RunError(StrEnum):
@@ -68,6 +72,8 @@ SEVERITY: dict[EventType, Severity] = {
     EventType.ROLLBACK_IMPOSSIBLE: Severity.ERROR,
     EventType.ROLLBACK_FAILED: Severity.ERROR,
     EventType.DROP_INCOMPLETE: Severity.WARNING,
+    EventType.MODEL_DRIFT_DETECTED: Severity.WARNING,
+    EventType.MONITORING_FAILED: Severity.ERROR,
 }
 
 _HEADLINE: dict[EventType, str] = {
@@ -82,6 +88,8 @@ _HEADLINE: dict[EventType, str] = {
     EventType.ROLLBACK_IMPOSSIBLE: "alarm fired but no earlier good config to roll back to",
     EventType.ROLLBACK_FAILED: "rollback failed",
     EventType.DROP_INCOMPLETE: "dataset folder still incomplete",
+    EventType.MODEL_DRIFT_DETECTED: "data drift in production traffic",
+    EventType.MONITORING_FAILED: "drift monitoring failed",
 }
 
 # SNS limits: Subject <= 100 ASCII characters, message <= 256 KB. A failure cause can be a

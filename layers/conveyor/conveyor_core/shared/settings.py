@@ -76,6 +76,8 @@ class PreprocessSettings(CommonSettings):
     max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)
     max_training_seconds: int = Field(default=3600, alias="MAX_TRAINING_SECONDS", ge=60)
     spot_training: bool = Field(default=False, alias="SPOT_TRAINING")
+    # Written into the baseline's constraints.json: the distance past which a feature drifts.
+    drift_threshold: float = Field(default=0.1, alias="DRIFT_THRESHOLD", gt=0.0, le=1.0)
 
     def stopping_condition(self) -> dict[str, int]:
         """Spot training needs MaxWaitTimeInSeconds (>= the runtime); on-demand training must omit it."""
@@ -136,6 +138,10 @@ class DeploymentSettings(CommonSettings):
     max_deployment_seconds: int = Field(default=3600, alias="MAX_DEPLOYMENT_SECONDS", ge=600, le=28800)
     # Alarms on the candidate variant: a variant shift must also watch the traffic it moves.
     candidate_alarms: list[str] = Field(default_factory=list, alias="CANDIDATE_ALARMS")
+    # Endpoint data capture (the drift monitor reads it): a share of requests, 0 for none.
+    data_capture_uri: str = Field(alias="DATA_CAPTURE_URI", pattern=r"^s3://[^/]+(/.*)?$")
+    data_capture_percent: int = Field(default=0, alias="DATA_CAPTURE_PERCENT", ge=0, le=100)
+    data_capture_kms_key: str = Field(default="", alias="DATA_CAPTURE_KMS_KEY")
 
     @field_validator("variant_name")
     @classmethod
@@ -153,6 +159,19 @@ class DeploymentSettings(CommonSettings):
         return value
 
 
+class MonitorSettings(CommonSettings):
+    history_table: str = Field(alias="HISTORY_TABLE")
+    artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    endpoint_name: str = Field(alias="ENDPOINT_NAME")
+    topic_arn: str = Field(alias="TOPIC_ARN")
+    # Where SageMaker writes data capture (DataCaptureConfig's DestinationS3Uri, in the artifact bucket).
+    capture_prefix: str = Field(default="capture/", alias="CAPTURE_PREFIX")
+    report_prefix: str = Field(default="monitoring/", alias="REPORT_PREFIX")
+    # How much past traffic each hourly run weighs, and how many rows it takes to judge at all.
+    window_seconds: int = Field(default=86_400, alias="DRIFT_WINDOW_SECONDS", ge=3600)
+    min_rows: int = Field(default=1000, alias="DRIFT_MIN_ROWS", ge=1)
+
+
 class ScheduleSettings(CommonSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
     lock_table: str = Field(alias="LOCK_TABLE")
@@ -162,6 +181,13 @@ class ScheduleSettings(CommonSettings):
     artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
     incoming_prefix: str = Field(default="incoming/", alias="INCOMING_PREFIX")
     max_object_bytes: int = Field(default=5 * 1024**3, alias="MAX_OBJECT_BYTES", gt=0)
+
+
+class DriftActionSettings(ScheduleSettings):
+    endpoint_name: str = Field(alias="ENDPOINT_NAME")
+    report_prefix: str = Field(default="monitoring/", alias="REPORT_PREFIX")
+    # notify: tell people; retrain: also start a run on the newest drop when it is newer than production's.
+    drift_action: Literal["notify", "retrain"] = Field(default="notify", alias="DRIFT_ACTION")
 
 
 class RollbackSettings(CommonSettings):

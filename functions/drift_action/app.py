@@ -1,0 +1,48 @@
+"""The drift alarm went into ALARM: say which features drift, and retrain when DriftAction asks for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.monitoring import monitor
+from conveyor_core.monitoring.drift_notice import drift_notification
+from conveyor_core.runs.retrain_newest import RetrainOutcome, retrain_on_newest_drop
+from conveyor_core.shared import notifications
+from conveyor_core.shared.contracts import AlarmStateChangeEvent
+from conveyor_core.shared.settings import DriftActionSettings, load
+
+logger = Logger()
+tracer = Tracer()
+s3 = boto3.client("s3")
+sfn = boto3.client("stepfunctions")
+dynamodb = boto3.client("dynamodb")
+sns = boto3.client("sns")
+
+
+def latest_report(settings: DriftActionSettings) -> dict[str, Any] | None:
+    uri = f"s3://{settings.artifact_bucket}/{settings.report_prefix}{settings.endpoint_name}/latest.json"
+    try:
+        return monitor.read_json(s3, uri)
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_parser(model=AlarmStateChangeEvent)
+def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
+    settings = load(DriftActionSettings)
+    retrain: RetrainOutcome | None = None
+    if settings.drift_action == "retrain":
+        # One run per alarm transition: a redelivered event carries the same transition time.
+        occasion = event.detail.state.timestamp or event.time
+        retrain = retrain_on_newest_drop(s3, sfn, dynamodb, settings, "drift", occasion)
+    notification = drift_notification(settings.model_name, event.detail, latest_report(settings), retrain)
+    notifications.publish(sns, settings.topic_arn, notification)
+    logger.info("drift reported", extra={"reason": notification.reason, "action": settings.drift_action})
+    return {"action": settings.drift_action, "retrain_started": bool(retrain and retrain.started)}

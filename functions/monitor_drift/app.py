@@ -1,0 +1,113 @@
+"""Every hour (EventBridge Scheduler): compare captured traffic with the production model's baseline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.intake import s3_io
+from conveyor_core.monitoring import monitor
+from conveyor_core.release import history
+from conveyor_core.shared import notifications
+from conveyor_core.shared.contracts import ScheduledInvocation
+from conveyor_core.shared.notifications import EventType, Notification
+from conveyor_core.shared.settings import MonitorSettings, load
+
+logger = Logger()
+tracer = Tracer()
+# Model Monitor's metric names, in a namespace of the stack's own: "AWS/" is reserved for AWS services.
+metrics = Metrics(namespace="Conveyor/DataQuality")
+s3 = boto3.client("s3")
+dynamodb = boto3.client("dynamodb")
+sns = boto3.client("sns")
+
+
+def _latest_key(settings: MonitorSettings) -> str:
+    return f"{settings.report_prefix}{settings.endpoint_name}/latest.json"
+
+
+def _already_reported(settings: MonitorSettings, run_id: str) -> bool:
+    """Whether the last run already failed for this model: one notification per model, not one an hour."""
+    try:
+        latest = monitor.read_json(s3, f"s3://{settings.artifact_bucket}/{_latest_key(settings)}")
+    except s3.exceptions.NoSuchKey:
+        return False
+    return latest.get("status") == "failed" and latest.get("model_run") == run_id
+
+
+def _failed(settings: MonitorSettings, run_id: str, reason: str) -> dict[str, Any]:
+    if not _already_reported(settings, run_id):
+        notifications.publish(
+            sns,
+            settings.topic_arn,
+            Notification(
+                event=EventType.MONITORING_FAILED,
+                model=settings.model_name,
+                reason=reason,
+                details={"endpoint": settings.endpoint_name, "model_run": run_id},
+            ),
+        )
+    document = {"status": "failed", "model_run": run_id, "reason": reason}
+    s3_io.put_json(s3, settings.artifact_bucket, _latest_key(settings), document)
+    logger.warning("drift monitoring failed", extra=document)
+    return document
+
+
+def _emit(settings: MonitorSettings, result: monitor.MonitorRun) -> None:
+    metrics.add_dimension(name="Endpoint", value=settings.endpoint_name)
+    report = result.report
+    metrics.add_metric(name="captured_rows", unit=MetricUnit.Count, value=report.rows)
+    metrics.add_metric(name="unparsed_capture_lines", unit=MetricUnit.Count, value=report.skipped["unparsed_lines"])
+    if not report.judged:
+        return  # too few rows to tell drift from noise: no drift figures, so the alarm keeps its state
+    metrics.add_metric(name="max_feature_baseline_drift", unit=MetricUnit.NoUnit, value=report.max_distance)
+    metrics.add_metric(name="drifting_features", unit=MetricUnit.Count, value=len(report.drifting))
+    for feature in report.features:
+        metrics.add_metric(
+            name=f"feature_baseline_drift_{feature.name}", unit=MetricUnit.NoUnit, value=feature.distance
+        )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ScheduledInvocation)
+def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[str, Any]:
+    settings = load(MonitorSettings)
+    record = history.current(dynamodb, settings.history_table, settings.model_name)
+    if record is None:
+        logger.info("no model in production: nothing to monitor")
+        return {"status": "idle"}
+    at = datetime.fromisoformat(event.scheduled_time.replace("Z", "+00:00"))
+    try:
+        result = monitor.run(
+            s3,
+            record,
+            settings.artifact_bucket,
+            f"{settings.capture_prefix}{settings.endpoint_name}/",
+            at,
+            settings.window_seconds,
+            settings.min_rows,
+        )
+    except monitor.BaselineMissingError as error:
+        return _failed(settings, record.run_id, str(error))
+    _emit(settings, result)
+    stamp = at.strftime("%Y-%m-%dT%H-%M-%SZ")
+    prefix = f"{settings.report_prefix}{settings.endpoint_name}/{stamp}/"
+    s3_io.put_json(
+        s3, settings.artifact_bucket, f"{prefix}constraint_violations.json", result.report.constraint_violations()
+    )
+    document = {"status": "ok", "report_uri": f"s3://{settings.artifact_bucket}/{prefix}", **result.as_dict()}
+    s3_io.put_json(s3, settings.artifact_bucket, f"{prefix}report.json", document)
+    s3_io.put_json(s3, settings.artifact_bucket, _latest_key(settings), document)
+    logger.info(
+        "drift monitored",
+        extra={k: document[k] for k in ("rows", "judged", "max_distance", "drifting_features", "capture_objects")},
+    )
+    return {k: document[k] for k in ("status", "rows", "judged", "max_distance", "drifting_features", "report_uri")}

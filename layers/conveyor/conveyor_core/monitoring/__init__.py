@@ -1,0 +1,1 @@
+"""Production monitoring: the training baseline, captured requests, and data drift against the baseline."""

@@ -1,0 +1,119 @@
+"""One drift-monitoring run: the production model's baseline against the traffic captured since it serves.
+
+Model Monitor is no longer open to new AWS customers (its documentation's availability note), so
+Conveyor runs its own monitor on a schedule, the same code offline and on AWS. It keeps Model
+Monitor's files (the baseline's ``statistics.json`` / ``constraints.json``, a run's
+``constraint_violations.json``) and its metric names (``feature_baseline_drift_<feature>``), so a
+team that still has Model Monitor can read one with the other.
+
+The window is the last ``window_seconds`` of capture, and never traffic from before the production
+model was deployed. Capture objects are found by the hour in their key
+(``<endpoint>/<variant>/yyyy/mm/dd/hh/...``), as SageMaker writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conveyor_core.monitoring import capture, drift
+from conveyor_core.release.history import DeploymentRecord
+
+_HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+
+
+class BaselineMissingError(Exception):
+    """The production model cannot be judged: it has no readable baseline."""
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    report: drift.DriftReport
+    model_run: str
+    baseline_statistics_uri: str
+    window_start: datetime
+    at: datetime
+    objects_read: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "window_start": self.window_start.isoformat(),
+            "model_run": self.model_run,
+            "baseline_statistics_uri": self.baseline_statistics_uri,
+            "capture_objects": self.objects_read,
+            **self.report.as_dict(),
+        }
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def read_json(s3: Any, uri: str) -> dict[str, Any]:
+    bucket, key = _split(uri)
+    document: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return document
+
+
+def baseline_of(s3: Any, record: DeploymentRecord) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not record.baseline_statistics_uri or not record.baseline_constraints_uri:
+        raise BaselineMissingError(
+            f"the production model (run {record.run_id}) has no data-quality baseline: it was deployed before "
+            "drift monitoring; the next run that deploys a model writes one"
+        )
+    try:
+        return read_json(s3, record.baseline_statistics_uri), read_json(s3, record.baseline_constraints_uri)
+    except (s3.exceptions.NoSuchKey, ValueError) as error:
+        raise BaselineMissingError(
+            f"the baseline of run {record.run_id} cannot be read ({record.baseline_statistics_uri}): {error}"
+        ) from error
+
+
+def _hour_of(key: str) -> datetime | None:
+    found = _HOUR_IN_KEY.search(key)
+    if found is None:
+        return None
+    year, month, day, hour = map(int, found.groups())
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime) -> list[str]:
+    """Capture objects under ``prefix`` written in or after the hour of ``since``, oldest hour first."""
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    found: list[tuple[datetime, str]] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            hour = _hour_of(item["Key"])
+            if hour is not None and hour >= first_hour:
+                found.append((hour, item["Key"]))
+    return [key for _hour, key in sorted(found)]
+
+
+def run(
+    s3: Any,
+    record: DeploymentRecord,
+    capture_bucket: str,
+    capture_prefix: str,
+    at: datetime,
+    window_seconds: int,
+    min_rows: int = drift.DEFAULT_MIN_ROWS,
+    max_rows: int = 200_000,
+) -> MonitorRun:
+    statistics, constraints = baseline_of(s3, record)
+    deployed = datetime.fromisoformat(record.recorded_at.replace("Z", "+00:00"))
+    since = max(at - timedelta(seconds=window_seconds), deployed)
+    found = capture.CapturedRows(features=len(statistics.get("features", [])))
+    keys = capture_keys(s3, capture_bucket, capture_prefix, since)
+    read = 0
+    for key in keys:
+        if found.rows >= max_rows:  # a bounded sample: the distance needs thousands of rows, not millions
+            break
+        capture.read_records(found, s3.get_object(Bucket=capture_bucket, Key=key)["Body"].read(), since=since)
+        read += 1
+    report = drift.evaluate(statistics, constraints, found, min_rows)
+    return MonitorRun(report, record.run_id, record.baseline_statistics_uri or "", since, at, read)
