@@ -1,4 +1,5 @@
-"""Every hour (EventBridge Scheduler): compare captured traffic with the production model's baseline."""
+"""Every hour (EventBridge Scheduler): captured traffic against the production model's baseline (drift),
+and, where labels have arrived, its predictions against them (live quality)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.intake import s3_io
-from conveyor_core.monitoring import monitor
+from conveyor_core.monitoring import monitor, quality
 from conveyor_core.release import history
 from conveyor_core.shared import notifications
 from conveyor_core.shared.contracts import ScheduledInvocation
@@ -26,6 +27,7 @@ metrics = Metrics(namespace="Conveyor/DataQuality")
 s3 = boto3.client("s3")
 dynamodb = boto3.client("dynamodb")
 sns = boto3.client("sns")
+cloudwatch = boto3.client("cloudwatch")
 
 
 def _latest_key(settings: MonitorSettings) -> str:
@@ -57,6 +59,23 @@ def _failed(settings: MonitorSettings, run_id: str, reason: str) -> dict[str, An
     s3_io.put_json(s3, settings.artifact_bucket, _latest_key(settings), document)
     logger.warning("drift monitoring failed", extra=document)
     return document
+
+
+def _publish_live_quality(settings: MonitorSettings, live: quality.LiveQuality | None) -> None:
+    """The live metric, exactly where the template's quality alarm reads it: no service dimension."""
+    if live is None or live.value is None:
+        return
+    cloudwatch.put_metric_data(
+        Namespace="Conveyor/ModelQuality",
+        MetricData=[
+            {
+                "MetricName": f"live_{live.metric}",
+                "Dimensions": [{"Name": "EndpointName", "Value": settings.endpoint_name}],
+                "Value": live.value,
+                "Unit": "None",
+            }
+        ],
+    )
 
 
 def _emit(settings: MonitorSettings, result: monitor.MonitorRun) -> None:
@@ -94,10 +113,17 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
             at,
             settings.window_seconds,
             settings.min_rows,
+            ground_truth=monitor.GroundTruthSource(
+                settings.data_bucket,
+                f"{settings.ground_truth_prefix}",
+                quality.live_metric_name(settings.quality_metric),
+                settings.ground_truth_min_rows,
+            ),
         )
     except monitor.BaselineMissingError as error:
         return _failed(settings, record.run_id, str(error))
     _emit(settings, result)
+    _publish_live_quality(settings, result.quality)
     stamp = at.strftime("%Y-%m-%dT%H-%M-%SZ")
     prefix = f"{settings.report_prefix}{settings.endpoint_name}/{stamp}/"
     s3_io.put_json(
@@ -110,4 +136,5 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
         "drift monitored",
         extra={k: document[k] for k in ("rows", "judged", "max_distance", "drifting_features", "capture_objects")},
     )
-    return {k: document[k] for k in ("status", "rows", "judged", "max_distance", "drifting_features", "report_uri")}
+    keys = ("status", "rows", "judged", "max_distance", "drifting_features", "report_uri", "live_quality")
+    return {k: document[k] for k in keys}

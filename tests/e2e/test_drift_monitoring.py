@@ -151,3 +151,49 @@ def test_capture_records_follow_sagemakers_format(cloud_factory: CloudFactory) -
     assert np.isfinite([float(v) for v in first["endpointOutput"]["data"].split()]).all()
     head = s3.head_object(Bucket=bucket, Key=keys[0])
     assert head["ServerSideEncryption"] == "aws:kms", "captured under the stack's KMS key"
+
+
+def test_ground_truth_gives_the_live_metric_and_its_fall_rolls_the_model_back(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(
+        DataCapturePercent="100",
+        ModelQualityMetricName="live_auc",
+        ModelQualityThreshold="0.8",
+        GroundTruthMinRows="100",
+    )
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    cloud.wait_for_executions(1, timeout=300)
+    cloud.upload("incoming/cancer-again.csv", breast_cancer_csv())  # ties the gate: promoted
+    runs = cloud.wait_for_executions(2, timeout=300)
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    endpoint = cloud.output("EndpointName")
+    sagemaker = cloud.client("sagemaker")
+    serving = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+
+    features, labels = load_breast_cancer(return_X_y=True)
+    runtime = cloud.client("sagemaker-runtime")
+    truth_lines = []
+    for start in range(0, 300, 10):
+        rows = "\n".join(",".join(f"{v:.6g}" for v in row) for row in features[start : start + 10]) + "\n"
+        runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=rows, InferenceId=f"req-{start}")
+        # The opposite of the truth: a model that was right is now always wrong.
+        wrong = "\n".join(str(1 - int(y)) for y in labels[start : start + 10])
+        record = {"groundTruthData": {"data": wrong, "encoding": "CSV"}, "eventMetadata": {"eventId": f"req-{start}"}}
+        truth_lines.append(json.dumps({**record, "eventVersion": "0"}))
+    truth_lines.append(
+        json.dumps({"groundTruthData": {"data": "1", "encoding": "CSV"}, "eventMetadata": {"eventId": "nobody"}})
+    )
+    hour = time.strftime("%Y/%m/%d/%H", time.gmtime(cloud.clock.now()))
+    cloud.upload(f"ground-truth/{hour}/labels.jsonl", "\n".join(truth_lines).encode())
+
+    result = cloud.fire_schedule("DriftMonitorSchedule")
+    live = result["live_quality"]
+    assert live["metric"] == "live_auc"
+    assert live["value"] < 0.1, "predictions against inverted labels"
+    assert (live["matched_rows"], live["unmatched_labels"]) == (300, 1)
+
+    [rollback] = cloud.wait_for_rollbacks(1, timeout=120)
+    assert rollback["status"] == "SUCCEEDED"
+    note = wait_for_note(cloud, "deployment.rolled_back")
+    assert f"{cloud.stack_name}-tabular-quality" in note.body["reason"]
+    restored = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    assert restored != serving, "the first model's config serves again"

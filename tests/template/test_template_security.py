@@ -30,6 +30,10 @@ RESOURCE_WILDCARD_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"cloudwatch:PutMetricData"}),
         "PutMetricData has no resource ARN; the statement is scoped by a cloudwatch:namespace condition instead",
     ),
+    "PublishLiveQuality": (
+        frozenset({"cloudwatch:PutMetricData"}),
+        "PutMetricData has no resource ARN; the statement is scoped to Conveyor/ModelQuality by a condition instead",
+    ),
     "AutoscalingHasNoResourceLevelPermissionsForTargets": (
         frozenset(
             {

@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
+from sklearn.metrics import roc_auc_score
 
 from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake.csv_dataset import SAMPLE_ROWS, DatasetReport, DatasetValidator, RowSample
-from conveyor_core.monitoring import baseline, capture, drift
+from conveyor_core.monitoring import baseline, capture, drift, quality
 
 
 def rows_of(features: np.ndarray, labels: np.ndarray) -> list[bytes]:
@@ -203,3 +204,80 @@ def test_missing_cells_lower_completeness_and_break_the_completeness_check(
     result = drift.evaluate(baseline.statistics(report), baseline.constraints(report), found)
     assert result.features[0].completeness == pytest.approx(0.5)
     assert any(v["constraint_check_type"] == "completeness_check" for v in result.violations)
+
+
+# --- live quality from ground truth -------------------------------------------------------------
+
+
+def truth_line(identity: str, labels: list[float]) -> bytes:
+    record = {
+        "groundTruthData": {"data": "\n".join(f"{y:g}" for y in labels), "encoding": "CSV"},
+        "eventMetadata": {"eventId": identity},
+        "eventVersion": "0",
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def answered(identity: str, predictions: list[float], inference_id: bool = True) -> bytes:
+    metadata = {"eventId": f"event-{identity}", "inferenceTime": "2026-12-05T10:00:00Z"}
+    if inference_id:
+        metadata["inferenceId"] = identity
+    record = {
+        "captureData": {
+            "endpointInput": {"data": "\n".join("1,2,3" for _ in predictions), "encoding": "CSV"},
+            "endpointOutput": {"data": "\n".join(f"{p:g}" for p in predictions), "encoding": "CSV"},
+        },
+        "eventMetadata": metadata,
+    }
+    return json.dumps(record).encode() + b"\n"
+
+
+def test_labels_join_predictions_by_inference_id_and_give_the_gates_metric() -> None:
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 400).astype(float)
+    scores = np.clip(labels * 0.6 + rng.normal(0.2, 0.25, 400), 0, 1)
+    found = capture.CapturedRows(features=3)
+    truth = quality.GroundTruth()
+    for index in range(0, 400, 4):
+        capture.read_records(found, answered(f"req-{index}", list(scores[index : index + 4])))
+        quality.read_ground_truth(truth, truth_line(f"req-{index}", list(labels[index : index + 4])))
+    quality.read_ground_truth(truth, truth_line("req-unknown", [1.0]) + b"{broken\n")
+
+    live = quality.evaluate("auc", found, truth, min_rows=200)
+
+    assert live.value == pytest.approx(roc_auc_score(labels, scores))
+    assert (live.matched_rows, live.unmatched_labels, live.unparsed_lines) == (400, 1, 1)
+    assert live.as_dict()["metric"] == "live_auc"
+
+
+def test_without_an_inference_id_the_event_id_joins_as_model_monitor_does() -> None:
+    found = capture.CapturedRows(features=3)
+    capture.read_records(found, answered("a", [0.9, 0.1], inference_id=False))
+    truth = quality.GroundTruth()
+    quality.read_ground_truth(truth, truth_line("event-a", [1.0, 0.0]))
+    live = quality.evaluate("error", found, truth, min_rows=1)
+    assert (live.value, live.matched_rows) == (0.0, 2)
+
+
+def test_too_few_labels_publish_no_live_metric_and_batches_that_disagree_in_size_are_counted() -> None:
+    found = capture.CapturedRows(features=3)
+    capture.read_records(found, answered("a", [0.9, 0.1]) + answered("b", [0.2]))
+    truth = quality.GroundTruth()
+    quality.read_ground_truth(truth, truth_line("a", [1.0]) + truth_line("b", [0.0]))
+    live = quality.evaluate("auc", found, truth, min_rows=5)
+    assert live.value is None
+    assert (live.matched_rows, live.mismatched_requests) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("rmse", np.sqrt(np.mean((np.array([0.2, 0.7, 0.9]) - np.array([0.0, 1.0, 1.0])) ** 2))), ("accuracy", 1.0)],
+)
+def test_regression_and_accuracy_metrics(name: str, expected: float) -> None:
+    assert quality.metric_value(name, [0.0, 1.0, 1.0], [0.2, 0.7, 0.9]) == pytest.approx(expected)
+
+
+def test_a_metric_conveyor_cannot_compute_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="ndcg"):
+        quality.metric_value("ndcg", [1.0], [1.0])
+    assert quality.live_metric_name("validation:auc") == "auc"

@@ -32,6 +32,9 @@ class CapturedRows:
     short_rows: int = 0
     long_rows: int = 0
     missing_cells: list[int] = field(default_factory=list)
+    # Each answered request's predictions, by the id ground truth is joined on: the caller's
+    # inferenceId when it gave one, SageMaker's eventId otherwise (Model Monitor's rule).
+    predictions: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.columns = self.columns or [[] for _ in range(self.features)]
@@ -96,6 +99,8 @@ def read_records(found: CapturedRows, body: bytes, since: datetime | None = None
         if since is not None and (at := _parse_time(str(when))) is not None and at < since:
             continue  # traffic from before the production model was deployed
         found.records += 1
+        if isinstance(capture, dict):
+            _keep_predictions(found, record.get("eventMetadata", {}), capture.get("endpointOutput", {}))
         payload = _payload(capture.get("endpointInput", {})) if isinstance(capture, dict) else None
         if payload is None:
             found.unreadable_payloads += 1
@@ -103,6 +108,30 @@ def read_records(found: CapturedRows, body: bytes, since: datetime | None = None
         for text in payload.splitlines():
             if text.strip():
                 _add_row(found, text)
+
+
+def record_id(metadata: Any) -> str | None:
+    if not isinstance(metadata, dict):
+        return None
+    found = metadata.get("inferenceId") or metadata.get("eventId")
+    return str(found) if found else None
+
+
+def _numbers(text: str) -> list[float] | None:
+    try:
+        return [float(cell) for line in text.splitlines() for cell in line.split(",") if cell.strip()]
+    except ValueError:
+        return None
+
+
+def _keep_predictions(found: CapturedRows, metadata: Any, endpoint_output: Any) -> None:
+    identity = record_id(metadata)
+    text = _payload(endpoint_output) if isinstance(endpoint_output, dict) else None
+    if identity is None or text is None:
+        return
+    numbers = _numbers(text)
+    if numbers is not None:
+        found.predictions[identity] = numbers
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -6,6 +6,9 @@ Monitor's files (the baseline's ``statistics.json`` / ``constraints.json``, a ru
 ``constraint_violations.json``) and its metric names (``feature_baseline_drift_<feature>``), so a
 team that still has Model Monitor can read one with the other.
 
+When labels for captured requests have arrived (``conveyor_core.monitoring.quality``), the same
+run joins them to the captured predictions and computes the model's live metric.
+
 The window is the last ``window_seconds`` of capture, and never traffic from before the production
 model was deployed. Capture objects are found by the hour in their key
 (``<endpoint>/<variant>/yyyy/mm/dd/hh/...``), as SageMaker writes them.
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conveyor_core.monitoring import capture, drift
+from conveyor_core.monitoring import capture, drift, quality
 from conveyor_core.release.history import DeploymentRecord
 
 _HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
@@ -37,6 +40,7 @@ class MonitorRun:
     window_start: datetime
     at: datetime
     objects_read: int
+    quality: quality.LiveQuality | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +50,7 @@ class MonitorRun:
             "baseline_statistics_uri": self.baseline_statistics_uri,
             "capture_objects": self.objects_read,
             **self.report.as_dict(),
+            "live_quality": self.quality.as_dict() if self.quality is not None else None,
         }
 
 
@@ -94,6 +99,16 @@ def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime) -> list[str
     return [key for _hour, key in sorted(found)]
 
 
+@dataclass(frozen=True)
+class GroundTruthSource:
+    """Where labels for captured requests land, and what the live metric needs to be published."""
+
+    bucket: str
+    prefix: str
+    metric: str
+    min_rows: int
+
+
 def run(
     s3: Any,
     record: DeploymentRecord,
@@ -103,6 +118,7 @@ def run(
     window_seconds: int,
     min_rows: int = drift.DEFAULT_MIN_ROWS,
     max_rows: int = 200_000,
+    ground_truth: GroundTruthSource | None = None,
 ) -> MonitorRun:
     statistics, constraints = baseline_of(s3, record)
     deployed = datetime.fromisoformat(record.recorded_at.replace("Z", "+00:00"))
@@ -116,4 +132,11 @@ def run(
         capture.read_records(found, s3.get_object(Bucket=capture_bucket, Key=key)["Body"].read(), since=since)
         read += 1
     report = drift.evaluate(statistics, constraints, found, min_rows)
-    return MonitorRun(report, record.run_id, record.baseline_statistics_uri or "", since, at, read)
+    live = None
+    if ground_truth is not None:
+        truth = quality.GroundTruth()
+        for key in capture_keys(s3, ground_truth.bucket, ground_truth.prefix, since):
+            quality.read_ground_truth(truth, s3.get_object(Bucket=ground_truth.bucket, Key=key)["Body"].read())
+        if truth.labels or truth.unparsed_lines:
+            live = quality.evaluate(ground_truth.metric, found, truth, ground_truth.min_rows)
+    return MonitorRun(report, record.run_id, record.baseline_statistics_uri or "", since, at, read, live)

@@ -170,6 +170,11 @@ class MonitorSettings(CommonSettings):
     # How much past traffic each hourly run weighs, and how many rows it takes to judge at all.
     window_seconds: int = Field(default=86_400, alias="DRIFT_WINDOW_SECONDS", ge=3600)
     min_rows: int = Field(default=1000, alias="DRIFT_MIN_ROWS", ge=1)
+    # Labels for captured requests (Model Monitor's ground-truth format) and the metric they give.
+    data_bucket: str = Field(alias="DATA_BUCKET")
+    ground_truth_prefix: str = Field(default="ground-truth/", alias="GROUND_TRUTH_PREFIX")
+    quality_metric: str = Field(default="validation:auc", alias="METRIC_NAME")
+    ground_truth_min_rows: int = Field(default=200, alias="GROUND_TRUTH_MIN_ROWS", ge=1)
 
 
 class ScheduleSettings(CommonSettings):
