@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from conveyor_cli import local
-from conveyor_cli.commands import advise, drift, history, invoke, rollback, status, tail, trigger, upload
+from conveyor_cli.commands import advise, approval, drift, history, invoke, rollback, status, tail, trigger, upload
 from conveyor_cli.context import Options
 from conveyor_cli.errors import reported
 from conveyor_cli.state import DEFAULT_STATE_FILE, STATE_FILE_ENV
@@ -50,6 +50,8 @@ app.command("invoke")(reported(invoke.invoke))
 app.command("tail")(reported(tail.tail))
 app.command("advise")(reported(advise.advise))
 app.command("drift")(reported(drift.drift))
+app.command("approve")(reported(approval.approve))
+app.command("reject")(reported(approval.reject))
 app.add_typer(local.app, name="local")
 
 

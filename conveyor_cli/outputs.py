@@ -23,6 +23,8 @@ class StackOutputs(BaseModel):
     # Not in template.yaml's Outputs yet; used when a stack has them, looked up otherwise.
     scheduled_retrain_function_name: str | None = Field(default=None, alias="ScheduledRetrainFunctionName")
     model_name: str | None = Field(default=None, alias="ModelName")
+    # Where manual approval's packages are registered; stacks from before it may lack the output.
+    model_package_group_name: str | None = Field(default=None, alias="ModelPackageGroupName")
     # Where the drift monitor writes its reports; stacks from before drift monitoring have none.
     artifact_bucket_name: str | None = Field(default=None, alias="ArtifactBucketName")
     # Stacks from before model families trained built-in XGBoost.

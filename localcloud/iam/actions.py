@@ -370,6 +370,11 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
     ("stepfunctions", "StartExecution"): _one("states:StartExecution", lambda c: c.params["stateMachineArn"]),
     ("stepfunctions", "DescribeExecution"): _one("states:DescribeExecution", lambda c: c.params["executionArn"]),
     ("stepfunctions", "StopExecution"): _one("states:StopExecution", lambda c: c.params["executionArn"]),
+    # A callback token names no resource: the Service Authorization Reference scopes these actions to
+    # activities only, so a token of a service-integration task is authorized on "*".
+    ("stepfunctions", "SendTaskSuccess"): _everything("states:SendTaskSuccess"),
+    ("stepfunctions", "SendTaskFailure"): _everything("states:SendTaskFailure"),
+    ("stepfunctions", "SendTaskHeartbeat"): _everything("states:SendTaskHeartbeat"),
     # Lambda: Invoke is authorized as lambda:InvokeFunction
     ("lambda", "Invoke"): _one("lambda:InvokeFunction", _function_arn),
     # SNS, SQS

@@ -16,7 +16,11 @@ Replaced here:
   after the status, guardrail and autoscaling rules;
 * ``update_endpoint_weights_and_capacities``: refused on a Failed or busy endpoint; Updating for a
   while, as SageMaker is;
-* ``update_model_package``: keeps ``CustomerMetadataProperties`` (moto wipes them).
+* ``update_model_package``: keeps ``CustomerMetadataProperties`` (moto wipes them), and the
+  ``ModelApprovalStatus`` when the request has none (moto set it to None);
+* ``create_model_package``, ``update_model_package``: the "SageMaker Model Package State Change"
+  event on the default bus, for a new version in a group and for a changed approval status
+  (``localcloud/model_package_events.py``).
 
 Each backend call the product makes first passes the running cloud's backend-level fault hook
 (``fail_api`` on SageMaker calls applies in server mode too); the creates, UpdateEndpoint and
@@ -31,7 +35,7 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from localcloud import runtime
+from localcloud import model_package_events, runtime
 from localcloud import sagemaker as local
 from localcloud import sagemaker_rules as rules
 from localcloud.moto_patches import Patch, PatchSet, original, require_pinned_moto
@@ -52,6 +56,7 @@ _create_endpoint = original(SageMakerModelBackend, "create_endpoint")
 _describe_endpoint = original(SageMakerModelBackend, "describe_endpoint")
 _delete_endpoint = original(SageMakerModelBackend, "delete_endpoint")
 _update_model_package = original(SageMakerModelBackend, "update_model_package")
+_create_model_package = original(SageMakerModelBackend, "create_model_package")
 _update_weights = original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
 
 
@@ -210,9 +215,21 @@ def update_weights(
 
 
 def update_model_package(self: SageMakerModelBackend, model_package_arn: str, **kwargs: Any) -> Any:
-    return local.update_model_package_keeping_metadata(
+    before = model_package_events.approval_status(self, model_package_arn)
+    if kwargs.get("model_approval_status") is None:
+        # UpdateModelPackage without ModelApprovalStatus leaves it as it is on SageMaker; moto cleared it.
+        kwargs["model_approval_status"] = before
+    result = local.update_model_package_keeping_metadata(
         self, model_package_arn, lambda: _update_model_package(self, model_package_arn, **kwargs), kwargs
     )
+    model_package_events.updated(self, model_package_arn, before)
+    return result
+
+
+def create_model_package(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    arn = _create_model_package(self, *args, **kwargs)
+    model_package_events.created(self, str(arn))
+    return arn
 
 
 PATCHES = PatchSet(
@@ -233,6 +250,7 @@ PATCHES = PatchSet(
         Patch(SageMakerModelBackend, "delete_endpoint", delete_endpoint),
         Patch(SageMakerModelBackend, "update_endpoint", update_endpoint, adds=True),
         Patch(SageMakerModelBackend, "update_model_package", update_model_package),
+        Patch(SageMakerModelBackend, "create_model_package", create_model_package),
         Patch(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_weights),
         Patch(SageMakerResponse, "update_endpoint", response_update_endpoint, adds=True),
     ),

@@ -17,7 +17,13 @@ replaced here:
 * ``AmazonStateLanguageParser.parse``: the running cloud's cache of parsed definitions;
 * ``BaseExecutionWorkerCommunication.terminated``: the "Execution Status Change" event;
 * ``StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES``: ``applicationautoscaling`` is boto3's
-  ``application-autoscaling``.
+  ``application-autoscaling``;
+* task tokens (``localcloud/task_tokens.py``): ``StateTaskServiceCallback._eval_body`` and
+  ``_eval_execution`` (a token per attempt, closed when the attempt ends), ``_eval_wait_for_task_token``
+  (the wait on the running cloud's clock, ``TimeoutSeconds`` with heartbeats), ``_from_error``
+  (``States.HeartbeatTimeout``); ``StepFunctionsParserBackend.send_task_success``/``send_task_failure``/
+  ``send_task_heartbeat`` (``TaskTimedOut`` for a closed token, ``InvalidOutput``) and
+  ``StepFunctionResponse.send_task_failure`` (which dropped the ``cause``).
 
 Without a running cloud, the fidelity fixes still apply and the clock-dependent waits use real
 time, as moto's do.
@@ -31,6 +37,7 @@ import types
 from typing import Any
 
 from botocore.exceptions import ClientError
+from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.program import program
@@ -44,13 +51,17 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb,
     state_task_service_factory,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend import execution_worker
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from localcloud import execution_events, runtime, stepfunctions
+from localcloud import execution_events, runtime, stepfunctions, task_tokens
 from localcloud.clock import Clock
 from localcloud.moto_patches import DictEntry, Patch, PatchSet, original, require_pinned_moto
 
@@ -60,6 +71,7 @@ _AwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
 _Lambda = state_task_lambda.StateTaskLambda
 _DynamoDB = state_task_service_dynamodb.StateTaskServiceDynamoDB
 _Worker = execution_worker.ExecutionWorker
+_Callback = state_task_service_callback.StateTaskServiceCallback
 
 _aws_sdk_from_error = original(_AwsSdk, "_from_error")
 _aws_sdk_eval = original(_AwsSdk, "_eval_service_task")
@@ -70,6 +82,10 @@ _evaluation_environment = original(_Worker, "_get_evaluation_environment")
 _service_for = original(state_task_service_factory, "state_task_service_for")
 _parse = original(AmazonStateLanguageParser, "parse")
 _terminated = original(BaseExecutionWorkerCommunication, "terminated")
+_callback_from_error = original(_Callback, "_from_error")
+# StateTaskService's own: the request, the call and its result, without the token moto draws per state.
+_service_eval_body = original(StateTaskService, "_eval_body")
+_service_eval_execution = original(StateTaskService, "_eval_execution")
 
 
 def _clock() -> Clock | None:
@@ -167,6 +183,79 @@ def _sync_poll_sleep(seconds: float) -> None:
     time.sleep(stepfunctions.sync_poll_seconds(_clock(), seconds))
 
 
+# ------------------------------------------------------------------------------------- task tokens
+
+
+def _takes_task_token(task: Any) -> bool:
+    return bool(
+        task._is_integration_pattern() and ResourceCondition.WaitForTaskToken in task._supported_integration_patterns
+    )
+
+
+def callback_eval_body(self: Any, env: Any) -> None:
+    # moto draws the token here, once per state; each attempt draws its own (callback_eval_execution).
+    if _takes_task_token(self):
+        self._assert_integration_pattern_is_supported()
+    _service_eval_body(self, env)
+    env.states.context_object.context_object_data.pop("Task", None)
+
+
+def callback_eval_execution(self: Any, env: Any) -> None:
+    # One attempt (``env`` is its frame): a token of its own, closed whichever way the attempt ends.
+    if not _takes_task_token(self):
+        _service_eval_execution(self, env)
+        return
+    token = task_tokens.open_token(env)
+    try:
+        _service_eval_execution(self, env)
+    except Exception:
+        if env.is_running():
+            raise
+        # StopExecution ended the wait: the task neither failed nor succeeded (a failure raised now would
+        # turn the ABORTED execution into a FAILED one). The state's remaining steps are no-ops once the
+        # execution stopped; they only need a value to carry.
+        env.stack.append(env.states.get_input())
+    finally:
+        task_tokens.close_token(env, token)
+
+
+def eval_wait_for_task_token(
+    self: Any, env: Any, timeout_seconds: int, callback_endpoint: Any, heartbeat_endpoint: Any
+) -> Any:
+    heartbeat_seconds = heartbeat_endpoint._heartbeat_seconds if heartbeat_endpoint is not None else None
+    return task_tokens.wait_for_task_token(
+        _clock(), env, timeout_seconds, callback_endpoint, heartbeat_endpoint, heartbeat_seconds
+    )
+
+
+def callback_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
+    if isinstance(ex, HeartbeatTimeoutError):
+        return task_tokens.heartbeat_timed_out_event(self, env)
+    failure: FailureEvent = _callback_from_error(self, env, ex)
+    return failure
+
+
+def send_task_success(self: StepFunctionsParserBackend, task_token: str, outcome: str) -> None:
+    task_tokens.send_success(self, task_token, outcome)
+
+
+def send_task_failure(
+    self: StepFunctionsParserBackend, task_token: str, error: str | None = None, cause: str | None = None
+) -> None:
+    task_tokens.send_failure(self, task_token, error, cause)
+
+
+def send_task_heartbeat(self: StepFunctionsParserBackend, task_token: str) -> None:
+    task_tokens.send_heartbeat(self, task_token)
+
+
+def response_send_task_failure(self: StepFunctionResponse) -> ActionResult:
+    self.stepfunction_backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
+
+
 # ------------------------------------------------------------------------------------- parsing
 
 
@@ -202,6 +291,15 @@ PATCHES = PatchSet(
         Patch(retrier_decl, "time", _time_with_sleep(_retry_sleep)),
         Patch(state_task_service_callback, "time", _time_with_sleep(_sync_poll_sleep)),
         Patch(AmazonStateLanguageParser, "parse", staticmethod(parse)),
+        Patch(_Callback, "_eval_body", callback_eval_body),
+        # Added on the callback class (StateTaskService's stays as it is for the other tasks).
+        Patch(_Callback, "_eval_execution", callback_eval_execution),
+        Patch(_Callback, "_eval_wait_for_task_token", eval_wait_for_task_token),
+        Patch(_Callback, "_from_error", callback_from_error),
+        Patch(StepFunctionsParserBackend, "send_task_success", send_task_success),
+        Patch(StepFunctionsParserBackend, "send_task_failure", send_task_failure),
+        Patch(StepFunctionsParserBackend, "send_task_heartbeat", send_task_heartbeat),
+        Patch(StepFunctionResponse, "send_task_failure", response_send_task_failure),
         DictEntry(
             StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
             "applicationautoscaling",

@@ -44,6 +44,18 @@ LAMBDA = [
     _backoff(["Runtime.ExitError", "Runtime.Unknown", "Lambda.Unknown"], 2, 1, jitter=False),
 ]
 
+# A callback task's Lambda: its invocation errors only. States.Timeout is the wait's own end (nobody
+# decided in time), which a retry would silently restart.
+LAMBDA_CALLBACK = [
+    _backoff(
+        ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+         "Lambda.TooManyRequestsException"],
+        2,
+        4,
+    ),
+    _backoff(["Runtime.ExitError", "Runtime.Unknown", "Lambda.Unknown"], 2, 1, jitter=False),
+]  # fmt: skip
+
 SAGEMAKER_SYNC = [_backoff(["SageMaker.AmazonSageMakerException", "SageMaker.SdkClientException"], 30, 4)]
 
 SAGEMAKER_OPTIMIZED = [_backoff(["SageMaker.AmazonSageMakerException", "SageMaker.SdkClientException"], 5, 4)]
@@ -135,6 +147,7 @@ APPLICATION_AUTOSCALING = [
 CLOUDWATCH_SDK = [_backoff(["States.ALL"], 2, 3, jitter=False)]
 
 _BY_PREFIX: tuple[tuple[str, list[Retrier]], ...] = (
+    ("lambda:invoke.waitForTaskToken", LAMBDA_CALLBACK),
     ("sagemaker:createTrainingJob.sync", SAGEMAKER_SYNC),
     ("sagemaker:", SAGEMAKER_OPTIMIZED),
     ("aws-sdk:sagemaker:", SAGEMAKER_SDK),

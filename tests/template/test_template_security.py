@@ -30,6 +30,11 @@ RESOURCE_WILDCARD_ALLOWED: dict[str, tuple[frozenset[str], str]] = {
         frozenset({"cloudwatch:PutMetricData"}),
         "PutMetricData has no resource ARN; the statement is scoped by a cloudwatch:namespace condition instead",
     ),
+    "EndTheWaitingTask": (
+        frozenset({"states:SendTaskSuccess", "states:SendTaskFailure"}),
+        "a callback task's token belongs to no resource IAM can name (the Service Authorization Reference scopes "
+        "these actions to activities only)",
+    ),
     "PublishLiveQuality": (
         frozenset({"cloudwatch:PutMetricData"}),
         "PutMetricData has no resource ARN; the statement is scoped to Conveyor/ModelQuality by a condition instead",

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEve
 
 from conveyor_core.intake.drops import KeyDecision, classify_key
 from conveyor_core.release.rollback import parse_time
-from conveyor_core.shared.contracts import ScheduledInvocation
+from conveyor_core.shared.contracts import AlarmStateChangeEvent, ModelPackageStateChangeEvent, ScheduledInvocation
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -47,8 +47,22 @@ def test_scheduler_payload_parses_as_the_scheduled_function_input() -> None:
     assert invocation.schedule_arn.startswith("arn:aws:scheduler:")
 
 
+def test_drift_alarm_payload_parses_as_the_drift_actions_input() -> None:
+    event = AlarmStateChangeEvent.model_validate(load("cloudwatch_drift_alarm_state_change.json"))
+    assert event.detail.state.value == "ALARM"
+    assert event.time.endswith("Z")
+
+
+def test_model_package_state_change_parses_as_the_approval_resolvers_input() -> None:
+    event = ModelPackageStateChangeEvent.model_validate(load("sagemaker_model_package_approved.json"))
+    assert event.detail.model_approval_status == "Approved"
+    assert event.detail.model_package_arn.startswith("arn:aws:sagemaker:")
+
+
 def test_every_event_file_is_covered_here() -> None:
     covered = {
+        "cloudwatch_drift_alarm_state_change.json",
+        "sagemaker_model_package_approved.json",
         "s3_object_created_single.json",
         "s3_object_created_success_marker.json",
         "s3_object_created_manifest.json",

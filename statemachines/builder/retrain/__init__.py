@@ -1,6 +1,6 @@
 """The retraining pipeline, assembled from one module per concern.
 
-intake → training (train, gate) → compile → register → deploy (or variant_shift) → record →
+intake → training (train, gate) → compile → register → approval (manual mode) → deploy (or variant_shift) → record →
 finish (release the lock, notify, end). Every task catches into an outcome, and every outcome
 reaches the notification tail, so no run ends silently.
 """
@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from conveyor_core.shared.notifications import RETRAIN_SUCCEEDS_ON, EventType, RunError
 from statemachines.builder import asl, functions, notify, outcomes
-from statemachines.builder.retrain import compile, deploy, intake, record, register, training, variant_shift
+from statemachines.builder.retrain import (
+    approval,
+    compile,
+    deploy,
+    intake,
+    record,
+    register,
+    training,
+    variant_shift,
+)
 from statemachines.builder.retrain.common import FAILED, FAILURE, FINALIZE, MODEL, run_details
 
 COMMENT = (
@@ -48,6 +57,6 @@ def _finish() -> dict[str, asl.State]:
 
 def definition() -> dict[str, object]:
     machine = asl.Machine(COMMENT, start_at="Preprocess")
-    for concern in (intake, training, compile, register, deploy, variant_shift, record):
+    for concern in (intake, training, compile, register, approval, deploy, variant_shift, record):
         machine.add(concern.states())
     return machine.add(_finish()).definition()

@@ -48,7 +48,8 @@ def states() -> dict[str, asl.State]:
             parameters={
                 "ModelPackageGroupName": "${ModelPackageGroupName}",
                 "ModelPackageDescription": "States.Format('Conveyor run {} ({} trigger)', $.run_id, $.trigger)",
-                "ModelApprovalStatus": "Approved",
+                # Approved, or PendingManualApproval with ApprovalMode=manual (approval.py waits for it).
+                "ModelApprovalStatus": "${ModelApprovalStatus}",
                 "InferenceSpecification": {
                     "Containers": [{"Image": f"{ARTIFACT}.image", "ModelDataUrl": f"{ARTIFACT}.uri"}],
                     "SupportedContentTypes": f"States.Array({FAMILY}.content_type)",
@@ -61,9 +62,14 @@ def states() -> dict[str, asl.State]:
                     f"States.JsonMerge($.gate.package_metadata, {ARTIFACT}.package_metadata, false)"
                 ),
             },
-            result_selector={"ModelPackageArn": "$.ModelPackageArn"},
+            result_selector={
+                "ModelPackageArn": "$.ModelPackageArn",
+                "approval_status": "${ModelApprovalStatus}",
+                # A Number parameter arrives as text; the wait's TimeoutSecondsPath needs an integer.
+                "approval_timeout": "States.StringToJson('${ApprovalTimeoutSeconds}')",
+            },
             result_path=REGISTRY,
             catch=fail_run(),
-            next_state="PlanDeployment",
+            next_state="NeedsApproval",
         ),
     }

@@ -158,6 +158,34 @@ class ServingTarget(_Contract):
     recommended_target: str = ""
 
 
+class ApprovalRequest(_Contract):
+    """What the ``.waitForTaskToken`` task hands RequestApprovalFunction: the token and what to review."""
+
+    task_token: str
+    model: str
+    run_id: str
+    execution: str
+    package_arn: str
+    timeout_seconds: int = Field(gt=0)
+    gate_reason: str
+    serving_note: str = ""
+    target_advice: str = ""
+
+
+class ModelPackageStateChange(_Contract):
+    model_package_arn: str = Field(alias="ModelPackageArn")
+    model_package_group_name: str = Field(default="", alias="ModelPackageGroupName")
+    model_approval_status: str = Field(alias="ModelApprovalStatus")
+
+
+class ModelPackageStateChangeEvent(_Contract):
+    """SageMaker's "SageMaker Model Package State Change" event on EventBridge."""
+
+    source: Literal["aws.sagemaker"]
+    detail_type: Literal["SageMaker Model Package State Change"] = Field(alias="detail-type")
+    detail: ModelPackageStateChange
+
+
 class PlanDeploymentInput(_Contract):
     run_id: str
     # The serving target's instance type; absent: the stack's EndpointInstanceType.

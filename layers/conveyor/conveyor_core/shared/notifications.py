@@ -33,6 +33,9 @@ class EventType(StrEnum):
     MODEL_DRIFT_DETECTED = "model.drift_detected"
     # The drift monitor could not judge the production model (no baseline, unreadable baseline).
     MONITORING_FAILED = "monitoring.failed"
+    # ApprovalMode=manual: a model waits for a reviewer; no decision came within ApprovalTimeoutSeconds.
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_EXPIRED = "approval.expired"
 
 
 class RunError(StrEnum):
@@ -48,7 +51,13 @@ class RunError(StrEnum):
 # After publishing, a retrain execution ends Succeeded on these outcomes and Failed on any other,
 # so a console or alarm on failed executions sees failures and rollbacks.
 RETRAIN_SUCCEEDS_ON = frozenset(
-    {EventType.PIPELINE_SUCCEEDED, EventType.MODEL_REJECTED, EventType.DATA_QUARANTINED, EventType.RETRAIN_SKIPPED}
+    {
+        EventType.PIPELINE_SUCCEEDED,
+        EventType.MODEL_REJECTED,
+        EventType.DATA_QUARANTINED,
+        EventType.RETRAIN_SKIPPED,
+        EventType.APPROVAL_EXPIRED,
+    }
 )
 # A rollback execution fails only when the rollback itself failed; a deferral is not a failure.
 ROLLBACK_FAILS_ON = frozenset({EventType.ROLLBACK_FAILED})
@@ -74,6 +83,8 @@ SEVERITY: dict[EventType, Severity] = {
     EventType.DROP_INCOMPLETE: Severity.WARNING,
     EventType.MODEL_DRIFT_DETECTED: Severity.WARNING,
     EventType.MONITORING_FAILED: Severity.ERROR,
+    EventType.APPROVAL_REQUESTED: Severity.INFO,
+    EventType.APPROVAL_EXPIRED: Severity.WARNING,
 }
 
 _HEADLINE: dict[EventType, str] = {
@@ -90,6 +101,8 @@ _HEADLINE: dict[EventType, str] = {
     EventType.DROP_INCOMPLETE: "dataset folder still incomplete",
     EventType.MODEL_DRIFT_DETECTED: "data drift in production traffic",
     EventType.MONITORING_FAILED: "drift monitoring failed",
+    EventType.APPROVAL_REQUESTED: "a model waits for your approval",
+    EventType.APPROVAL_EXPIRED: "no approval decision in time, model not deployed",
 }
 
 # SNS limits: Subject <= 100 ASCII characters, message <= 256 KB. A failure cause can be a

@@ -125,6 +125,11 @@ class ServingTargetSettings(CommonSettings):
         return value
 
 
+class ApprovalSettings(CommonSettings):
+    state_table: str = Field(alias="STATE_TABLE")
+    topic_arn: str = Field(alias="TOPIC_ARN")
+
+
 class DeploymentSettings(CommonSettings):
     endpoint_name: str = Field(alias="ENDPOINT_NAME")
     variant_name: str = Field(default="primary", alias="VARIANT_NAME")

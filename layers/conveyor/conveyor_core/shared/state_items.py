@@ -8,6 +8,7 @@
 ``rollback#<model>#<bad config>``          ``release.rollback.claim``              never: one rollback away
                                                                                    from a config, ever
 ``restored#<model>#<restored config>``     ``release.rollback.claim``              after 30 days
+``approval#<model package ARN>``           ``release.approval.await_decision``     when the wait times out
 =========================================  ======================================  ==========================
 
 Powertools' idempotency records share the table (their ``id`` starts with the function's name and
@@ -262,3 +263,37 @@ class RestoreClaim(_StateItem):
 
 STATE_ITEM_TYPES: tuple[type[_StateItem], ...] = (LockItem, AlarmClaim, RollbackClaim, RestoreClaim)
 """Every kind of item our code writes to the state table."""
+
+
+class ApprovalWait(_StateItem):
+    """``approval#<model package ARN>``: the task token of the run waiting for a reviewer's decision.
+
+    It expires when the run's wait would have timed out: a decision after that finds no token.
+    """
+
+    PREFIX: ClassVar[str] = "approval#"
+
+    task_token: str
+    execution: str
+    expiration: int
+
+    @classmethod
+    def id_for(cls, package_arn: str) -> str:
+        return f"{cls.PREFIX}{package_arn}"
+
+    def to_item(self) -> Item:
+        return {
+            "id": {"S": self.id},
+            "task_token": {"S": self.task_token},
+            "execution": {"S": self.execution},
+            TTL_ATTRIBUTE: {"N": str(self.expiration)},
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Mapping[str, Any]]) -> Self:
+        return cls(
+            id=_text(item, "id"),
+            task_token=_text(item, "task_token"),
+            execution=_text(item, "execution"),
+            expiration=_number(item, TTL_ATTRIBUTE),
+        )
