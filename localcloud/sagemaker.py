@@ -141,6 +141,15 @@ def _download_prefix(region: str, uri: str, target: Path) -> None:
             (target / name).write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
 
 
+def _objects_under(region: str, uri: str) -> Iterator[tuple[str, bytes]]:
+    """Each object under an S3 prefix (or the one object ``uri`` names), by its file name."""
+    s3 = _s3(region)
+    bucket, prefix = _split(uri)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            yield Path(item["Key"]).name, bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+
+
 def _get_bytes(region: str, uri: str) -> bytes:
     bucket, key = _split(uri)
     return bytes(_s3(region).get_object(Bucket=bucket, Key=key)["Body"].read())
@@ -523,6 +532,49 @@ class LocalSageMaker:
             job.compilation_job_status = "FAILED"
         finally:
             job.compilation_end_time = job.last_modified_time = _now()
+
+    # ------------------------------------------------------------------ batch transform
+    def start_transform(self, backend: SageMakerModelBackend, job: Any) -> None:
+        """A transform job moto just recorded as Completed: InProgress now, really run in the background."""
+        job.transform_job_status = "InProgress"
+        job.failure_reason = ""
+        self._submit(self._run_transform, backend, job)
+
+    def _run_transform(self, backend: SageMakerModelBackend, job: Any) -> None:
+        from localcloud.sagemaker_engine import engines
+        from localcloud.sagemaker_engine.inference import format_csv_predictions, parse_csv_payload, read_tar_members
+
+        region = backend.region_name
+        try:
+            first_column = rules.csv_input_filter_start(job.data_processing or {})
+            model = backend._models[job.model_name]
+            container = model.primary_container or (model.containers or [{}])[0]
+            url = container["ModelDataUrl"]
+            with _as_role(model.execution_role_arn, f"ClientError: Failed to download model data from {url}"):
+                artefact = _get_bytes(region, url)
+            loaded = engines.for_artefact(read_tar_members(artefact)).load(
+                artefact, self._work_dir(job.transform_job_name)
+            )
+            source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
+            output = job.transform_output["S3OutputPath"].rstrip("/")
+            with _as_role(model.execution_role_arn, f"ClientError: Unable to read or write the data of {source}"):
+                for name, body in _objects_under(region, source):
+                    lines = [line for line in body.decode("utf-8-sig").splitlines() if line.strip()]
+                    # DataProcessing.InputFilter "$[k:]" drops the first k CSV columns (a label, say).
+                    rows = "\n".join(",".join(line.split(",")[first_column:]) for line in lines)
+                    predictions = loaded.predict(parse_csv_payload(rows.encode(), loaded.num_features))
+                    # Batch transform writes <input name>.out beside the others, one answer a line.
+                    _put_bytes(region, f"{output}/{name}.out", format_csv_predictions(predictions) + b"\n")
+            job.transform_job_status = "Completed"
+        except (engines.NoEngineError, ExecutionRoleRefused, ValueError) as error:
+            job.failure_reason = str(error)
+            job.transform_job_status = "Failed"
+        except Exception as error:
+            LOG.exception("transform job %s crashed", job.transform_job_name)
+            job.failure_reason = f"InternalServerError: {error}"
+            job.transform_job_status = "Failed"
+        finally:
+            job.transform_end_time = job.last_modified_time = _now()
 
     # ------------------------------------------------------------------ hosting
     def host(self, account_id: str, region: str, endpoint_name: str) -> EndpointHost | None:

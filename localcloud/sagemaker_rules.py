@@ -122,6 +122,13 @@ def refuse_existing_endpoint(backend: SageMakerModelBackend, name: str) -> None:
         raise ValidationError(message=f'Cannot create already existing endpoint "{arn(backend, "endpoint", taken)}".')
 
 
+def refuse_existing_transform_job(backend: SageMakerModelBackend, name: str) -> None:
+    """CreateTransformJob with a taken name: ``ResourceInUse`` (modelled for the call); moto overwrote the job."""
+    if name in backend.transform_jobs:
+        taken = arn(backend, "transform-job", name)
+        raise ResourceInUseException(message=f"Job with name {name} already exists ({taken})")
+
+
 def refuse_existing_training_job(backend: SageMakerModelBackend, name: str) -> None:
     """CreateTrainingJob with a taken name: ``ResourceInUse`` (modelled for the call) ``Training job names
     must be unique within an AWS account and region, and a training job with this name already exists (<arn>)``.
@@ -417,6 +424,29 @@ def guarded_deployment(
     if uses_inf1(fleet):
         return all_at_once_fallback()
     return dict(deployment)
+
+
+# --------------------------------------------------------------------------- batch transform
+
+
+_LEADING_COLUMNS_DROPPED = re.compile(r"^\$\[(\d+):\]$")
+
+
+def csv_input_filter_start(data_processing: Mapping[str, Any]) -> int:
+    """The first CSV column a transform job's ``InputFilter`` keeps: ``$`` keeps all, ``$[k:]`` drops k.
+
+    Source: https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform-data-processing.html (for
+    CSV, ``InputFilter`` selects columns by a JSONPath array index or slice, ``"$[1:]"`` leaving out the
+    first). The offline cloud runs those two forms; any other filter fails the job with a ValueError
+    naming it, rather than running a different selection than AWS would.
+    """
+    text = str(data_processing.get("InputFilter") or "$").strip()
+    if text == "$":
+        return 0
+    found = _LEADING_COLUMNS_DROPPED.match(text)
+    if found is None:
+        raise ValueError(f"ClientError: the offline cloud runs InputFilter $ or $[k:] on CSV only, not {text!r}")
+    return int(found.group(1))
 
 
 # --------------------------------------------------------------------------- data capture

@@ -402,6 +402,14 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
     ("sagemaker", "StopCompilationJob"): _sagemaker(
         "sagemaker:StopCompilationJob", "compilation-job", "CompilationJobName"
     ),
+    # A transform job passes no role: it runs as the model's, which CreateModel already passed.
+    ("sagemaker", "CreateTransformJob"): _sagemaker(
+        "sagemaker:CreateTransformJob", "transform-job", "TransformJobName"
+    ),
+    ("sagemaker", "DescribeTransformJob"): _sagemaker(
+        "sagemaker:DescribeTransformJob", "transform-job", "TransformJobName"
+    ),
+    ("sagemaker", "StopTransformJob"): _sagemaker("sagemaker:StopTransformJob", "transform-job", "TransformJobName"),
     ("sagemaker", "CreateModel"): _sagemaker("sagemaker:CreateModel", "model", "ModelName", "ExecutionRoleArn"),
     ("sagemaker", "DescribeModel"): _sagemaker("sagemaker:DescribeModel", "model", "ModelName"),
     ("sagemaker", "DeleteModel"): _sagemaker("sagemaker:DeleteModel", "model", "ModelName"),

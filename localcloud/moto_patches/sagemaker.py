@@ -57,6 +57,7 @@ _describe_endpoint = original(SageMakerModelBackend, "describe_endpoint")
 _delete_endpoint = original(SageMakerModelBackend, "delete_endpoint")
 _update_model_package = original(SageMakerModelBackend, "update_model_package")
 _create_model_package = original(SageMakerModelBackend, "create_model_package")
+_create_transform_job = original(SageMakerModelBackend, "create_transform_job")
 _update_weights = original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
 
 
@@ -129,6 +130,15 @@ def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) 
 def describe_training_job(self: SageMakerModelBackend, training_job_name: str) -> Any:
     rules.require_training_job(self, training_job_name)
     return _describe_training_job(self, training_job_name)
+
+
+def create_transform_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
+    sagemaker = _service("CreateTransformJob")
+    rules.refuse_existing_transform_job(self, _name(args, kwargs, "transform_job_name"))
+    rules.require_model(self, _name(args, kwargs, "model_name"))
+    job = _create_transform_job(self, *args, **kwargs)
+    sagemaker.start_transform(self, job)
+    return _acted(sagemaker, "CreateTransformJob", job)
 
 
 def create_compilation_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> Any:
@@ -251,6 +261,7 @@ PATCHES = PatchSet(
         Patch(SageMakerModelBackend, "update_endpoint", update_endpoint, adds=True),
         Patch(SageMakerModelBackend, "update_model_package", update_model_package),
         Patch(SageMakerModelBackend, "create_model_package", create_model_package),
+        Patch(SageMakerModelBackend, "create_transform_job", create_transform_job),
         Patch(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_weights),
         Patch(SageMakerResponse, "update_endpoint", response_update_endpoint, adds=True),
     ),

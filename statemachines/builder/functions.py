@@ -18,6 +18,10 @@ from conveyor_core.shared.contracts import (
     FinalizeOutput,
     GateInput,
     GateOutput,
+    NonRegressionInput,
+    NonRegressionOutput,
+    NonRegressionPlan,
+    NonRegressionPlanInput,
     NotificationInput,
     PipelineInput,
     PlanDeploymentInput,
@@ -65,6 +69,8 @@ class Function:
 
 PREPROCESS = Function("PreprocessFunctionArn", PipelineInput, PreprocessOutput)
 QUALITY_GATE = Function("QualityGateFunctionArn", GateInput, GateOutput)
+PLAN_NON_REGRESSION = Function("PlanNonRegressionFunctionArn", NonRegressionPlanInput, NonRegressionPlan)
+COMPARE_NON_REGRESSION = Function("CompareNonRegressionFunctionArn", NonRegressionInput, NonRegressionOutput)
 CHOOSE_SERVING_TARGET = Function("ChooseServingTargetFunctionArn", ServingTargetInput, ServingTarget)
 PLAN_DEPLOYMENT = Function("PlanDeploymentFunctionArn", PlanDeploymentInput, DeploymentPlanOutput)
 FINALIZE_RUN = Function("FinalizeRunFunctionArn", FinalizeInput, FinalizeOutput)
@@ -74,6 +80,8 @@ PLAN_ROLLBACK = Function("PlanRollbackFunctionArn", RollbackInput, RollbackPlanO
 ALL = (
     PREPROCESS,
     QUALITY_GATE,
+    PLAN_NON_REGRESSION,
+    COMPARE_NON_REGRESSION,
     CHOOSE_SERVING_TARGET,
     PLAN_DEPLOYMENT,
     FINALIZE_RUN,

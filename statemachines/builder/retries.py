@@ -149,6 +149,7 @@ CLOUDWATCH_SDK = [_backoff(["States.ALL"], 2, 3, jitter=False)]
 _BY_PREFIX: tuple[tuple[str, list[Retrier]], ...] = (
     ("lambda:invoke.waitForTaskToken", LAMBDA_CALLBACK),
     ("sagemaker:createTrainingJob.sync", SAGEMAKER_SYNC),
+    ("sagemaker:createTransformJob.sync", SAGEMAKER_SYNC),
     ("sagemaker:", SAGEMAKER_OPTIMIZED),
     ("aws-sdk:sagemaker:", SAGEMAKER_SDK),
     ("sns:", SNS),

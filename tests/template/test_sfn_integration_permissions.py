@@ -12,8 +12,10 @@ What each integration needs, as the Step Functions developer guide lists it:
 * ``sagemaker:createTrainingJob.sync``: ``CreateTrainingJob``, ``DescribeTrainingJob`` and
   ``StopTrainingJob`` on the job, ``sagemaker:ListTags``, ``iam:PassRole`` on the role passed (to
   ``sagemaker.amazonaws.com``), and ``events:PutTargets``/``PutRule``/``DescribeRule`` on
-  ``rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule``; ``createModel``: ``CreateModel`` and
-  ``iam:PassRole``; ``createEndpointConfig``, ``createEndpoint``, ``updateEndpoint``: the action on
+  ``rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule``; ``createTransformJob.sync`` the same
+  for a transform job and ``StepFunctionsGetEventsForSageMakerTransformJobsRule``, with no role;
+  ``createModel``: ``CreateModel`` and ``iam:PassRole``; ``createEndpointConfig``, ``createEndpoint``,
+  ``updateEndpoint``: the action on
   the resource it names (https://docs.aws.amazon.com/step-functions/latest/dg/sagemaker-iam.html);
   tags given on create also need ``sagemaker:AddTags``;
 * ``aws-sdk:<service>:<api>``: the service's own IAM action for the API on the resources the
@@ -38,7 +40,10 @@ from localcloud.iam.policies import Policy, Principal
 from localcloud.iam.wire import WireRequest
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
-SYNC_RULES = {"createTrainingJob": "StepFunctionsGetEventsForSageMakerTrainingJobsRule"}
+SYNC_RULES = {
+    "createTrainingJob": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "createTransformJob": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
+}
 # aws-sdk service names in Resource ARNs, as boto3 names the service.
 SDK_SERVICES = {"applicationautoscaling": "application-autoscaling", "sfn": "stepfunctions"}
 
@@ -58,6 +63,7 @@ def _samples(project: Any, machine_id: str) -> dict[str, Any]:
     return {
         "TrainingJobName": run,
         "CompilationJobName": f"{run}-neo",
+        "TransformJobName": f"{run}-nrc",
         "ModelName": run,
         "EndpointConfigName": f"{run}-cfg",
         "EndpointName": endpoint,
@@ -113,6 +119,8 @@ def _call(service: str, operation: str, params: dict[str, Any], project: Any) ->
 def _optimized_sagemaker(api: str, sync: bool, params: dict[str, Any], call: Call) -> list[Authorization]:
     kinds = {
         "createTrainingJob": ("training-job", "TrainingJobName", "RoleArn"),
+        # A transform job passes no role: it runs as its model's.
+        "createTransformJob": ("transform-job", "TransformJobName", None),
         "createModel": ("model", "ModelName", "ExecutionRoleArn"),
         "createEndpointConfig": ("endpoint-config", "EndpointConfigName", None),
         "createEndpoint": ("endpoint", "EndpointName", None),
@@ -127,10 +135,11 @@ def _optimized_sagemaker(api: str, sync: bool, params: dict[str, Any], call: Cal
         needed.append(Authorization("iam:PassRole", params[role_param], passed))
     if params.get("Tags"):
         needed.append(Authorization("sagemaker:AddTags", resource))
-    if api == "createTrainingJob":
+    if api in ("createTrainingJob", "createTransformJob"):
         needed.append(Authorization("sagemaker:ListTags", "*"))
     if sync:
-        needed += [Authorization(a, resource) for a in ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob")]
+        job = api.removeprefix("create")
+        needed += [Authorization(f"sagemaker:{verb}{job}", resource) for verb in ("Describe", "Stop")]
         rule = call.arn("events", f"rule/{SYNC_RULES[api]}")
         needed += [Authorization(a, rule) for a in ("events:PutTargets", "events:PutRule", "events:DescribeRule")]
     return needed

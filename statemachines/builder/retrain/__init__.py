@@ -1,8 +1,8 @@
 """The retraining pipeline, assembled from one module per concern.
 
-intake → training (train, gate) → compile → register → approval (manual mode) → deploy (or variant_shift) → record →
-finish (release the lock, notify, end). Every task catches into an outcome, and every outcome
-reaches the notification tail, so no run ends silently.
+intake → training (train, gate) → non-regression → compile → register → approval (manual mode) →
+deploy (or variant_shift) → record → finish (release the lock, notify, end). Every task catches
+into an outcome, and every outcome reaches the notification tail, so no run ends silently.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from statemachines.builder.retrain import (
     compile,
     deploy,
     intake,
+    non_regression,
     record,
     register,
     training,
@@ -57,6 +58,6 @@ def _finish() -> dict[str, asl.State]:
 
 def definition() -> dict[str, object]:
     machine = asl.Machine(COMMENT, start_at="Preprocess")
-    for concern in (intake, training, compile, register, approval, deploy, variant_shift, record):
+    for concern in (intake, training, non_regression, compile, register, approval, deploy, variant_shift, record):
         machine.add(concern.states())
     return machine.add(_finish()).definition()

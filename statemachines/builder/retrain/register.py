@@ -58,8 +58,10 @@ def states() -> dict[str, asl.State]:
                 # The training baseline in Model Monitor's formats: what the drift monitor compares traffic with.
                 "ModelMetrics": {"ModelDataQuality": _BASELINE},
                 "DriftCheckBaselines": {"ModelDataQuality": _BASELINE},
+                # The gate's lineage, what serves, and where the non-regression report is.
                 "CustomerMetadataProperties": (
-                    f"States.JsonMerge($.gate.package_metadata, {ARTIFACT}.package_metadata, false)"
+                    f"States.JsonMerge(States.JsonMerge($.gate.package_metadata, {ARTIFACT}.package_metadata, "
+                    "false), $.nonreg.package_metadata, false)"
                 ),
             },
             result_selector={

@@ -129,7 +129,7 @@ def states() -> dict[str, asl.State]:
             next_state="Promote",
         ),
         "Promote": asl.choice(
-            [asl.rule({"Variable": "$.gate.promote", "BooleanEquals": True}, "ChooseServingTarget")], "RejectedOutcome"
+            [asl.rule({"Variable": "$.gate.promote", "BooleanEquals": True}, "NonRegressionNeeded")], "RejectedOutcome"
         ),
         "RejectedOutcome": outcomes.outcome(
             EventType.MODEL_REJECTED,

@@ -158,6 +158,42 @@ class ServingTarget(_Contract):
     recommended_target: str = ""
 
 
+class NonRegressionPlanInput(_Contract):
+    run_id: str
+
+
+class NonRegressionPlan(_Contract):
+    """The two batch transforms of the golden dataset: the candidate's and the production model's."""
+
+    candidate_model: str
+    candidate_instance_type: str
+    candidate_output: str
+    production_model: str
+    production_instance_type: str
+    production_output: str
+    golden_uri: str
+    # The golden rows are label first, as drops are: the transforms leave the label out.
+    input_filter: str = "$[1:]"
+
+
+class NonRegressionInput(_Contract):
+    run_id: str
+    golden_uri: str
+    candidate_output: str
+    production_output: str
+
+
+class NonRegressionOutput(_Contract):
+    passed: bool
+    reason: str
+    report_uri: str
+    rows: int
+    max_abs_diff: float
+    disagreement: float
+    # Merged into the package's CustomerMetadataProperties: the report is kept beside the package.
+    package_metadata: dict[str, str]
+
+
 class ApprovalRequest(_Contract):
     """What the ``.waitForTaskToken`` task hands RequestApprovalFunction: the token and what to review."""
 

@@ -1,0 +1,43 @@
+"""Compare the candidate's and the production model's answers on the golden dataset; keep the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from conveyor_core.release import non_regression
+from conveyor_core.shared.contracts import NonRegressionInput
+from conveyor_core.shared.settings import NonRegressionSettings, load
+
+logger = Logger()
+tracer = Tracer()
+s3 = boto3.client("s3")
+
+
+def _answers(prefix: str) -> str:
+    """Every ``.out`` object the transform wrote under ``prefix``, in key order (one per golden object)."""
+    bucket, _, key = prefix.removeprefix("s3://").partition("/")
+    parts = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(".out"):
+                parts.append(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode())
+    return "\n".join(parts)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@event_parser(model=NonRegressionInput)
+def lambda_handler(event: NonRegressionInput, context: LambdaContext) -> dict[str, Any]:
+    settings = load(NonRegressionSettings)
+    comparison = non_regression.compare(_answers(event.candidate_output), _answers(event.production_output))
+    key = f"runs/{event.run_id}/non-regression/report.json"
+    body = non_regression.report(settings, comparison, event.golden_uri)
+    s3.put_object(Bucket=settings.artifact_bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    result = non_regression.verdict(settings, comparison, f"s3://{settings.artifact_bucket}/{key}")
+    logger.info("non-regression compared", extra={"passed": result.passed, "reason": result.reason})
+    return result.model_dump()
