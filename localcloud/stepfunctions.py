@@ -284,7 +284,7 @@ def task_error_name(resource: str, code: str) -> str:
     if service == "sns":
         return f"SNS.{_with_exception_suffix(code)}"
     if service == "lambda":
-        return f"Lambda.{code}"
+        return lambda_error_name(code)
     raise ValueError(f"no offline error naming for {resource}")
 
 

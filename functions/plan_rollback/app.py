@@ -57,6 +57,9 @@ def lambda_handler(event: RollbackInput, context: LambdaContext) -> dict[str, An
         restored_since=rollback.restored_at(dynamodb, settings.state_table, settings.model_name, serving)
         if serving
         else None,
+        claimed_away=lambda config: (
+            rollback.rolled_away_by(dynamodb, settings.state_table, settings.model_name, config) is not None
+        ),
     )
     if plan.action == "rollback":
         # Before the claim: a config SageMaker cannot describe fails the plan without claiming a restore.

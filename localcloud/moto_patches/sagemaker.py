@@ -165,9 +165,21 @@ def create_endpoint(self: SageMakerModelBackend, *args: Any, **kwargs: Any) -> A
     return _acted(sagemaker, "CreateEndpoint", endpoint)
 
 
+_DESCRIBE_ATTEMPTS = 5
+
+
 def describe_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> Any:
     rules.require_endpoint(self, endpoint_name)
-    return _describe_endpoint(self, endpoint_name)
+    # moto builds the answer by iterating the endpoint's __dict__, which the simulation's rollout thread
+    # may grow at that moment (a first failure_reason, the deployment's figures): SageMaker's reads are
+    # consistent, so the read is taken again rather than failing with "dictionary changed size".
+    for attempt in range(_DESCRIBE_ATTEMPTS):
+        try:
+            return _describe_endpoint(self, endpoint_name)
+        except RuntimeError as error:
+            if "changed size during iteration" not in str(error) or attempt == _DESCRIBE_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def delete_endpoint(self: SageMakerModelBackend, endpoint_name: str) -> None:

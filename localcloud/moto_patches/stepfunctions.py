@@ -50,6 +50,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_callback,
     state_task_service_dynamodb,
     state_task_service_factory,
+    state_task_service_lambda,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import StateTaskService
@@ -70,6 +71,7 @@ require_pinned_moto()
 _AwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
 _Lambda = state_task_lambda.StateTaskLambda
 _DynamoDB = state_task_service_dynamodb.StateTaskServiceDynamoDB
+_ServiceLambda = state_task_service_lambda.StateTaskServiceLambda
 _Worker = execution_worker.ExecutionWorker
 _Callback = state_task_service_callback.StateTaskServiceCallback
 
@@ -77,6 +79,7 @@ _aws_sdk_from_error = original(_AwsSdk, "_from_error")
 _aws_sdk_eval = original(_AwsSdk, "_eval_service_task")
 _lambda_from_error = original(_Lambda, "_from_error")
 _dynamodb_error_cause = original(_DynamoDB, "_error_cause_from_client_error")
+_service_lambda_error_cause = original(_ServiceLambda, "_error_cause_from_client_error")
 _execution_logic = original(_Worker, "_execution_logic")
 _evaluation_environment = original(_Worker, "_get_evaluation_environment")
 _service_for = original(state_task_service_factory, "state_task_service_for")
@@ -108,6 +111,12 @@ def lambda_from_error(self: Any, env: Any, ex: Exception) -> FailureEvent:
         return stepfunctions.lambda_task_failure(env, ex)
     failure: FailureEvent = _lambda_from_error(self, env, ex)
     return failure
+
+
+def service_lambda_error_cause(client_error: ClientError) -> tuple[str, str]:
+    """``lambda:invoke`` (and its ``.waitForTaskToken``): the function task's names, as Step Functions gives."""
+    _error, cause = _service_lambda_error_cause(client_error)
+    return stepfunctions.lambda_error_name(str(client_error.response["Error"]["Code"])), cause
 
 
 def dynamodb_error_cause(client_error: ClientError) -> tuple[str, str]:
@@ -277,6 +286,7 @@ PATCHES = PatchSet(
         Patch(_AwsSdk, "_eval_service_task", aws_sdk_eval),
         Patch(_Lambda, "_from_error", lambda_from_error),
         Patch(_DynamoDB, "_error_cause_from_client_error", staticmethod(dynamodb_error_cause)),
+        Patch(_ServiceLambda, "_error_cause_from_client_error", staticmethod(service_lambda_error_cause)),
         Patch(state_task_factory, "state_task_service_for", service_for),
         Patch(state_task_service_factory, "state_task_service_for", service_for),
         Patch(_Worker, "_execution_logic", execution_logic),

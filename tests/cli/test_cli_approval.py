@@ -44,10 +44,14 @@ def wait_for_note(cloud: OfflineCloud, event: str, count: int = 1, timeout: floa
     raise TimeoutError(f"no {event} #{count}: {[n.event for n in cloud.notifications()]}")
 
 
-def test_nothing_to_approve_before_a_model_waits(cli: Any) -> None:
+def test_a_fresh_stack_has_nothing_to_approve_and_no_drift_report(cli: Any) -> None:
     result = cli("--local", "approve")
     assert result.exit_code == 1
     assert "waits for approval" in result.stderr
+    # With no model in production the hourly monitor has nothing to judge and writes no report.
+    drift = cli("--local", "drift")
+    assert drift.exit_code == 1
+    assert "the drift monitor has not reported yet" in drift.stderr
 
 
 def test_an_approved_model_is_deployed_and_a_rejected_one_is_not(cli: Any, cloud: OfflineCloud) -> None:

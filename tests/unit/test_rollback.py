@@ -193,6 +193,14 @@ def test_choose_target_is_the_newest_in_service_config_other_than_the_bad_one() 
     assert choose_target(history, "cfg-c") == history[1]
 
 
+def test_choose_target_skips_a_config_a_rollback_has_claimed_to_leave_before_its_record_exists() -> None:
+    # Rollback 1 left cfg-c for cfg-b and has not written its history record yet when a second alarm
+    # about cfg-b arrives: cfg-c is still the newest "served" deployment, but it is the bad one.
+    history = [deployed(T3, "cfg-c"), deployed(T2, "cfg-b"), deployed(T1, "cfg-a")]
+    assert choose_target(history, "cfg-b", claimed_away=lambda config: config == "cfg-c") == history[2]
+    assert choose_target(history, "cfg-b", claimed_away=lambda config: config in ("cfg-c", "cfg-a")) is None
+
+
 def test_choose_target_skips_the_bad_config_wherever_it_is_in_the_history() -> None:
     # The endpoint serves an older config (restored earlier) and the newest entry is the bad one's.
     history = [deployed(T3, "cfg-c"), deployed(T2, "cfg-b"), deployed(T1, "cfg-a")]

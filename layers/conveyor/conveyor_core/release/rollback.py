@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
@@ -91,8 +91,15 @@ def went_live_at(history: Sequence[HistoryRecord], config: str) -> dt.datetime |
     return None
 
 
-def choose_target(history: Sequence[HistoryRecord], bad_config: str) -> DeploymentRecord | None:
-    """The newest deployment that served successfully and was never rolled away from."""
+def choose_target(
+    history: Sequence[HistoryRecord], bad_config: str, claimed_away: Callable[[str], bool] = lambda _config: False
+) -> DeploymentRecord | None:
+    """The newest deployment that served successfully and was never rolled away from.
+
+    ``claimed_away`` says whether a rollback has claimed the move away from a config (``claim``): it is
+    written before that rollback touches the endpoint, and its history record only after it settled,
+    so a second alarm in between would otherwise take the config just rolled away from for a good one.
+    """
     tainted = {bad_config}
     tainted |= {
         r.endpoint_config
@@ -100,7 +107,7 @@ def choose_target(history: Sequence[HistoryRecord], bad_config: str) -> Deployme
         if r.status in (DeploymentStatus.ALARM_ROLLBACK, DeploymentStatus.ROLLED_BACK)
     }
     for record in history:
-        if _served(record) and record.endpoint_config not in tainted:
+        if _served(record) and record.endpoint_config not in tainted and not claimed_away(record.endpoint_config):
             return record
     return None
 
@@ -189,6 +196,7 @@ def plan_rollback(
     alarm_time: dt.datetime,
     model_name: str,
     restored_since: dt.datetime | None = None,
+    claimed_away: Callable[[str], bool] = lambda _config: False,
 ) -> RollbackPlan:
     """Pure decision; the caller claims the marker for a ``rollback`` plan before acting on it.
 
@@ -223,7 +231,7 @@ def plan_rollback(
         (r.model_package_arn for r in history if _served(r) and r.endpoint_config == bad),
         "",
     )
-    target = choose_target(history, bad)
+    target = choose_target(history, bad, claimed_away)
     if target is None:
         return RollbackPlan(
             "impossible",
