@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import history, non_regression
 from conveyor_core.shared.contracts import NonRegressionPlanInput
-from conveyor_core.shared.settings import NonRegressionSettings, load
+from conveyor_core.shared.settings import NonRegressionPlanSettings, load
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +22,7 @@ dynamodb = boto3.client("dynamodb")
 @tracer.capture_lambda_handler
 @event_parser(model=NonRegressionPlanInput)
 def lambda_handler(event: NonRegressionPlanInput, context: LambdaContext) -> dict[str, Any]:
-    settings = load(NonRegressionSettings)
+    settings = load(NonRegressionPlanSettings)
     production = history.current(dynamodb, settings.history_table, settings.model_name)
     if production is None:
         # The state machine asks only when the gate compared with a production model.

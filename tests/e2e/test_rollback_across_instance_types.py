@@ -36,8 +36,9 @@ def _update_stack_instance_type(cloud: OfflineCloud, instance_type: str) -> None
         lambda_client.update_function_configuration(FunctionName=function.name, Environment={"Variables": variables})
         function.environment.update(variables)
         updated.append(function.name)
-    assert len(updated) == 3, (
-        f"Preprocess (the compilation target), ChooseServingTarget and PlanDeployment read it: {updated}"
+    assert len(updated) == 4, (
+        "Preprocess (the compilation target), PlanNonRegression (where the candidate answers), "
+        f"ChooseServingTarget and PlanDeployment read it: {updated}"
     )
 
 

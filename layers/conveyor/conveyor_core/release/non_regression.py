@@ -20,12 +20,12 @@ from typing import Any
 
 from conveyor_core.release.history import DeploymentRecord
 from conveyor_core.shared.contracts import NonRegressionOutput, NonRegressionPlan
-from conveyor_core.shared.settings import NonRegressionSettings
+from conveyor_core.shared.settings import NonRegressionPlanSettings, NonRegressionSettings
 
 DECISION_THRESHOLD = 0.5
 
 
-def plan(settings: NonRegressionSettings, run_id: str, production: DeploymentRecord) -> NonRegressionPlan:
+def plan(settings: NonRegressionPlanSettings, run_id: str, production: DeploymentRecord) -> NonRegressionPlan:
     golden = settings.golden_uri or f"s3://{settings.artifact_bucket}/runs/{production.run_id}/data/validation/"
     prefix = f"s3://{settings.artifact_bucket}/runs/{run_id}/non-regression"
     return NonRegressionPlan(

@@ -126,13 +126,17 @@ class ServingTargetSettings(CommonSettings):
 
 
 class NonRegressionSettings(CommonSettings):
-    history_table: str = Field(alias="HISTORY_TABLE")
     artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    max_abs_diff: float = Field(default=1.0, alias="NON_REGRESSION_MAX_ABS_DIFF", ge=0.0)
+    max_disagreement: float = Field(default=0.1, alias="NON_REGRESSION_MAX_DISAGREEMENT", ge=0.0, le=1.0)
+
+
+class NonRegressionPlanSettings(NonRegressionSettings):
+    history_table: str = Field(alias="HISTORY_TABLE")
+    # Where the candidate answers: the instance family its serving image is for.
     endpoint_instance_type: str = Field(alias="ENDPOINT_INSTANCE_TYPE")
     # Empty: the held-out validation split of the production model's own data.
     golden_uri: str = Field(default="", alias="GOLDEN_DATASET_URI", pattern=r"^(s3://[^/]+(/.*)?)?$")
-    max_abs_diff: float = Field(default=1.0, alias="NON_REGRESSION_MAX_ABS_DIFF", ge=0.0)
-    max_disagreement: float = Field(default=0.1, alias="NON_REGRESSION_MAX_DISAGREEMENT", ge=0.0, le=1.0)
 
 
 class ApprovalSettings(CommonSettings):

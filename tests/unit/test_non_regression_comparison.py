@@ -6,17 +6,17 @@ import pytest
 
 from conveyor_core.release import non_regression
 from conveyor_core.release.history import DeploymentRecord, DeploymentStatus
-from conveyor_core.shared.settings import NonRegressionSettings
+from conveyor_core.shared.settings import NonRegressionPlanSettings
 
 
-def settings(**values: str) -> NonRegressionSettings:
+def settings(**values: str) -> NonRegressionPlanSettings:
     base = {
         "MODEL_NAME": "churn",
         "HISTORY_TABLE": "h",
         "ARTIFACT_BUCKET": "art",
         "ENDPOINT_INSTANCE_TYPE": "ml.c5.large",
     }
-    return NonRegressionSettings(**{**base, **values})
+    return NonRegressionPlanSettings(**{**base, **values})
 
 
 def test_the_largest_change_and_the_flipped_decisions_are_counted() -> None:
