@@ -10,6 +10,7 @@ import typer
 from conveyor_cli import render
 from conveyor_cli.context import options
 from conveyor_cli.errors import CliError
+from conveyor_core.monitoring.monitor import latest_report_key
 
 
 def latest_report(target: Any) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def latest_report(target: Any) -> dict[str, Any]:
     if not bucket:
         raise CliError("this stack has no ArtifactBucketName output: it predates drift monitoring")
     s3 = target.client("s3")
-    key = f"monitoring/{target.outputs.endpoint_name}/latest.json"
+    key = latest_report_key(target.outputs.endpoint_name)
     try:
         report: dict[str, Any] = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
     except s3.exceptions.NoSuchKey:

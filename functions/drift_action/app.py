@@ -25,7 +25,7 @@ sns = boto3.client("sns")
 
 
 def latest_report(settings: DriftActionSettings) -> dict[str, Any] | None:
-    uri = f"s3://{settings.artifact_bucket}/{settings.report_prefix}{settings.endpoint_name}/latest.json"
+    uri = f"s3://{settings.artifact_bucket}/{monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)}"
     try:
         return monitor.read_json(s3, uri)
     except s3.exceptions.NoSuchKey:

@@ -31,7 +31,7 @@ cloudwatch = boto3.client("cloudwatch")
 
 
 def _latest_key(settings: MonitorSettings) -> str:
-    return f"{settings.report_prefix}{settings.endpoint_name}/latest.json"
+    return monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)
 
 
 def _already_reported(settings: MonitorSettings, run_id: str) -> bool:

@@ -25,6 +25,7 @@ from typing import Any
 from conveyor_core.monitoring import capture, drift, quality
 from conveyor_core.release.history import DeploymentRecord
 
+REPORT_PREFIX = "monitoring/"
 _HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -52,6 +53,11 @@ class MonitorRun:
             **self.report.as_dict(),
             "live_quality": self.quality.as_dict() if self.quality is not None else None,
         }
+
+
+def latest_report_key(endpoint_name: str, report_prefix: str = REPORT_PREFIX) -> str:
+    """Where the last monitoring run's document is kept: the drift action and ``conveyor drift`` read it."""
+    return f"{report_prefix}{endpoint_name}/latest.json"
 
 
 def _split(uri: str) -> tuple[str, str]:
