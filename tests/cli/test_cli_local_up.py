@@ -35,7 +35,18 @@ def local_up(hermetic_aws: dict[str, str], tmp_path: Path) -> Iterator[tuple[sub
     state_file = tmp_path / "state" / "local.json"
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "conveyor_cli", "--state-file", str(state_file), "local", "up", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "conveyor_cli",
+            "--state-file",
+            str(state_file),
+            "local",
+            "up",
+            "--port",
+            str(port),
+            "--no-dashboard",
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "conveyor")])},
         stdout=subprocess.PIPE,
