@@ -58,6 +58,7 @@ def test_a_candidate_that_answers_as_production_does_passes_and_its_package_name
     assert report["rows"] > 50
     assert report["max_abs_diff"] < 1e-5
     assert report["disagreement"] == 0.0
+    assert report["latency"]["not_compared"] == "the xgboost training container does not time its model"
     transforms = cloud.client("sagemaker").list_transform_jobs()["TransformJobSummaries"]
     assert sorted(t["TransformJobStatus"] for t in transforms) == ["Completed", "Completed"]
 
@@ -77,7 +78,7 @@ def test_a_candidate_that_changes_too_many_decisions_is_rejected_with_the_report
     assert "decisions changed" in note.body["reason"]
     report = read_json(cloud, note.body["details"]["non_regression_report"])
     assert report["disagreement"] > 0.1
-    assert report["thresholds"] == {"max_abs_diff": 1.0, "max_disagreement": 0.1}
+    assert report["thresholds"] == {"max_abs_diff": 1.0, "max_disagreement": 0.1, "max_latency_increase": 0.5}
     after = cloud.client("sagemaker").describe_endpoint(EndpointName=cloud.output("EndpointName"))
     assert after["EndpointConfigName"] == serving["EndpointConfigName"], "nothing was deployed"
     assert len(packages(cloud)) == 1, "a rejected candidate is not registered"

@@ -171,3 +171,38 @@ def test_a_drop_whose_feature_count_differs_from_production_is_quarantined(cloud
     note: Any = only(cloud, "data.quarantined")
     assert note.body["reason"].startswith("feature-count-changed: the drop has 29 features per row")
     assert "the model in production takes 30" in note.body["reason"]
+
+
+def test_the_non_regression_gate_compares_one_rows_p99_as_both_training_jobs_timed_it(
+    cloud_factory: CloudFactory,
+) -> None:
+    from conveyor_core.release.latency_regression import NOISE_FLOOR_US
+
+    cloud = cloud_factory(ModelFamily="pytorch", EndpointInstanceType="ml.c5.xlarge", Hyperparameters=HYPERPARAMETERS)
+    cloud.upload("incoming/cancer.csv", breast_cancer_csv())
+    cloud.wait_for_executions(1, timeout=300)
+    cloud.upload("incoming/cancer-again.csv", breast_cancer_csv())
+    runs = cloud.wait_for_executions(2, timeout=300)
+
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    sagemaker = cloud.client("sagemaker")
+    jobs = sagemaker.list_training_jobs(SortBy="CreationTime", SortOrder="Ascending")["TrainingJobSummaries"]
+    timings = [
+        {
+            m["MetricName"]: m["Value"]
+            for m in sagemaker.describe_training_job(TrainingJobName=j["TrainingJobName"])["FinalMetricDataList"]
+        }
+        for j in jobs
+    ]
+    last = cloud.notifications()[-1]
+    report = f"runs/{jobs[1]['TrainingJobName']}/non-regression/report.json"  # a run's jobs are named after it
+    body = cloud.client("s3").get_object(Bucket=cloud.output("ArtifactBucketName"), Key=report)["Body"].read()
+    latency = json.loads(body)["latency"]
+    [cpu] = latency["processors"]
+    assert cpu["production_p99_us"] == pytest.approx(timings[0]["latency:cpu:b1:p99_us"], rel=1e-6)
+    assert cpu["candidate_p99_us"] == pytest.approx(timings[1]["latency:cpu:b1:p99_us"], rel=1e-6)
+    slower = cpu["increase"] > 0.5 and cpu["candidate_p99_us"] - cpu["production_p99_us"] > NOISE_FLOOR_US
+    # The same network on the same data is as fast, up to this machine's timer noise, which decides.
+    assert last.event == ("model.rejected" if slower else "pipeline.succeeded"), last.body["reason"]
+    if slower:
+        assert "p99 latency of one row on cpu rose" in last.body["reason"]

@@ -6,6 +6,7 @@ import pytest
 
 from conveyor_core.release import non_regression
 from conveyor_core.release.history import DeploymentRecord, DeploymentStatus
+from conveyor_core.release.latency_regression import LatencyComparison
 from conveyor_core.shared.settings import NonRegressionPlanSettings
 
 
@@ -17,6 +18,9 @@ def settings(**values: str) -> NonRegressionPlanSettings:
         "ENDPOINT_INSTANCE_TYPE": "ml.c5.large",
     }
     return NonRegressionPlanSettings(**{**base, **values})
+
+
+NOT_TIMED = LatencyComparison(not_compared="the xgboost training container does not time its model")
 
 
 def test_the_largest_change_and_the_flipped_decisions_are_counted() -> None:
@@ -40,13 +44,17 @@ def test_answers_of_different_lengths_are_an_error_not_a_verdict() -> None:
 def test_the_verdict_names_each_threshold_crossed() -> None:
     comparison = non_regression.compare("0.1\n0.9\n", "0.6\n0.9\n")
     result = non_regression.verdict(
-        settings(NON_REGRESSION_MAX_ABS_DIFF="0.3", NON_REGRESSION_MAX_DISAGREEMENT="0.2"), comparison, "s3://r"
+        settings(NON_REGRESSION_MAX_ABS_DIFF="0.3", NON_REGRESSION_MAX_DISAGREEMENT="0.2"),
+        comparison,
+        NOT_TIMED,
+        "s3://r",
     )
     assert not result.passed
     assert "an answer moved by 0.5 (row 1) > 0.3" in result.reason
     assert "50.00% of the golden rows changed decision > 20.00%" in result.reason
     assert result.package_metadata == {"non_regression_report": "s3://r"}
-    assert non_regression.verdict(settings(), non_regression.compare("0.1\n", "0.1\n"), "s3://r").passed
+    assert "latency not compared: the xgboost training container does not time its model" in result.reason
+    assert non_regression.verdict(settings(), non_regression.compare("0.1\n", "0.1\n"), NOT_TIMED, "s3://r").passed
 
 
 def test_the_plan_defaults_to_the_production_models_held_out_split() -> None:
@@ -61,6 +69,7 @@ def test_the_plan_defaults_to_the_production_models_held_out_split() -> None:
     assert planned.golden_uri == "s3://art/runs/churn-prod/data/validation/"
     assert (planned.production_model, planned.production_instance_type) == ("churn-prod", "ml.c5.xlarge")
     assert planned.candidate_model == "churn-cand-nr"
+    assert planned.production_training_job == "churn-prod", "a training job is named after its run"
     custom = non_regression.plan(settings(GOLDEN_DATASET_URI="s3://data/golden/v1/"), "churn-cand", production)
     assert custom.golden_uri == "s3://data/golden/v1/"
 

@@ -105,9 +105,12 @@ def states() -> dict[str, asl.State]:
         "CompareNonRegression": functions.COMPARE_NON_REGRESSION.task(
             parameters={
                 "run_id": "$.run_id",
+                "family": "$.preprocess.family.name",
                 "golden_uri": f"{PLAN}.golden_uri",
                 "candidate_output": f"{PLAN}.candidate_output",
                 "production_output": f"{PLAN}.production_output",
+                "candidate_training_job": "$.training.TrainingJobName",
+                "production_training_job": f"{PLAN}.production_training_job",
             },
             result_path=RESULT,
             catch=fail_run(),

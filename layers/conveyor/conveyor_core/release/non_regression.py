@@ -3,9 +3,10 @@
 A global metric can improve while many single answers move: the gate compares the two models row by
 row before promotion. Both answer the golden rows in a SageMaker batch transform (the candidate as
 trained, the production model as it serves), and the comparison measures the largest absolute
-difference between their answers and the share of rows whose decision (answer > 0.5) flips. Past
-either threshold the candidate is rejected with the report, which is written beside the run's other
-artefacts and named in the model package's metadata when the candidate passes.
+difference between their answers and the share of rows whose decision (answer > 0.5) flips, and the
+p99 latency of one row as both training jobs timed it (``latency_regression``). Past any threshold
+the candidate is rejected with the report, which is written beside the run's other artefacts and
+named in the model package's metadata when the candidate passes.
 
 The golden dataset is ``GoldenDatasetUri`` (a prefix or one object, in the drops' label-first CSV),
 or by default the held-out validation split of the production model's own data: rows it never
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conveyor_core.release.history import DeploymentRecord
+from conveyor_core.release.latency_regression import LatencyComparison
 from conveyor_core.shared.contracts import NonRegressionOutput, NonRegressionPlan
 from conveyor_core.shared.settings import NonRegressionPlanSettings, NonRegressionSettings
 
@@ -37,6 +39,7 @@ def plan(settings: NonRegressionPlanSettings, run_id: str, production: Deploymen
         production_instance_type=production.instance_type or settings.endpoint_instance_type,
         production_output=f"{prefix}/production/",
         golden_uri=golden,
+        production_training_job=production.run_id,
     )
 
 
@@ -83,7 +86,9 @@ def compare(candidate: str, production: str) -> Comparison:
     return Comparison(len(ours), worst, flips / len(ours), worst_row)
 
 
-def verdict(settings: NonRegressionSettings, comparison: Comparison, report_uri: str) -> NonRegressionOutput:
+def verdict(
+    settings: NonRegressionSettings, comparison: Comparison, latency: LatencyComparison, report_uri: str
+) -> NonRegressionOutput:
     failures = []
     if comparison.max_abs_diff > settings.max_abs_diff:
         failures.append(
@@ -93,9 +98,10 @@ def verdict(settings: NonRegressionSettings, comparison: Comparison, report_uri:
         failures.append(
             f"{comparison.disagreement:.2%} of the golden rows changed decision > {settings.max_disagreement:.2%}"
         )
+    failures += latency.failures(settings.max_latency_increase)
     summary = (
         f"{comparison.rows} golden rows: max |diff| {comparison.max_abs_diff:.4g}, "
-        f"{comparison.disagreement:.2%} decisions changed"
+        f"{comparison.disagreement:.2%} decisions changed; {latency.summary()}"
     )
     reason = (
         f"non-regression failed against the production model: {'; '.join(failures)} ({summary}; report {report_uri})"
@@ -109,17 +115,23 @@ def verdict(settings: NonRegressionSettings, comparison: Comparison, report_uri:
         rows=comparison.rows,
         max_abs_diff=comparison.max_abs_diff,
         disagreement=comparison.disagreement,
+        latency=latency.summary(),
         package_metadata={"non_regression_report": report_uri},
     )
 
 
-def report(settings: NonRegressionSettings, comparison: Comparison, golden_uri: str) -> str:
+def report(settings: NonRegressionSettings, comparison: Comparison, latency: LatencyComparison, golden_uri: str) -> str:
     return json.dumps(
         {
             "golden_uri": golden_uri,
             "decision_threshold": DECISION_THRESHOLD,
-            "thresholds": {"max_abs_diff": settings.max_abs_diff, "max_disagreement": settings.max_disagreement},
+            "thresholds": {
+                "max_abs_diff": settings.max_abs_diff,
+                "max_disagreement": settings.max_disagreement,
+                "max_latency_increase": settings.max_latency_increase,
+            },
             **comparison.as_dict(),
+            "latency": latency.as_dict(),
         },
         indent=2,
     )

@@ -172,15 +172,21 @@ class NonRegressionPlan(_Contract):
     production_instance_type: str
     production_output: str
     golden_uri: str
+    # Its latencies are compared with the candidate's (the training job is named after the run).
+    production_training_job: str
     # The golden rows are label first, as drops are: the transforms leave the label out.
     input_filter: str = "$[1:]"
 
 
 class NonRegressionInput(_Contract):
     run_id: str
+    family: str
     golden_uri: str
     candidate_output: str
     production_output: str
+    # Both models' latencies are the timings their training jobs printed.
+    candidate_training_job: str
+    production_training_job: str
 
 
 class NonRegressionOutput(_Contract):
@@ -190,6 +196,8 @@ class NonRegressionOutput(_Contract):
     rows: int
     max_abs_diff: float
     disagreement: float
+    # The p99 latency of one row per processor, or why it was not compared.
+    latency: str
     # Merged into the package's CustomerMetadataProperties: the report is kept beside the package.
     package_metadata: dict[str, str]
 

@@ -129,6 +129,8 @@ class NonRegressionSettings(CommonSettings):
     artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
     max_abs_diff: float = Field(default=1.0, alias="NON_REGRESSION_MAX_ABS_DIFF", ge=0.0)
     max_disagreement: float = Field(default=0.1, alias="NON_REGRESSION_MAX_DISAGREEMENT", ge=0.0, le=1.0)
+    # 0.5: the candidate's p99 for one row may be up to 50% above production's (see latency_regression).
+    max_latency_increase: float = Field(default=0.5, alias="NON_REGRESSION_MAX_LATENCY_INCREASE", ge=0.0)
 
 
 class NonRegressionPlanSettings(NonRegressionSettings):
