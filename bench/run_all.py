@@ -32,6 +32,7 @@ BENCHMARKS = (
     "rollback",
     "demo_time",
     "gpu_inference",
+    "experiments",
 )
 FULL_TIMEOUT_SECONDS = 1200
 SMOKE_TIMEOUT_SECONDS = 300

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conveyor_cli.target import Target
 from conveyor_core.release import history
-from conveyor_core.release.history import DeploymentRecord, HistoryRecord
+from conveyor_core.release.history import DeploymentRecord, ExperimentRecord, HistoryRecord
 
 
 def current(target: Target) -> DeploymentRecord | None:
@@ -17,3 +17,9 @@ def deployments(target: Target, limit: int) -> list[HistoryRecord]:
     return history.deployments(
         target.client("dynamodb"), target.outputs.history_table_name, target.model_name, limit=limit
     )
+
+
+def latest_experiment(target: Target) -> ExperimentRecord | None:
+    """The most recently started A/B test or bandit, running or ended; None when there was none."""
+    found = history.experiments(target.client("dynamodb"), target.outputs.history_table_name, target.model_name)
+    return found[0] if found else None

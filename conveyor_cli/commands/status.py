@@ -11,7 +11,7 @@ from conveyor_cli import endpoint, executions, history_table, render
 from conveyor_cli.context import options
 from conveyor_cli.views import Endpoint, Execution
 from conveyor_core.intake.pending_drops import PendingDrop, PendingDrops, now_seconds
-from conveyor_core.release.history import DeploymentRecord
+from conveyor_core.release.history import DeploymentRecord, ExperimentRecord
 
 
 def status(
@@ -23,6 +23,7 @@ def status(
     target = opts.target()
     serving = endpoint.describe(target)
     production = history_table.current(target)
+    experiment = history_table.latest_experiment(target)
     # SUCCEEDED says only that a run ended as designed; its outcome says how (deployed, quarantined...).
     retrains = [
         executions.detailed(target, e)
@@ -46,6 +47,7 @@ def status(
                 "model": target.model_name,
                 "endpoint": serving,
                 "production": production,
+                "experiment": experiment,
                 "retrain_executions": retrains,
                 "rollback_executions": rollbacks,
             }
@@ -55,6 +57,7 @@ def status(
     out.print(f"[bold]{target.label}[/bold]  model [bold]{target.model_name}[/bold]")
     _endpoint(out, target.outputs.endpoint_name, serving)
     _production(out, production)
+    _experiment(out, experiment)
     _executions(out, "retrain executions", retrains, target.outputs.data_bucket_name)
     _executions(out, "rollback executions", rollbacks, target.outputs.data_bucket_name)
     _pending_drops(out, drops)
@@ -149,6 +152,45 @@ def _production(out: Console, production: DeploymentRecord | None) -> None:
                 ("since", render.when(production.recorded_at)),
                 ("instance type", production.instance_type or "not recorded"),
                 ("target advice", production.target_advice or "not recorded"),
+            ],
+        )
+    )
+
+
+def _number(value: float | None, form: str = "+.4f") -> str:
+    return "not yet" if value is None else format(value, form)
+
+
+def _experiment(out: Console, experiment: ExperimentRecord | None) -> None:
+    """The latest A/B test or bandit: its estimate so far while it runs, its verdict once it ended."""
+    if experiment is None:
+        return
+    interval = (
+        f"[{_number(experiment.ci_low)}, {_number(experiment.ci_high)}]"
+        if experiment.ci_low is not None and experiment.ci_high is not None
+        else "not yet"
+    )
+    out.print(
+        render.fields(
+            f"experiment ({experiment.strategy}, {experiment.state})",
+            [
+                ("run", experiment.run_id),
+                ("started", render.when(experiment.started_at)),
+                ("evaluations", f"{experiment.evaluations:g} (last {render.when(experiment.evaluated_at)})"),
+                ("candidate share", f"{experiment.candidate_share:.0%}"),
+                (
+                    "outcomes",
+                    f"production {experiment.production_n:g} (mean {_number(experiment.production_mean, '.4f')}), "
+                    f"candidate {experiment.candidate_n:g} (mean {_number(experiment.candidate_mean, '.4f')})",
+                ),
+                ("effect", f"{_number(experiment.effect)}, confidence sequence {interval}"),
+                ("always-valid p", _number(experiment.p_value, ".4g")),
+                *(
+                    [("P(candidate better)", f"{experiment.probability_candidate_best:.3f}")]
+                    if experiment.probability_candidate_best is not None
+                    else []
+                ),
+                ("verdict", experiment.reason),
             ],
         )
     )

@@ -193,6 +193,8 @@ class Edge:
     target: str
     writes: Path | None
     writer: Writer
+    # A Choice rule ``{"Variable": P, "IsPresent": true}``: along its edge, P is written.
+    present: Path | None = None
 
 
 def _result_path(state: dict[str, Any]) -> Path | None:
@@ -209,7 +211,8 @@ def edges(name: str, state: dict[str, Any]) -> Iterator[Edge]:
     if state.get("Next"):
         yield Edge(state["Next"], written, (name, "result"))
     for rule in state.get("Choices", []):
-        yield Edge(rule["Next"], None, (name, "result"))
+        present = tokens(rule["Variable"]) if rule.get("IsPresent") is True and "Variable" in rule else None
+        yield Edge(rule["Next"], None, (name, "result"), present)
     if state.get("Default"):
         yield Edge(state["Default"], None, (name, "result"))
     for catcher in state.get("Catch", []):
@@ -230,6 +233,21 @@ def _write(env: Env, path: Path | None, writer: Writer) -> Env:
     return kept
 
 
+def _narrow(env: Env, present: Path) -> Env | None:
+    """Past an IsPresent rule its path was written by someone: drop UNSET, or None where nobody can have.
+
+    The path itself may not be tracked (a writer wrote an object above it): then the deepest tracked
+    path above it stands for it.
+    """
+    tracked = [present[:length] for length in range(len(present), 0, -1) if present[:length] in env]
+    if not tracked or env[tracked[0]] == frozenset({UNSET}):
+        return None  # no path so far writes it: this edge is not taken along them
+    narrowed = dict(env)
+    for key in tracked:
+        narrowed[key] = narrowed[key] - {UNSET} or narrowed[key]
+    return narrowed
+
+
 def _merge(left: Env, right: Env) -> Env:
     merged: Env = {}
     for key in left.keys() | right.keys():
@@ -247,7 +265,11 @@ def reaching_writers(definition: dict[str, Any], input_model: type[BaseModel]) -
         name = work.pop()
         env = incoming[name]
         for edge in edges(name, states[name]):
-            out = _write(env, edge.writes, edge.writer)
+            out: Env | None = _write(env, edge.writes, edge.writer)
+            if edge.present is not None and out is not None:
+                out = _narrow(out, edge.present)
+            if out is None:
+                continue
             before = incoming.get(edge.target)
             after = out if before is None else _merge(before, out)
             if after != before:

@@ -14,6 +14,8 @@ from pydantic import BaseModel
 
 from conveyor_core.shared.contracts import (
     DeploymentPlanOutput,
+    ExperimentInput,
+    ExperimentOutput,
     FinalizeInput,
     FinalizeOutput,
     GateInput,
@@ -76,6 +78,7 @@ PLAN_DEPLOYMENT = Function("PlanDeploymentFunctionArn", PlanDeploymentInput, Dep
 FINALIZE_RUN = Function("FinalizeRunFunctionArn", FinalizeInput, FinalizeOutput)
 FORMAT_NOTIFICATION = Function("FormatNotificationFunctionArn", NotificationInput, PublishRequest)
 PLAN_ROLLBACK = Function("PlanRollbackFunctionArn", RollbackInput, RollbackPlanOutput)
+EVALUATE_EXPERIMENT = Function("EvaluateExperimentFunctionArn", ExperimentInput, ExperimentOutput)
 
 ALL = (
     PREPROCESS,
@@ -87,6 +90,7 @@ ALL = (
     FINALIZE_RUN,
     FORMAT_NOTIFICATION,
     PLAN_ROLLBACK,
+    EVALUATE_EXPERIMENT,
 )
 
 

@@ -28,6 +28,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "rollback": ("evaluated 5XX alarm: alarm → 100% traffic",),
     "demo_time": ("import of conveyor_cli.demo",),
     "gpu_inference": (),
+    "experiments": (
+        "A/B test false positives in ",
+        "naive: fixed-sample z-test",
+        "A/B test power at ",
+        "bandit regret during the experiment",
+    ),
 }
 KINDS = {"count", "timing", "size"}
 

@@ -276,3 +276,41 @@ def test_drift_shows_the_monitors_latest_report(cli: Any, cloud: OfflineCloud, f
     assert found["model_run"] == first_run["run"]["name"]
     assert 0 < found["rows"] < found["min_rows"] == 1000, "20 % of 200 rows is captured, too few to judge"
     assert "too few captured rows to judge drift" in shown
+
+
+def test_status_shows_a_running_experiment_with_its_current_estimate(
+    cli: Any, cloud: OfflineCloud, first_run: dict[str, Any]
+) -> None:
+    from conveyor_core.release import history
+
+    running = history.ExperimentRecord(
+        pk=history.partition("tabular"),
+        sk=history.experiment_sort_key("tabular-ab-run"),
+        run_id="tabular-ab-run",
+        strategy="bandit",
+        endpoint=cloud.output("EndpointName"),
+        state="running",
+        reason="bandit continues: effect +0.0312 ...",
+        started_at="2026-12-05T10:00:00.000Z",
+        evaluated_at="2026-12-05T13:00:00.000Z",
+        evaluations=3,
+        candidate_share=0.74,
+        production_n=412,
+        candidate_n=655,
+        production_mean=0.1012,
+        candidate_mean=0.1324,
+        effect=0.0312,
+        ci_low=-0.0105,
+        ci_high=0.0729,
+        p_value=0.41,
+        probability_candidate_best=0.912,
+    )
+    history.put_experiment(cloud.client("dynamodb"), cloud.output("HistoryTableName"), running)
+
+    shown = _ok(cli("--local", "status")).stdout
+    assert "experiment (bandit, running)" in shown
+    assert "74%" in shown, "the candidate's share now"
+    assert "+0.0312, confidence sequence [-0.0105, +0.0729]" in shown
+    assert "0.912" in shown
+    found = _json(cli("--local", "--json", "status"))["experiment"]
+    assert (found["run_id"], found["state"], found["candidate_n"]) == ("tabular-ab-run", "running", 655)

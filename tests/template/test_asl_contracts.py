@@ -176,6 +176,8 @@ def test_fixed_waits_come_from_the_polling_schedule() -> None:
         "WaitForShiftStep": polling.SHIFT_POLL_SECONDS,
         "WaitBeforeRemovingCandidate": polling.ABORT_SETTLE_SECONDS,
         "WaitForRestore": polling.RESTORE_POLL_SECONDS,
+        "WaitBeforeKeepingProduction": polling.ABORT_SETTLE_SECONDS,
+        "WaitForProductionConfig": polling.SHIFT_POLL_SECONDS,
     }
     fixed = {
         name: state["Seconds"]

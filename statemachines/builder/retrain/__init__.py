@@ -13,6 +13,7 @@ from statemachines.builder.retrain import (
     approval,
     compile,
     deploy,
+    experiment,
     intake,
     non_regression,
     record,
@@ -58,6 +59,17 @@ def _finish() -> dict[str, asl.State]:
 
 def definition() -> dict[str, object]:
     machine = asl.Machine(COMMENT, start_at="Preprocess")
-    for concern in (intake, training, non_regression, compile, register, approval, deploy, variant_shift, record):
+    for concern in (
+        intake,
+        training,
+        non_regression,
+        compile,
+        register,
+        approval,
+        deploy,
+        variant_shift,
+        experiment,
+        record,
+    ):
         machine.add(concern.states())
     return machine.add(_finish()).definition()

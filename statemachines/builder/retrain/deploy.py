@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from conveyor_core.release.polling import DELETE_MAX_POLLS, DELETE_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
+from conveyor_core.shared.settings import EXPERIMENT_STRATEGIES
 from statemachines.builder import asl, autoscaling, functions, outcomes
 from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_details, run_tags
 
@@ -149,7 +150,8 @@ def states() -> dict[str, asl.State]:
                     {
                         "And": [
                             {"Variable": "$.plan.endpoint_exists", "BooleanEquals": True},
-                            asl.equals("$.plan.strategy", "variant-shift"),
+                            # An experiment is a variant shift whose steps its evaluations decide.
+                            asl.equals_any("$.plan.strategy", ("variant-shift", *EXPERIMENT_STRATEGIES)),
                         ]
                     },
                     "CreateShiftEndpointConfig",

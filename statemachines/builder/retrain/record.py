@@ -27,7 +27,12 @@ def states() -> dict[str, asl.State]:
             },
             result_path=None,
             catch=fail_run(),
-            next_state="SucceededOutcome",
+            next_state="ExperimentPromoted",
+        ),
+        "ExperimentPromoted": asl.choice(
+            [asl.rule({"Variable": "$.experiment.verdict", "IsPresent": True}, "ExperimentPromotedOutcome")],
+            "SucceededOutcome",
+            comment="An experiment's winner: its notification carries the verdict.",
         ),
         "SucceededOutcome": outcomes.outcome(
             EventType.PIPELINE_SUCCEEDED,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from conveyor_core.release.polling import ABORT_SETTLE_SECONDS, SHIFT_MAX_POLLS, SHIFT_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
+from conveyor_core.shared.settings import EXPERIMENT_STRATEGIES
 from statemachines.builder import asl, outcomes, retries
 from statemachines.builder.retrain.common import FINALIZE, MODEL, create_or_find, fail_run, run_details
 from statemachines.builder.retrain.deploy import endpoint_failed, endpoint_update
@@ -42,7 +43,8 @@ def states() -> dict[str, asl.State]:
         "StartShift": asl.service_task(
             "sagemaker:updateEndpoint",
             parameters={"EndpointName": "$.plan.endpoint_name", "EndpointConfigName": "$.plan.shift_config_name"},
-            result_selector={"step": 0, "attempt": 0},
+            # An experiment's clock starts here; AbMaxDurationSeconds counts from it.
+            result_selector={"step": 0, "attempt": 0, "started_at": "$$.State.EnteredTime"},
             result_path=SHIFT,
             catch=fail_run(),
             next_state=_WAIT_FOR_STEP,
@@ -67,7 +69,11 @@ def states() -> dict[str, asl.State]:
             "ShiftNotApplied",
         ),
         "ShiftNotApplied": asl.pass_state(
-            {"step": "$.shift.step", "attempt": "States.MathAdd($.shift.attempt, 1)"},
+            {
+                "step": "$.shift.step",
+                "attempt": "States.MathAdd($.shift.attempt, 1)",
+                "started_at": "$.shift.started_at",
+            },
             result_path=SHIFT,
             next_state=_WAIT_FOR_STEP,
         ),
@@ -84,6 +90,7 @@ def states() -> dict[str, asl.State]:
         "ShiftHealthy": asl.choice(
             [
                 asl.rule({"Variable": "$.alarms.firing[0]", "IsPresent": True}, _ABORT),
+                asl.rule(asl.equals_any("$.plan.strategy", EXPERIMENT_STRATEGIES), "EvaluateExperiment"),
                 asl.rule(
                     {"Variable": "$.shift.step", "NumericGreaterThanEqualsPath": "$.plan.shift_last_step"},
                     "PromoteShift",
@@ -92,7 +99,9 @@ def states() -> dict[str, asl.State]:
             "NextShiftStep",
         ),
         "NextShiftStep": asl.pass_state(
-            {"step": "States.MathAdd($.shift.step, 1)", "attempt": 0}, result_path=SHIFT, next_state="SetShiftWeights"
+            {"step": "States.MathAdd($.shift.step, 1)", "attempt": 0, "started_at": "$.shift.started_at"},
+            result_path=SHIFT,
+            next_state="SetShiftWeights",
         ),
         "SetShiftWeights": asl.service_task(
             "aws-sdk:sagemaker:updateEndpointWeightsAndCapacities",

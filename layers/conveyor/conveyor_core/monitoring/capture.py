@@ -35,6 +35,8 @@ class CapturedRows:
     # Each answered request's predictions, by the id ground truth is joined on: the caller's
     # inferenceId when it gave one, SageMaker's eventId otherwise (Model Monitor's rule).
     predictions: dict[str, list[float]] = field(default_factory=dict)
+    # The earliest inference time among the records kept.
+    first_time: datetime | None = None
 
     def __post_init__(self) -> None:
         self.columns = self.columns or [[] for _ in range(self.features)]
@@ -96,8 +98,11 @@ def read_records(found: CapturedRows, body: bytes, since: datetime | None = None
         except (ValueError, KeyError, TypeError, AttributeError):
             found.unparsed_lines += 1
             continue
-        if since is not None and (at := _parse_time(str(when))) is not None and at < since:
+        at = _parse_time(str(when))
+        if since is not None and at is not None and at < since:
             continue  # traffic from before the production model was deployed
+        if at is not None and (found.first_time is None or at < found.first_time):
+            found.first_time = at
         found.records += 1
         if isinstance(capture, dict):
             _keep_predictions(found, record.get("eventMetadata", {}), capture.get("endpointOutput", {}))

@@ -19,7 +19,7 @@ from conveyor_core.release.polling import (
     poll_schedule,
 )
 from conveyor_core.shared.contracts import DeploymentPlanOutput
-from conveyor_core.shared.settings import DeploymentSettings
+from conveyor_core.shared.settings import EXPERIMENT_STRATEGIES, DeploymentSettings
 
 # Names of SageMaker models, endpoint configs and jobs: 1-63 characters, alphanumerics and hyphens.
 MAX_RESOURCE_NAME = 63
@@ -35,6 +35,11 @@ MAX_DEPLOYMENT_TIMEOUT_SECONDS = 28800
 TIMEOUT_MARGIN_SECONDS = 600
 # While the endpoint is in these states, nothing but DeleteEndpoint may touch it.
 FAILED_STATUS = "Failed"
+# A Standard execution's history holds at most 25,000 events; one evaluation of an experiment
+# (wait, describe, alarms, evaluate, weights) writes about 30, so a run evaluates at most this often.
+MAX_EXPERIMENT_EVALUATIONS = 500
+# A bandit starts from an even split: it has no evidence for either variant yet.
+BANDIT_FIRST_PERCENT = 50
 
 
 class InfeasibleRolloutError(ValueError):
@@ -213,6 +218,32 @@ def build_variant_shift(
     )
 
 
+def build_experiment(settings: DeploymentSettings, run_id: str, new_model: str, production_model: str) -> VariantShift:
+    """An A/B test or bandit: the two-variant config at the first share, evaluated every interval.
+
+    It is a variant shift of one step whose bake is the evaluation interval: the same states apply
+    the weights, wait and check both variants' alarms; the evaluation decides what follows.
+    """
+    evaluations = settings.experiment_max_seconds // settings.experiment_interval_seconds
+    if evaluations > MAX_EXPERIMENT_EVALUATIONS:
+        raise InfeasibleRolloutError(
+            f"AbMaxDurationSeconds {settings.experiment_max_seconds} at one evaluation every "
+            f"{settings.experiment_interval_seconds} s (ExperimentIntervalSeconds) is {evaluations} evaluations, more "
+            f"than the {MAX_EXPERIMENT_EVALUATIONS} one Step Functions execution's history holds; evaluate less often"
+        )
+    first = settings.ab_traffic_percent if settings.strategy == "ab-test" else BANDIT_FIRST_PERCENT
+    shift = build_variant_shift(
+        settings.model_copy(update={"canary_percent": first}), run_id, new_model, production_model
+    )
+    return VariantShift(
+        config_name=shift.config_name,
+        variants=shift.variants,
+        steps=[_weights(settings.variant_name, first)],
+        alarms=shift.alarms,
+        bake_seconds=settings.experiment_interval_seconds,
+    )
+
+
 def resource_name(run_id: str, suffix: str = "") -> str:
     """A SageMaker-legal name derived from the run, unique per run and kind of resource."""
     tail = f"-{suffix}" if suffix else ""
@@ -231,7 +262,7 @@ def _traffic_step_fits(percent: int, instance_count: int) -> bool:
 
 def effective_strategy(settings: DeploymentSettings) -> str:
     """The strategy the rollout really uses: the stack's, unless SageMaker cannot carry it out."""
-    if settings.strategy == "variant-shift":
+    if settings.strategy == "variant-shift" or settings.strategy in EXPERIMENT_STRATEGIES:
         return settings.strategy
     if not supports_blue_green(settings.instance_type):
         return "all-at-once"
@@ -288,7 +319,7 @@ def build_deployment_config(settings: DeploymentSettings) -> dict[str, Any]:
     alarm-driven rollback takes over.
     """
     strategy = effective_strategy(settings)
-    if strategy == "variant-shift":
+    if strategy == "variant-shift" or strategy in EXPERIMENT_STRATEGIES:
         # The shift itself is driven step by step by the state machine; its final swap is all-at-once.
         strategy = "all-at-once"
     routing: dict[str, Any] = {"WaitIntervalInSeconds": settings.bake_seconds}
@@ -359,10 +390,11 @@ def plan_deployment(settings: DeploymentSettings, run_id: str, serving: ServingE
             "it is deleted and created again with the new model"
         )
     shift = None
-    if exists and settings.strategy == "variant-shift":
+    if exists and (settings.strategy == "variant-shift" or settings.strategy in EXPERIMENT_STRATEGIES):
         if serving is None or not serving.production_model:
-            raise ValueError("a variant shift needs the production variant's model")
-        shift = build_variant_shift(settings, run_id, model_name, serving.production_model)
+            raise ValueError(f"a {settings.strategy} needs the production variant's model")
+        build = build_variant_shift if settings.strategy == "variant-shift" else build_experiment
+        shift = build(settings, run_id, model_name, serving.production_model)
     serving_type = serving.instance_type if serving is not None else None
     instance_type_changes = exists and serving_type not in (None, settings.instance_type)
     retained = exists and not instance_type_changes

@@ -12,7 +12,10 @@ Layout, one partition per model:
   fixed width), so descending sort-key order is newest first;
 * ``sk = current``: the deployment in production, a copy of its deployment item re-keyed. A retrain run
   writes it with the deployment item in one transaction; an alarm rollback writes the restored
-  deployment's item re-keyed (:meth:`DeploymentRecord.as_current`).
+  deployment's item re-keyed (:meth:`DeploymentRecord.as_current`);
+* ``sk = experiment#<run id>``: an A/B test or bandit run's latest evaluation and, once it ended, its
+  verdict (:class:`ExperimentRecord`, written by ``EvaluateExperimentFunction``). The prefix keeps
+  experiments out of :func:`deployments`, which the rollback planner reads.
 
 Records, discriminated by ``status`` (:class:`DeploymentStatus`):
 
@@ -48,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 PARTITION_PREFIX = "model#"
 CURRENT_SORT_KEY = "current"
 DEPLOYMENT_PREFIX = "deployment#"
+EXPERIMENT_PREFIX = "experiment#"
 
 
 def partition(model: str) -> str:
@@ -80,6 +84,7 @@ class _Record(BaseModel):
 
     # The sort keys this record may carry: a deployment may be the ``current`` pointer, a rollback not.
     _may_be_current: ClassVar[bool] = False
+    _sort_prefix: ClassVar[str] = DEPLOYMENT_PREFIX
 
     pk: str
     sk: str
@@ -94,7 +99,7 @@ class _Record(BaseModel):
     @field_validator("sk")
     @classmethod
     def _sk_is_a_history_key(cls, value: str) -> str:
-        if value.startswith(DEPLOYMENT_PREFIX) or (cls._may_be_current and value == CURRENT_SORT_KEY):
+        if value.startswith(cls._sort_prefix) or (cls._may_be_current and value == CURRENT_SORT_KEY):
             return value
         raise ValueError(f"sk {value!r} is not a {cls.__name__} sort key")
 
@@ -186,6 +191,39 @@ class AlarmRollbackRecord(_Record):
     model_package_arn: str
     alarm: str
     recorded_at: str
+
+
+class ExperimentRecord(_Record):
+    """An A/B test or bandit: its latest evaluation while it runs, its verdict once it ended.
+
+    Figures that do not exist yet (an effect before two outcomes per variant, an unbounded interval)
+    are ``None``: DynamoDB numbers hold neither NaN nor infinity.
+    """
+
+    _sort_prefix: ClassVar[str] = EXPERIMENT_PREFIX
+
+    run_id: str
+    strategy: str
+    endpoint: str
+    state: Literal["running", "promoted", "kept"]
+    reason: str
+    started_at: str
+    evaluated_at: str
+    evaluations: int
+    candidate_share: float
+    production_n: int
+    candidate_n: int
+    production_mean: float | None = None
+    candidate_mean: float | None = None
+    effect: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    probability_candidate_best: float | None = None
+
+
+def experiment_sort_key(run_id: str) -> str:
+    return f"{EXPERIMENT_PREFIX}{run_id}"
 
 
 HistoryRecord = Annotated[DeploymentRecord | AlarmRollbackRecord, Field(discriminator="status")]
@@ -292,6 +330,23 @@ def deployments(dynamodb_client: Any, history_table: str, model: str, limit: int
     ):
         records.extend(from_item(item) for item in page.get("Items", []))
     return records if limit is None else records[:limit]
+
+
+def put_experiment(dynamodb_client: Any, history_table: str, record: ExperimentRecord) -> None:
+    dynamodb_client.put_item(TableName=history_table, Item=record.to_item())
+
+
+def experiments(dynamodb_client: Any, history_table: str, model: str) -> list[ExperimentRecord]:
+    """The model's experiments, the most recently started first."""
+    found: list[ExperimentRecord] = []
+    for page in dynamodb_client.get_paginator("query").paginate(
+        TableName=history_table,
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": partition(model)}, ":prefix": {"S": EXPERIMENT_PREFIX}},
+        ConsistentRead=True,
+    ):
+        found.extend(ExperimentRecord.from_item(item) for item in page.get("Items", []))
+    return sorted(found, key=lambda record: record.started_at, reverse=True)
 
 
 def registered_metric(sagemaker_client: Any, model_package_arn: str, metric_name: str) -> float | None:

@@ -202,6 +202,26 @@ class NonRegressionOutput(_Contract):
     package_metadata: dict[str, str]
 
 
+class ExperimentInput(_Contract):
+    run_id: str
+    # When the two-variant config was applied (StartShift's entered time) and this evaluation's time.
+    started_at: str
+    now: str
+
+
+class ExperimentOutput(_Contract):
+    """One evaluation of an A/B test or bandit: what follows, and the estimate behind it."""
+
+    decision: Literal["continue", "promote", "keep"]
+    reason: str
+    # UpdateEndpointWeightsAndCapacities' DesiredWeightsAndCapacities; applied when ``reweigh``.
+    weights: list[dict[str, Any]]
+    reweigh: bool
+    candidate_share: float
+    evaluations: int
+    verdict: dict[str, Any]
+
+
 class ApprovalRequest(_Contract):
     """What the ``.waitForTaskToken`` task hands RequestApprovalFunction: the token and what to review."""
 

@@ -13,7 +13,9 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MetricDirection = Literal["maximize", "minimize"]
-DeploymentStrategy = Literal["canary", "linear", "all-at-once", "variant-shift"]
+DeploymentStrategy = Literal["canary", "linear", "all-at-once", "variant-shift", "ab-test", "bandit"]
+# The strategies that run an experiment: the candidate serves beside production until a verdict.
+EXPERIMENT_STRATEGIES = ("ab-test", "bandit")
 
 
 class EnvSettings(BaseModel):
@@ -163,6 +165,10 @@ class DeploymentSettings(CommonSettings):
     data_capture_uri: str = Field(alias="DATA_CAPTURE_URI", pattern=r"^s3://[^/]+(/.*)?$")
     data_capture_percent: int = Field(default=0, alias="DATA_CAPTURE_PERCENT", ge=0, le=100)
     data_capture_kms_key: str = Field(default="", alias="DATA_CAPTURE_KMS_KEY")
+    # An experiment: the A/B test's candidate share, and how often the experiment is evaluated.
+    ab_traffic_percent: int = Field(default=50, alias="AB_TRAFFIC_PERCENT", ge=1, le=99)
+    experiment_interval_seconds: int = Field(default=3600, alias="EXPERIMENT_INTERVAL_SECONDS", ge=60, le=86_400)
+    experiment_max_seconds: int = Field(default=14 * 86_400, alias="AB_MAX_DURATION_SECONDS", ge=3600)
 
     @field_validator("variant_name")
     @classmethod
@@ -178,6 +184,24 @@ class DeploymentSettings(CommonSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+
+class ExperimentSettings(CommonSettings):
+    history_table: str = Field(alias="HISTORY_TABLE")
+    endpoint_name: str = Field(alias="ENDPOINT_NAME")
+    variant_name: str = Field(default="primary", alias="VARIANT_NAME")
+    strategy: DeploymentStrategy = Field(alias="DEPLOYMENT_STRATEGY")
+    artifact_bucket: str = Field(alias="ARTIFACT_BUCKET")
+    capture_prefix: str = Field(default="capture/", alias="CAPTURE_PREFIX")
+    data_bucket: str = Field(alias="DATA_BUCKET")
+    ground_truth_prefix: str = Field(default="ground-truth/", alias="GROUND_TRUTH_PREFIX")
+    metric: Literal["reward", "accuracy"] = Field(default="reward", alias="AB_METRIC")
+    alpha: float = Field(default=0.05, alias="AB_ALPHA", gt=0.0, lt=0.5)
+    minimum_effect: float = Field(default=0.02, alias="AB_MINIMUM_EFFECT", gt=0.0)
+    min_samples: int = Field(default=100, alias="AB_MIN_SAMPLES", ge=10)
+    max_duration_seconds: int = Field(default=14 * 86_400, alias="AB_MAX_DURATION_SECONDS", ge=3600)
+    bandit_floor_percent: int = Field(default=10, alias="BANDIT_FLOOR_PERCENT", ge=1, le=49)
+    promote_probability: float = Field(default=0.95, alias="BANDIT_PROMOTE_PROBABILITY", gt=0.5, lt=1.0)
 
 
 class MonitorSettings(CommonSettings):
