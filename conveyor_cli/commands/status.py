@@ -11,6 +11,7 @@ from conveyor_cli import endpoint, executions, history_table, render
 from conveyor_cli.context import options
 from conveyor_cli.views import Endpoint, Execution
 from conveyor_core.intake.pending_drops import PendingDrop, PendingDrops, now_seconds
+from conveyor_core.release.deployment import CANDIDATE_VARIANT
 from conveyor_core.release.history import DeploymentRecord, ExperimentRecord
 
 
@@ -57,7 +58,7 @@ def status(
     out.print(f"[bold]{target.label}[/bold]  model [bold]{target.model_name}[/bold]")
     _endpoint(out, target.outputs.endpoint_name, serving)
     _production(out, production)
-    _experiment(out, experiment)
+    _experiment(out, experiment, serving)
     _executions(out, "retrain executions", retrains, target.outputs.data_bucket_name)
     _executions(out, "rollback executions", rollbacks, target.outputs.data_bucket_name)
     _pending_drops(out, drops)
@@ -161,10 +162,14 @@ def _number(value: float | None, form: str = "+.4f") -> str:
     return "not yet" if value is None else format(value, form)
 
 
-def _experiment(out: Console, experiment: ExperimentRecord | None) -> None:
+def _experiment(out: Console, experiment: ExperimentRecord | None, serving: Endpoint | None) -> None:
     """The latest A/B test or bandit: its estimate so far while it runs, its verdict once it ended."""
     if experiment is None:
         return
+    state: str = experiment.state
+    if state == "running" and not any(v.name == CANDIDATE_VARIANT for v in (serving.variants if serving else [])):
+        # An alarm or a failure ended it between evaluations: the run's notification says which.
+        state = "ended without a verdict"
     interval = (
         f"[{_number(experiment.ci_low)}, {_number(experiment.ci_high)}]"
         if experiment.ci_low is not None and experiment.ci_high is not None
@@ -172,7 +177,7 @@ def _experiment(out: Console, experiment: ExperimentRecord | None) -> None:
     )
     out.print(
         render.fields(
-            f"experiment ({experiment.strategy}, {experiment.state})",
+            f"experiment ({experiment.strategy}, {state})",
             [
                 ("run", experiment.run_id),
                 ("started", render.when(experiment.started_at)),

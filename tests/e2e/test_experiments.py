@@ -145,3 +145,24 @@ def test_a_bandit_moves_traffic_to_the_better_variant_then_promotes_it(cloud_fac
     assert max(applied) == 90.0, f"the floor caps the candidate at 90 %: {applied}"
     verdict = note.body["details"]["experiment"]
     assert verdict["candidate"]["n"] > verdict["production"]["n"], "most requests went to the better variant"
+
+
+def test_a_candidate_alarm_during_an_ab_test_sends_traffic_back_and_rolls_back(cloud_factory: CloudFactory) -> None:
+    cloud, client = start_test(cloud_factory, {"primary": 0.10, "candidate": 0.10}, DeploymentStrategy="ab-test")
+    candidate_alarm = f"{cloud.stack_name}-tabular-candidate-5xx"
+    deadline = time.monotonic() + 180
+    while cloud.traffic_shares().get("candidate", 0) == 0 and time.monotonic() < deadline:
+        client.send(5)
+    cloud.client("cloudwatch").set_alarm_state(
+        AlarmName=candidate_alarm, StateValue="ALARM", StateReason="candidate 5XX errors"
+    )
+    runs = drive(cloud, client, 2)
+
+    assert runs[1]["status"] == "FAILED", "a rollback ends the run failed, with its notification"
+    states = cloud.states_entered(runs[1]["executionArn"])
+    assert "AbortShift" in states
+    assert "PromoteShift" not in states
+    [body] = [n.body for n in cloud.notifications() if n.event == "deployment.rolled_back"]
+    assert "ab-test rollout" in body["reason"]
+    endpoint = cloud.client("sagemaker").describe_endpoint(EndpointName=cloud.output("EndpointName"))
+    assert [(v["VariantName"], v["CurrentWeight"]) for v in endpoint["ProductionVariants"]] == [("primary", 1.0)]

@@ -14,7 +14,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -141,6 +141,8 @@ def _keep_predictions(found: CapturedRows, metadata: Any, endpoint_output: Any) 
 
 def _parse_time(text: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
+    # SageMaker writes UTC with a "Z"; a time without a zone is read as UTC rather than failing a comparison.
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

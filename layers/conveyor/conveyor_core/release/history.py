@@ -193,6 +193,10 @@ class AlarmRollbackRecord(_Record):
     recorded_at: str
 
 
+# DynamoDB numbers hold neither NaN nor infinity: refused when the record is built, not at PutItem.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class ExperimentRecord(_Record):
     """An A/B test or bandit: its latest evaluation while it runs, its verdict once it ended.
 
@@ -210,16 +214,16 @@ class ExperimentRecord(_Record):
     started_at: str
     evaluated_at: str
     evaluations: int
-    candidate_share: float
+    candidate_share: Finite
     production_n: int
     candidate_n: int
-    production_mean: float | None = None
-    candidate_mean: float | None = None
-    effect: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    probability_candidate_best: float | None = None
+    production_mean: Finite | None = None
+    candidate_mean: Finite | None = None
+    effect: Finite | None = None
+    ci_low: Finite | None = None
+    ci_high: Finite | None = None
+    p_value: Finite | None = None
+    probability_candidate_best: Finite | None = None
 
 
 def experiment_sort_key(run_id: str) -> str:
@@ -264,6 +268,8 @@ def _attribute_types(record_type: type[BaseModel]) -> dict[str, str]:
 
 def _type_letter(owner: type[BaseModel], name: str, annotation: Any) -> str:
     origin = typing.get_origin(annotation)
+    if origin is Annotated:  # constraints (finite numbers) do not change the stored type
+        return _type_letter(owner, name, typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType):
         present = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         if len(present) == 1:
