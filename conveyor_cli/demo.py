@@ -1,4 +1,4 @@
-"""`make demo` (`conveyor demo`): Conveyor's whole loop on the offline cloud, in five steps, shown live.
+"""`make demo` (`conveyor demo`): Conveyor's whole loop on the offline cloud, in eight steps, shown live.
 
 1. A dataset lands: the model is trained, gated, registered, compiled and deployed to a new
    endpoint, which then serves real predictions.
@@ -7,6 +7,11 @@
 4. A model goes live and starts failing (an injected fault): its 5XX alarm is evaluated from the
    endpoint's real metrics, fires, and the alarm rollback puts the last good model back.
 5. The retraining schedule fires on the runtime's clock and skips: no new data has arrived.
+6. Production traffic drifts: the hourly monitor measures it, its alarm fires, a notification names
+   the drifting features.
+7. A second stack, the pytorch family: a network trained, compiled by Neo for ml_g4dn and served.
+8. A third stack releases by bandit: a simulated client converts better on the candidate; Thompson
+   sampling moves traffic to it each evaluation until the candidate wins and serves alone.
 
 Traffic runs against the endpoint the whole time, so the alarms see real invocations. Every SNS
 notification is printed as it arrives.
@@ -25,8 +30,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from conveyor_core.release import history
 from localcloud.cloud import ACCOUNT_ID, Notification, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
+from localcloud.experiment_client import SimulatedClient
 
 DEMO_PARAMETERS = {
     "BakeTimeSeconds": "200",
@@ -47,6 +54,19 @@ DEEP_PARAMETERS = {
     # The latency alarm's threshold, which is also the target advisor's objective: 50 ms per request.
     "MaxP99LatencyMicroseconds": "50000",
 }
+# Step 8's stack: a bandit between the production model and the candidate, evaluated every 10
+# simulated minutes (3 s here) on the outcomes of a simulated client.
+BANDIT_PARAMETERS = {
+    "DeploymentStrategy": "bandit",
+    "DataCapturePercent": "100",
+    "ExperimentIntervalSeconds": "600",
+    "AbMaxDurationSeconds": "86400",
+    "AbMinimumEffect": "0.1",
+    "AbMinSamples": "60",
+    "BanditFloorPercent": "20",
+}
+# The simulated client's true conversion rate per variant: the candidate converts better.
+BANDIT_CONVERSION = {"primary": 0.10, "candidate": 0.25}
 # Neo is first polled after 7 simulated minutes and a new endpoint after 7: 2.1 s each here.
 TIME_SCALE = 0.005
 FAULTY_ERROR_RATE = 0.4
@@ -324,6 +344,61 @@ class Story:
             self.console.print(f"    true label {label:9} → P(benign) = {float(prediction):.3f}")
         return outcome
 
+    def bandit_test(self, started: float) -> tuple[str, int]:
+        self._data_run("incoming/patients-2026-12-01.csv", breast_cancer_csv(seed=3), started)
+        rows = [line.split(",", 1)[1] for line in breast_cancer_csv().decode().splitlines()]
+        client = SimulatedClient(self.cloud, BANDIT_CONVERSION, rows, seed=8)
+        stop = threading.Event()
+
+        def drive() -> None:
+            while not stop.wait(0.02):
+                client.send(2)
+
+        self.console.print(f"  a simulated client converts at {BANDIT_CONVERSION} (true rates, unknown to Conveyor)")
+        driver = threading.Thread(target=drive, name="demo-bandit-client", daemon=True)
+        driver.start()
+        try:
+            count = len(self.cloud.executions()) + 1
+            notes_before = len(self.report.notifications)
+            self.cloud.upload("incoming/patients-2026-12-02.csv", breast_cancer_csv(seed=4))
+            arn = self._wait_for(self.cloud.executions, count)
+            self._watch_experiment(arn)
+        finally:
+            stop.set()
+            driver.join(timeout=5)
+        outcome = next((n.event for n in self.report.notifications[notes_before:]), "none")
+        return outcome, len(self.cloud.states_entered(arn))
+
+    def _watch_experiment(self, arn: str) -> None:
+        """Print each evaluation of the run's experiment as it lands, until the run ends."""
+        sfn = self.cloud.client("stepfunctions")
+        run_id = arn.rsplit(":", 1)[-1]
+        seen = 0
+        while True:
+            status = sfn.describe_execution(executionArn=arn)["status"]
+            found = [
+                r
+                for r in history.experiments(
+                    self.cloud.client("dynamodb"), self.cloud.output("HistoryTableName"), "tabular"
+                )
+                if r.run_id == run_id
+            ]
+            if found and found[0].evaluations > seen:
+                record = found[0]
+                seen = int(record.evaluations)
+                probability = record.probability_candidate_best
+                self.console.print(
+                    f"    evaluation {seen}: outcomes {record.production_n:g} production / {record.candidate_n:g} "
+                    f"candidate, effect {record.effect if record.effect is not None else float('nan'):+.3f}, "
+                    f"P(candidate better) {probability if probability is not None else float('nan'):.3f}, "
+                    f"candidate share now {record.candidate_share:.0%} ({record.state})"
+                )
+            self._show_new_notifications()
+            if status in _TERMINAL:
+                self.console.print(f"    execution {status}")
+                return
+            time.sleep(0.1)
+
     def run(self) -> DemoReport:
         try:
             self._step("1. a dataset lands: train, gate, register, compile, deploy", self.first_model)
@@ -385,6 +460,18 @@ def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> 
     report.steps += deep.report.steps
     report.notifications += deep.report.notifications
     report.advice = deep.report.advice
+    with console.status("deploying a third stack whose releases are bandit tests ..."):
+        bandit_cloud = OfflineCloud(
+            stack_name="conveyor-bandit", time_scale=time_scale, parameters=BANDIT_PARAMETERS
+        ).start()
+    try:
+        bandit = Story(bandit_cloud, console)
+        bandit._step("8. a bandit test: two models share traffic, the better one wins", bandit.bandit_test)
+        bandit._show_new_notifications()
+    finally:
+        bandit_cloud.stop()
+    report.steps += bandit.report.steps
+    report.notifications += bandit.report.notifications
     report.seconds = time.monotonic() - overall
     console.print(summary_table(report))
     endpoint = report.endpoint
