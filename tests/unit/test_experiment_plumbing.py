@@ -156,9 +156,9 @@ def test_more_evaluations_than_one_execution_holds_are_refused_naming_both_setti
 
 @pytest.mark.parametrize("strategy", ["ab-test", "bandit"])
 def test_exactly_the_most_evaluations_one_execution_holds_is_accepted(strategy: str) -> None:
-    assert MAX_EXPERIMENT_EVALUATIONS == 500
+    assert MAX_EXPERIMENT_EVALUATIONS == 400
     settings = make_settings(
-        DEPLOYMENT_STRATEGY=strategy, EXPERIMENT_INTERVAL_SECONDS=60, AB_MAX_DURATION_SECONDS=500 * 60
+        DEPLOYMENT_STRATEGY=strategy, EXPERIMENT_INTERVAL_SECONDS=60, AB_MAX_DURATION_SECONDS=400 * 60
     )
     plan = plan_deployment(settings, RUN_ID, SERVING)
     assert plan.shift is not None

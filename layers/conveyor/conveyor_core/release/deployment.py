@@ -35,9 +35,11 @@ MAX_DEPLOYMENT_TIMEOUT_SECONDS = 28800
 TIMEOUT_MARGIN_SECONDS = 600
 # While the endpoint is in these states, nothing but DeleteEndpoint may touch it.
 FAILED_STATUS = "Failed"
-# A Standard execution's history holds at most 25,000 events; one evaluation of an experiment
-# (wait, describe, alarms, evaluate, weights) writes about 30, so a run evaluates at most this often.
-MAX_EXPERIMENT_EVALUATIONS = 500
+# A Standard execution's history holds at most 25,000 events. One evaluation of an experiment
+# (wait, describe, alarms, evaluate) wrote 27 offline; a bandit's weight change adds 5, and 11 per
+# poll while it applies (two polls of 30 s for a change that takes a minute): about 55 at worst,
+# so 400 evaluations (22,000 events) leave room for the rest of the run.
+MAX_EXPERIMENT_EVALUATIONS = 400
 # A bandit starts from an even split: it has no evidence for either variant yet.
 BANDIT_FIRST_PERCENT = 50
 
@@ -224,7 +226,7 @@ def build_experiment(settings: DeploymentSettings, run_id: str, new_model: str, 
     It is a variant shift of one step whose bake is the evaluation interval: the same states apply
     the weights, wait and check both variants' alarms; the evaluation decides what follows.
     """
-    evaluations = settings.experiment_max_seconds // settings.experiment_interval_seconds
+    evaluations = math.ceil(settings.experiment_max_seconds / settings.experiment_interval_seconds)
     if evaluations > MAX_EXPERIMENT_EVALUATIONS:
         raise InfeasibleRolloutError(
             f"AbMaxDurationSeconds {settings.experiment_max_seconds} at one evaluation every "
