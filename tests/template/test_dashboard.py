@@ -55,3 +55,19 @@ def test_dead_letter_alarms_publish_to_the_topic_directly(project: Project, alar
     properties = project.resources[alarm]["Properties"]
     assert properties["AlarmActions"] == [{"Ref": "NotificationTopic"}]
     assert properties["Namespace"] == "AWS/SQS"
+
+
+def test_every_metric_the_experiment_evaluator_emits_is_on_the_experiment_panels(project: Project) -> None:
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "functions" / "evaluate_experiment" / "app.py").read_text()
+    emitted = set(re.findall(r'add_metric\(name="([a-z_]+)"', source))
+    body = dashboard_body(project)
+    shown = {
+        line[1]
+        for w in body["widgets"]
+        if w["properties"].get("title", "").startswith("Experiment:")
+        for line in w["properties"]["metrics"]
+        if line[0] == "Conveyor/Experiments"
+    }
+    assert emitted - {"unmatched_outcomes"} == shown, "unmatched outcomes are in the run's report, not a panel"
