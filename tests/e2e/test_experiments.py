@@ -153,9 +153,14 @@ def test_a_candidate_alarm_during_an_ab_test_sends_traffic_back_and_rolls_back(c
     deadline = time.monotonic() + 180
     while cloud.traffic_shares().get("candidate", 0) == 0 and time.monotonic() < deadline:
         client.send(5)
-    cloud.client("cloudwatch").set_alarm_state(
-        AlarmName=candidate_alarm, StateValue="ALARM", StateReason="candidate 5XX errors"
-    )
+    # Held in ALARM until the run reads it: the offline evaluator would return an alarm with no errors
+    # behind it to OK at its next period, before the interval's alarm check.
+    arn = cloud.executions()[-1]["executionArn"]
+    while "AbortShift" not in cloud.states_entered(arn) and time.monotonic() < deadline:
+        cloud.client("cloudwatch").set_alarm_state(
+            AlarmName=candidate_alarm, StateValue="ALARM", StateReason="candidate 5XX errors"
+        )
+        client.send(5)
     runs = drive(cloud, client, 2)
 
     assert runs[1]["status"] == "FAILED", "a rollback ends the run failed, with its notification"
