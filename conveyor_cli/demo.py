@@ -376,15 +376,10 @@ class Story:
         seen = 0
         while True:
             status = sfn.describe_execution(executionArn=arn)["status"]
-            found = [
-                r
-                for r in history.experiments(
-                    self.cloud.client("dynamodb"), self.cloud.output("HistoryTableName"), "tabular"
-                )
-                if r.run_id == run_id
-            ]
-            if found and found[0].evaluations > seen:
-                record = found[0]
+            record = history.experiment(
+                self.cloud.client("dynamodb"), self.cloud.output("HistoryTableName"), "tabular", run_id
+            )
+            if record is not None and record.evaluations > seen:
                 seen = int(record.evaluations)
                 probability = record.probability_candidate_best
                 self.console.print(
@@ -435,6 +430,25 @@ def summary_table(report: DemoReport) -> Table:
     return table
 
 
+def _story_on_own_stack(
+    console: Console,
+    what: str,
+    cloud: OfflineCloud,
+    title: str,
+    step: Callable[[Story, float], tuple[str, int]],
+) -> DemoReport:
+    """One step on a stack of its own (another family or strategy), deployed for it and stopped after."""
+    with console.status(f"deploying {what} ..."):
+        cloud.start()
+    try:
+        story = Story(cloud, console)
+        story._step(title, lambda started: step(story, started))
+        story._show_new_notifications()
+    finally:
+        cloud.stop()
+    return story.report
+
+
 def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> DemoReport:
     console = console or Console()
     overall = time.monotonic()
@@ -449,29 +463,24 @@ def run_demo(console: Console | None = None, time_scale: float = TIME_SCALE) -> 
         report = Story(cloud, console).run()
     finally:
         cloud.stop()
-    with console.status("deploying a second stack for the pytorch family ..."):
-        deep_cloud = OfflineCloud(stack_name="conveyor-deep", time_scale=time_scale, parameters=DEEP_PARAMETERS).start()
-    try:
-        deep = Story(deep_cloud, console)
-        deep._step("7. a deep model (pytorch): train, compile for ml_g4dn, serve", deep.deep_model)
-        deep._show_new_notifications()
-    finally:
-        deep_cloud.stop()
-    report.steps += deep.report.steps
-    report.notifications += deep.report.notifications
-    report.advice = deep.report.advice
-    with console.status("deploying a third stack whose releases are bandit tests ..."):
-        bandit_cloud = OfflineCloud(
-            stack_name="conveyor-bandit", time_scale=time_scale, parameters=BANDIT_PARAMETERS
-        ).start()
-    try:
-        bandit = Story(bandit_cloud, console)
-        bandit._step("8. a bandit test: two models share traffic, the better one wins", bandit.bandit_test)
-        bandit._show_new_notifications()
-    finally:
-        bandit_cloud.stop()
-    report.steps += bandit.report.steps
-    report.notifications += bandit.report.notifications
+    deep = _story_on_own_stack(
+        console,
+        "a second stack for the pytorch family",
+        OfflineCloud(stack_name="conveyor-deep", time_scale=time_scale, parameters=DEEP_PARAMETERS),
+        "7. a deep model (pytorch): train, compile for ml_g4dn, serve",
+        Story.deep_model,
+    )
+    bandit = _story_on_own_stack(
+        console,
+        "a third stack whose releases are bandit tests",
+        OfflineCloud(stack_name="conveyor-bandit", time_scale=time_scale, parameters=BANDIT_PARAMETERS),
+        "8. a bandit test: two models share traffic, the better one wins",
+        Story.bandit_test,
+    )
+    for other in (deep, bandit):
+        report.steps += other.steps
+        report.notifications += other.notifications
+    report.advice = deep.advice
     report.seconds = time.monotonic() - overall
     console.print(summary_table(report))
     endpoint = report.endpoint

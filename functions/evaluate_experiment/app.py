@@ -15,8 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.experiments import outcomes
 from conveyor_core.experiments.decision import ExperimentRules, Verdict, decide
-from conveyor_core.monitoring import capture, quality
-from conveyor_core.monitoring.monitor import capture_keys
+from conveyor_core.monitoring import capture, monitor
 from conveyor_core.release import history
 from conveyor_core.release.deployment import CANDIDATE_VARIANT
 from conveyor_core.shared.contracts import ExperimentInput, ExperimentOutput
@@ -50,8 +49,7 @@ def _candidate_share(settings: ExperimentSettings) -> float:
 def _captured(settings: ExperimentSettings, variant: str, since: datetime) -> capture.CapturedRows:
     found = capture.CapturedRows(features=0)
     prefix = f"{settings.capture_prefix}{settings.endpoint_name}/{variant}/"
-    for key in capture_keys(s3, settings.artifact_bucket, prefix, since):
-        capture.read_records(found, s3.get_object(Bucket=settings.artifact_bucket, Key=key)["Body"].read(), since=since)
+    monitor.read_capture(s3, settings.artifact_bucket, prefix, since, found)
     return found
 
 
@@ -63,9 +61,7 @@ def _outcomes(settings: ExperimentSettings, started: datetime) -> outcomes.Joine
     candidate = _captured(settings, CANDIDATE_VARIANT, started)
     since = max(started, candidate.first_time) if candidate.first_time is not None else started
     captured = {settings.variant_name: _captured(settings, settings.variant_name, since), CANDIDATE_VARIANT: candidate}
-    truth = quality.GroundTruth()
-    for key in capture_keys(s3, settings.data_bucket, settings.ground_truth_prefix, since):
-        quality.read_ground_truth(truth, s3.get_object(Bucket=settings.data_bucket, Key=key)["Body"].read())
+    truth = monitor.read_ground_truth(s3, settings.data_bucket, settings.ground_truth_prefix, since)
     return outcomes.join(settings.metric, captured, truth)
 
 
@@ -105,12 +101,8 @@ def _record(settings: ExperimentSettings, event: ExperimentInput, verdict: Verdi
 
 
 def _evaluations_so_far(settings: ExperimentSettings, run_id: str) -> int:
-    item = dynamodb.get_item(
-        TableName=settings.history_table,
-        Key={"pk": {"S": history.partition(settings.model_name)}, "sk": {"S": history.experiment_sort_key(run_id)}},
-        ConsistentRead=True,
-    ).get("Item")
-    return int(history.ExperimentRecord.from_item(item).evaluations) if item else 0
+    record = history.experiment(dynamodb, settings.history_table, settings.model_name, run_id)
+    return int(record.evaluations) if record else 0
 
 
 def _emit(verdict: Verdict, joined: outcomes.JoinedOutcomes) -> None:

@@ -52,11 +52,8 @@ def drive(
 def experiment_record(cloud: OfflineCloud, run_id: str) -> dict[str, Any]:
     from conveyor_core.release import history
 
-    [record] = [
-        r
-        for r in history.experiments(cloud.client("dynamodb"), cloud.output("HistoryTableName"), "tabular")
-        if r.run_id == run_id
-    ]
+    record = history.experiment(cloud.client("dynamodb"), cloud.output("HistoryTableName"), "tabular", run_id)
+    assert record is not None
     return record.model_dump()
 
 

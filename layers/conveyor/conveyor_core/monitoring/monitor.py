@@ -105,6 +105,30 @@ def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime) -> list[str
     return [key for _hour, key in sorted(found)]
 
 
+def read_capture(
+    s3: Any, bucket: str, prefix: str, since: datetime, found: capture.CapturedRows, max_rows: int | None = None
+) -> int:
+    """Add the records captured under ``prefix`` since ``since`` to ``found``; returns the objects read.
+
+    With ``max_rows``, stops at the first object after that many rows.
+    """
+    read = 0
+    for key in capture_keys(s3, bucket, prefix, since):
+        if max_rows is not None and found.rows >= max_rows:
+            break
+        capture.read_records(found, s3.get_object(Bucket=bucket, Key=key)["Body"].read(), since=since)
+        read += 1
+    return read
+
+
+def read_ground_truth(s3: Any, bucket: str, prefix: str, since: datetime) -> quality.GroundTruth:
+    """The labels (or outcomes) written under ``prefix`` in or after the hour of ``since``."""
+    truth = quality.GroundTruth()
+    for key in capture_keys(s3, bucket, prefix, since):
+        quality.read_ground_truth(truth, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return truth
+
+
 @dataclass(frozen=True)
 class GroundTruthSource:
     """Where labels for captured requests land, and what the live metric needs to be published."""
@@ -130,19 +154,12 @@ def run(
     deployed = datetime.fromisoformat(record.recorded_at.replace("Z", "+00:00"))
     since = max(at - timedelta(seconds=window_seconds), deployed)
     found = capture.CapturedRows(features=len(statistics.get("features", [])))
-    keys = capture_keys(s3, capture_bucket, capture_prefix, since)
-    read = 0
-    for key in keys:
-        if found.rows >= max_rows:  # a bounded sample: the distance needs thousands of rows, not millions
-            break
-        capture.read_records(found, s3.get_object(Bucket=capture_bucket, Key=key)["Body"].read(), since=since)
-        read += 1
+    # A bounded sample: the distance needs thousands of rows, not millions.
+    read = read_capture(s3, capture_bucket, capture_prefix, since, found, max_rows)
     report = drift.evaluate(statistics, constraints, found, min_rows)
     live = None
     if ground_truth is not None:
-        truth = quality.GroundTruth()
-        for key in capture_keys(s3, ground_truth.bucket, ground_truth.prefix, since):
-            quality.read_ground_truth(truth, s3.get_object(Bucket=ground_truth.bucket, Key=key)["Body"].read())
+        truth = read_ground_truth(s3, ground_truth.bucket, ground_truth.prefix, since)
         if truth.labels or truth.unparsed_lines:
             live = quality.evaluate(ground_truth.metric, found, truth, ground_truth.min_rows)
     return MonitorRun(report, record.run_id, record.baseline_statistics_uri or "", since, at, read, live)

@@ -342,6 +342,16 @@ def put_experiment(dynamodb_client: Any, history_table: str, record: ExperimentR
     dynamodb_client.put_item(TableName=history_table, Item=record.to_item())
 
 
+def experiment(dynamodb_client: Any, history_table: str, model: str, run_id: str) -> ExperimentRecord | None:
+    """The run's experiment record, or None before its first evaluation."""
+    item = dynamodb_client.get_item(
+        TableName=history_table,
+        Key={"pk": {"S": partition(model)}, "sk": {"S": experiment_sort_key(run_id)}},
+        ConsistentRead=True,
+    ).get("Item")
+    return ExperimentRecord.from_item(item) if item else None
+
+
 def experiments(dynamodb_client: Any, history_table: str, model: str) -> list[ExperimentRecord]:
     """The model's experiments, the most recently started first."""
     found: list[ExperimentRecord] = []
