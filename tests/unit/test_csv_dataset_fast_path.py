@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 
 from conveyor_core.families.xgboost import FAMILY as XGBOOST
-from conveyor_core.intake import csv_dataset, s3_io
+from conveyor_core.intake import csv_dataset, piece_parser, s3_io
 from conveyor_core.intake.csv_dataset import MAX_DISTINCT_LABELS, ColumnStats, DatasetValidator, InvalidDatasetError
 
 
@@ -367,6 +368,13 @@ def test_a_line_outgrowing_the_limit_between_reads_is_refused_the_same_way() -> 
 # --- the pieces ---------------------------------------------------------------------------------
 
 
+def _feature_stats(values: list[float], missing: int = 0) -> ColumnStats | None:
+    """piece_parser's summary of one feature column holding ``values`` and ``missing`` empty cells."""
+    column = np.array(values + [math.nan] * missing)
+    stats = piece_parser.column_stats(np.column_stack([np.zeros(len(column)), column]))
+    return None if stats is None else stats[1]
+
+
 def test_column_stats_merged_block_by_block_match_the_running_update() -> None:
     rng = random.Random(1)
     values = [rng.gauss(1e6, 3.0) for _ in range(10_000)]
@@ -374,7 +382,7 @@ def test_column_stats_merged_block_by_block_match_the_running_update() -> None:
     for value in values:
         running.add(value)
     for start in range(0, len(values), 777):
-        block = ColumnStats.of(values[start : start + 777], 2)
+        block = _feature_stats(values[start : start + 777], 2)
         assert block is not None
         merged.merge(block)
     assert (merged.count, merged.missing, merged.minimum, merged.maximum) == (
@@ -390,7 +398,7 @@ def test_column_stats_merged_block_by_block_match_the_running_update() -> None:
 def test_a_constant_column_has_an_exact_mean_and_zero_spread() -> None:
     merged = ColumnStats()
     for _ in range(5):
-        block = ColumnStats.of([0.1] * 1000, 0)
+        block = _feature_stats([0.1] * 1000)
         assert block is not None
         merged.merge(block)
     assert (merged.mean, merged.m2) == (0.1, 0.0)
@@ -398,7 +406,7 @@ def test_a_constant_column_has_an_exact_mean_and_zero_spread() -> None:
 
 @pytest.mark.parametrize("values", [[1.0, math.inf], [-math.inf, 2.0], [1e308, 1e308, 1.0]])
 def test_column_stats_leave_infinite_or_overflowing_blocks_to_the_exact_path(values: list[float]) -> None:
-    assert ColumnStats.of(values, 0) is None
+    assert _feature_stats(values) is None
 
 
 def test_pieces_are_whole_lines_and_cover_the_block() -> None:

@@ -76,7 +76,7 @@ def test_the_sample_is_bounded_and_the_same_whichever_path_read_the_rows(
 
 def test_a_small_dataset_is_sampled_whole() -> None:
     sample = RowSample(size=100)
-    sample.offer([5, 3, 9], [b"a", b"b", b"c"])
+    sample.offer([5, 3, 9], [b"a\n", b"b\n", b"c\n"])
     assert sorted(sample.lines()) == [b"a", b"b", b"c"]
 
 
