@@ -159,6 +159,11 @@ class LocalLambdaRuntime:
             self._functions[runtime.name] = runtime
             self._functions[runtime.arn] = runtime
 
+    def add_qualified_arn(self, arn: str, name: str) -> None:
+        """Let a version's or an alias's ARN find the function it belongs to."""
+        with self._lock:
+            self._functions[arn] = self._functions[name]
+
     def dead_letter_arn(self, name_or_arn: str) -> str | None:
         """The queue a function's failed asynchronous events go to (its ``DeadLetterQueue``)."""
         runtime = self._functions.get(name_or_arn)

@@ -158,6 +158,10 @@ class Deployer:
             return self.stack.parameters[name]
         if name in self.stack.resources:
             return self.stack.resources[name]["Ref"]
+        logical_id, _, generated = name.partition(".")
+        if generated in ("Alias", "Version") and generated in self.stack.resources.get(logical_id, {}):
+            # SAM's references to what AutoPublishAlias generates: the alias ARN, the version ARN.
+            return self.stack.resources[logical_id][generated]
         raise TemplateError(f"Ref to {name}, which is not (yet) created")
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:
@@ -224,7 +228,7 @@ class Deployer:
         if isinstance(node, dict):
             for key, arg in node.items():
                 if key == "Ref" and isinstance(arg, str):
-                    found.add(arg)
+                    found.add(arg.split(".", 1)[0])  # SAM's MyFunction.Alias and .Version name the function
                 elif key == "Fn::GetAtt":
                     found.add(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
                 elif key == "Fn::Sub":
@@ -466,6 +470,7 @@ class Deployer:
         role_arn = self._execution_role(sam.function_role(logical_id, props), props.get("Role"))
         variables = {k: str(v) for k, v in props["Environment"]["Variables"].items()}
         dead_letter = props.get("DeadLetterQueue") or {}
+        snap_start = snap_start_setting(name, props)
         arn = self.client("lambda").create_function(
             FunctionName=name,
             Runtime=props["Runtime"],
@@ -476,6 +481,7 @@ class Deployer:
             MemorySize=int(props.get("MemorySize", 128)),
             Environment={"Variables": variables},
             Architectures=props.get("Architectures", ["x86_64"]),
+            **({"SnapStart": snap_start} if snap_start else {}),
             # Lambda checks here that the role may send to it (localcloud/iam/validations.py).
             **({"DeadLetterConfig": {"TargetArn": dead_letter["TargetArn"]}} if dead_letter.get("TargetArn") else {}),
         )["FunctionArn"]
@@ -493,18 +499,32 @@ class Deployer:
                 dead_letter_arn=dead_letter.get("TargetArn"),
             )
         )
+        attributes = {"Ref": name, "Arn": arn}
+        alias = props.get("AutoPublishAlias")
+        if alias:
+            # What SAM generates for AutoPublishAlias: a version of this code and an alias on it. Event
+            # sources, their permissions and the event invoke config then all point at the alias.
+            version = self.client("lambda").publish_version(FunctionName=name)["Version"]
+            attributes["Version"] = f"{arn}:{version}"
+            attributes["Alias"] = self.client("lambda").create_alias(
+                FunctionName=name, Name=alias, FunctionVersion=version
+            )["AliasArn"]
+            for qualified in (attributes["Version"], attributes["Alias"]):
+                self.runtime.add_qualified_arn(qualified, name)
+        target = attributes.get("Alias", arn)
         if "EventInvokeConfig" in props:
-            self._event_invoke_config(name, props["EventInvokeConfig"])
-        for event_id, rule_arn in self._event_rules(logical_id, name, props.get("Events", {}), arn).items():
+            self._event_invoke_config(name, props["EventInvokeConfig"], alias)
+        for event_id, rule_arn in self._event_rules(logical_id, name, props.get("Events", {}), target).items():
             # SAM's <Function><Event>Permission: EventBridge may invoke the function for this rule.
             self.client("lambda").add_permission(
                 FunctionName=name,
+                **({"Qualifier": alias} if alias else {}),
                 StatementId=f"{logical_id}{event_id}Permission",
                 Action="lambda:InvokeFunction",
                 Principal="events.amazonaws.com",
                 SourceArn=rule_arn,
             )
-        return {"Ref": name, "Arn": arn}
+        return attributes
 
     def _execution_role(self, generated: sam.RoleSpec | None, given: str | None) -> str:
         """The ARN of the role a function or state machine runs as: its ``Role``, or the one SAM generates."""
@@ -513,7 +533,7 @@ class Deployer:
         name = self._name(generated.logical_id, limit=64)
         return str(create_role(self.client("iam"), name, generated, self.resolve, self.stack.account_id)["Arn"])
 
-    def _event_invoke_config(self, function_name: str, config: dict[str, Any]) -> None:
+    def _event_invoke_config(self, function_name: str, config: dict[str, Any], alias: str | None) -> None:
         request: dict[str, Any] = {
             key: int(config[key]) for key in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds") if key in config
         }
@@ -524,6 +544,8 @@ class Deployer:
         }
         if destinations:
             request["DestinationConfig"] = destinations
+        if alias:
+            request["Qualifier"] = alias
         self.client("lambda").put_function_event_invoke_config(FunctionName=function_name, **request)
 
     def _event_rules(
@@ -617,6 +639,42 @@ _QUEUE_ATTRIBUTES = (
     "DelaySeconds",
     "ReceiveMessageWaitTimeSeconds",
 )
+
+
+# Lambda's SnapStart rules (docs: "Improving startup performance with Lambda SnapStart"): managed
+# runtimes Java 11+, Python 3.12+ and .NET 8+ only; not with provisioned concurrency, EFS, or more
+# than 512 MB of ephemeral storage.
+_SNAP_START_RUNTIMES = re.compile(r"^(java(1[1-9]|[2-9]\d)|python3\.(1[2-9]|[2-9]\d)|dotnet([89]|\d\d+))$")
+
+
+def snap_start_setting(function_name: str, props: dict[str, Any]) -> dict[str, str] | None:
+    """The function's SnapStart request, refused here as Lambda refuses it (InvalidParameterValueException)."""
+    apply_on = str((props.get("SnapStart") or {}).get("ApplyOn", "None"))
+    if apply_on == "None":
+        return None
+    if apply_on != "PublishedVersions":
+        raise LambdaRequestError(function_name, f"SnapStart ApplyOn {apply_on!r} is not PublishedVersions or None")
+    problems = []
+    if not _SNAP_START_RUNTIMES.match(str(props.get("Runtime", ""))):
+        problems.append(f"runtime {props.get('Runtime')} does not support SnapStart")
+    if props.get("ProvisionedConcurrencyConfig"):
+        problems.append("SnapStart cannot be used with provisioned concurrency")
+    if props.get("FileSystemConfigs"):
+        problems.append("SnapStart cannot be used with Amazon EFS")
+    if int((props.get("EphemeralStorage") or {}).get("Size", 512)) > 512:
+        problems.append("SnapStart supports at most 512 MB of ephemeral storage")
+    if problems:
+        raise LambdaRequestError(function_name, "; ".join(problems))
+    return {"ApplyOn": apply_on}
+
+
+class LambdaRequestError(TemplateError):
+    """A function Lambda would refuse to create, with the error code Lambda answers."""
+
+    code = "InvalidParameterValueException"
+
+    def __init__(self, function_name: str, detail: str) -> None:
+        super().__init__(f"{self.code}: function {function_name}: {detail}")
 
 
 def _queue_attribute(value: Any) -> str:

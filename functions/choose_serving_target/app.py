@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core import families
 from conveyor_core.release import serving_target
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import ServingTargetInput
 from conveyor_core.shared.settings import ServingTargetSettings, load
 
 logger = Logger()
 tracer = Tracer()
-sagemaker = boto3.client("sagemaker")
+sagemaker = aws_clients.client("sagemaker")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from conveyor_core.release import latency_regression, non_regression
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import NonRegressionInput
 from conveyor_core.shared.settings import NonRegressionSettings, load
 
 logger = Logger()
 tracer = Tracer()
-s3 = boto3.client("s3")
-sagemaker = boto3.client("sagemaker")
+s3 = aws_clients.client("s3")
+sagemaker = aws_clients.client("sagemaker")
 
 
 def _answers(prefix: str) -> str:

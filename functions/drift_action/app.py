@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -12,16 +11,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from conveyor_core.monitoring import monitor
 from conveyor_core.monitoring.drift_notice import drift_notification
 from conveyor_core.runs.retrain_newest import RetrainOutcome, retrain_on_newest_drop
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import AlarmStateChangeEvent
 from conveyor_core.shared.settings import DriftActionSettings, load
 
 logger = Logger()
 tracer = Tracer()
-s3 = boto3.client("s3")
-sfn = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+s3 = aws_clients.client("s3")
+sfn = aws_clients.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 
 def latest_report(settings: DriftActionSettings) -> dict[str, Any] | None:

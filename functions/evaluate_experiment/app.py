@@ -7,7 +7,6 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -18,15 +17,16 @@ from conveyor_core.experiments.decision import ExperimentRules, Verdict, decide
 from conveyor_core.monitoring import capture, monitor
 from conveyor_core.release import history
 from conveyor_core.release.deployment import CANDIDATE_VARIANT
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import ExperimentInput, ExperimentOutput
 from conveyor_core.shared.settings import EXPERIMENT_STRATEGIES, ExperimentSettings, load
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="Conveyor/Experiments")
-s3 = boto3.client("s3")
-dynamodb = boto3.client("dynamodb")
-sagemaker = boto3.client("sagemaker")
+s3 = aws_clients.client("s3")
+dynamodb = aws_clients.client("dynamodb")
+sagemaker = aws_clients.client("sagemaker")
 # A bandit's weights move only when its share changes by at least this much: every update puts
 # the endpoint in Updating for a while, and a percent of traffic is below what the estimate resolves.
 REWEIGH_STEP = 0.01

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.runs.closing import close_run
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import FinalizeInput, FinalizeOutput
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.settings import FinalizeSettings, load
 
 logger = Logger()
 tracer = Tracer()
-dynamodb = boto3.client("dynamodb")
-sfn = boto3.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sfn = aws_clients.client("stepfunctions")
 
 
 @logger.inject_lambda_context(clear_state=True)

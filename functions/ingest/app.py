@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -30,7 +29,7 @@ from conveyor_core.intake.drops import (
     validate_key,
 )
 from conveyor_core.intake.pending_drops import PendingDrops
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import IngestSettings, load
@@ -40,10 +39,10 @@ tracer = Tracer()
 metrics = Metrics()
 
 settings = load(IngestSettings)
-s3 = boto3.client("s3")
-sfn = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+s3 = aws_clients.client("s3")
+sfn = aws_clients.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 idempotency_config = IdempotencyConfig(
     event_key_jmespath="identity", expires_after_seconds=settings.idempotency_ttl_seconds

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -15,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from conveyor_core.intake import s3_io
 from conveyor_core.monitoring import monitor, quality
 from conveyor_core.release import history
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import ScheduledInvocation
 from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import MonitorSettings, load
@@ -24,10 +23,10 @@ logger = Logger()
 tracer = Tracer()
 # Model Monitor's metric names, in a namespace of the stack's own: "AWS/" is reserved for AWS services.
 metrics = Metrics(namespace="Conveyor/DataQuality")
-s3 = boto3.client("s3")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
-cloudwatch = boto3.client("cloudwatch")
+s3 = aws_clients.client("s3")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
+cloudwatch = aws_clients.client("cloudwatch")
 
 
 def _latest_key(settings: MonitorSettings) -> str:

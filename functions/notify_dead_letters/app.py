@@ -21,17 +21,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import CommonSettings, load
 
 logger = Logger()
-sns = boto3.client("sns")
+sns = aws_clients.client("sns")
 
 
 class DeadLetterSettings(CommonSettings):

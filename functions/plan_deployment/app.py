@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release.deployment import ServingEndpoint, plan_deployment
 from conveyor_core.release.endpoints import describe_endpoint
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import PlanDeploymentInput
 from conveyor_core.shared.settings import DeploymentSettings, load
 
 logger = Logger()
 tracer = Tracer()
-sagemaker = boto3.client("sagemaker")
+sagemaker = aws_clients.client("sagemaker")
 
 
 def serving_endpoint(name: str, variant_name: str) -> ServingEndpoint | None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import history, non_regression
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import NonRegressionPlanInput
 from conveyor_core.shared.settings import NonRegressionPlanSettings, load
 
 logger = Logger()
 tracer = Tracer()
-dynamodb = boto3.client("dynamodb")
+dynamodb = aws_clients.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -12,14 +11,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import history, rollback
 from conveyor_core.release.endpoints import describe_endpoint
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import RollbackInput
 from conveyor_core.shared.settings import RollbackSettings, load
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-sagemaker = boto3.client("sagemaker")
-dynamodb = boto3.client("dynamodb")
+sagemaker = aws_clients.client("sagemaker")
+dynamodb = aws_clients.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -16,14 +15,15 @@ from conveyor_core.intake.preprocess import preprocess
 from conveyor_core.intake.training_code import stage_training_code
 from conveyor_core.release import history
 from conveyor_core.release.compilation import plan_compilation
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import PipelineInput
 from conveyor_core.shared.settings import PreprocessSettings, load
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = boto3.client("s3")
-dynamodb = boto3.client("dynamodb")
+s3 = aws_clients.client("s3")
+dynamodb = aws_clients.client("dynamodb")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import approval
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import ApprovalRequest
 from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import ApprovalSettings, load
 
 logger = Logger()
 tracer = Tracer()
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 
 @logger.inject_lambda_context(clear_state=True)

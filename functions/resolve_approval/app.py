@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.release import approval
+from conveyor_core.shared import aws_clients
 from conveyor_core.shared.contracts import ModelPackageStateChangeEvent
 from conveyor_core.shared.settings import ApprovalSettings, load
 
 logger = Logger()
 tracer = Tracer()
-dynamodb = boto3.client("dynamodb")
-sagemaker = boto3.client("sagemaker")
-sfn = boto3.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sagemaker = aws_clients.client("sagemaker")
+sfn = aws_clients.client("stepfunctions")
 
 
 @logger.inject_lambda_context(clear_state=True)

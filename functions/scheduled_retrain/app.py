@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.runs.retrain_newest import retrain_on_newest_drop
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import ScheduledInvocation
 from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import ScheduleSettings, load
@@ -19,10 +18,10 @@ from conveyor_core.shared.settings import ScheduleSettings, load
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-s3 = boto3.client("s3")
-sfn = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+s3 = aws_clients.client("s3")
+sfn = aws_clients.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 
 def skip(settings: ScheduleSettings, reason: str, scheduled_time: str) -> dict[str, Any]:

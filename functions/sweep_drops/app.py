@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -15,7 +14,7 @@ from conveyor_core.intake.dataset_keys import KeyListStore
 from conveyor_core.intake.drops import InvalidDropError
 from conveyor_core.intake.pending_drops import PendingDrops, now_seconds
 from conveyor_core.intake.sweep import DropSweeper, SweepPolicy
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import DatasetRef, ScheduledInvocation
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.notifications import EventType, Notification
@@ -24,10 +23,10 @@ from conveyor_core.shared.settings import SweepSettings, load
 logger = Logger()
 tracer = Tracer()
 settings = load(SweepSettings)
-s3 = boto3.client("s3")
-sfn = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+s3 = aws_clients.client("s3")
+sfn = aws_clients.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 
 def _count(name: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -17,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.runs import watch
 from conveyor_core.runs.closing import close_run
-from conveyor_core.shared import notifications
+from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import ExecutionStatusChange, ExecutionStatusChangeEvent
 from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.settings import WatchSettings, load
@@ -25,9 +24,9 @@ from conveyor_core.shared.settings import WatchSettings, load
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-sfn = boto3.client("stepfunctions")
-dynamodb = boto3.client("dynamodb")
-sns = boto3.client("sns")
+sfn = aws_clients.client("stepfunctions")
+dynamodb = aws_clients.client("dynamodb")
+sns = aws_clients.client("sns")
 
 
 settings = load(WatchSettings)

@@ -193,6 +193,12 @@ class TemplateResolver:
             return value
         if name in self.resources:
             return self._physical_ref(name)
+        logical_id, _, generated = name.partition(".")
+        if generated in ("Alias", "Version") and self.resources.get(logical_id, {}).get("Type") == SERVERLESS_FUNCTION:
+            # What SAM's AutoPublishAlias generates: the function's ARN qualified by the alias (or version).
+            alias = self.template.get("Globals", {}).get("Function", {}).get("AutoPublishAlias", "live")
+            qualifier = alias if generated == "Alias" else "1"
+            return f"{self._get_att(logical_id, 'Arn')}:{qualifier}"
         raise KeyError(f"Ref to unknown name {name!r}")
 
     def _sub(self, argument: Any) -> str:

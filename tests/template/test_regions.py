@@ -320,7 +320,7 @@ class RegionResolver(Deployer):
         return value.replace("arn:aws:", f"arn:{self.partition}:", 1) if name == "AWS::StackId" else value
 
     def _ref(self, name: str) -> Any:
-        if name in self.template["Resources"]:
+        if name.split(".", 1)[0] in self.template["Resources"]:  # MyFunction.Alias names the function
             return f"<{name}>"
         return super()._ref(name)
 
