@@ -51,14 +51,28 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table, bo
 pending_drops = PendingDrops(dynamodb, settings.drop_table, settings.model_name)
 
 
-@idempotent_function(data_keyword_argument="drop", config=idempotency_config, persistence_store=persistence)  # type: ignore[untyped-decorator]
 def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
-    """Runs at most once per S3 object version, however often the event is delivered."""
+    """Start or queue the drop's run: once per S3 object version, however often the event is delivered.
+
+    No idempotency record: the run's name is derived from the object version, Step Functions keeps
+    a name for 90 days, and the model lock never queues a run twice (``ModelLock.admit``). A single
+    object is admitted in two AWS calls, the lock's conditional write and StartExecution.
+    """
     arrival = ingest.Drop(**{**drop, "kind": DropKind(drop["kind"])})
     try:
         dataset = ingest.resolve_dataset(s3, arrival, settings.max_object_bytes)
     except InvalidDropError as error:
-        return quarantine_drop(arrival.bucket, [arrival.key], error, arrival.version_id)
+        refused: dict[str, Any] = refuse_arrival(
+            arrival={
+                "bucket": arrival.bucket,
+                "key": arrival.key,
+                "version_id": arrival.version_id,
+                "identity": arrival.identity,
+                "reason": error.reason,
+                "detail": error.detail,
+            }
+        )
+        return refused
     lock = ModelLock(dynamodb, settings.lock_table, settings.model_name)
     admission = ingest.admit(
         arrival,
@@ -76,7 +90,7 @@ def admit_drop(drop: dict[str, Any]) -> dict[str, Any]:
 
 @idempotent_function(data_keyword_argument="arrival", config=idempotency_config, persistence_store=persistence)  # type: ignore[untyped-decorator]
 def refuse_arrival(arrival: dict[str, Any]) -> dict[str, Any]:
-    """Quarantine an arrival refused on its key alone, once per S3 object version like admissions."""
+    """Quarantine a refused arrival and notify it, once per S3 object version however often it is delivered."""
     error = InvalidDropError(arrival["reason"], arrival["detail"])
     return quarantine_drop(arrival["bucket"], [arrival["key"]], error, arrival["version_id"])
 

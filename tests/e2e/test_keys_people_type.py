@@ -156,13 +156,16 @@ def test_an_event_for_a_version_that_is_gone_says_so_not_that_the_object_was_del
     # When the event for version 1 arrives
     cloud.client("events").put_events(Entries=[_object_created(cloud, key, first, len(body))])
 
-    # Then it is quarantined as a gone version; the current version is not copied and starts nothing here
+    # Then its run (ingest admits from the event alone) finds the version gone in Preprocess and
+    # quarantines it as such; the current version is not copied and starts nothing more here
+    cloud.wait_for_executions(executions + 1)
     notification = _quarantined_once(cloud, before)
     reason = notification.body["reason"]
-    assert reason.startswith(f"version-gone: version {first['VersionId']} of {key} no longer exists")
+    assert reason.startswith(f"version-gone: version {first['VersionId']} of s3://{bucket}/{key} no longer exists")
     assert "deleted after it landed" not in reason
     assert "separate upload" in reason
     document = _reason_document(cloud, notification.body["details"]["quarantine"])
     assert document["reason"] == "version-gone"
     assert [record["status"] for record in document["objects"]] == ["missing"]
-    assert len(cloud.executions()) == executions
+    assert document["stage"] == "preprocess"
+    assert len(cloud.executions()) == executions + 1

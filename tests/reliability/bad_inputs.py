@@ -200,16 +200,17 @@ BAD_INPUTS: tuple[BadInput, ...] = (
             Upload("incoming/manifest-escape/manifest.json", _manifest(["part-0.csv", "../../secrets/part.csv"])),
         ),
     ),
+    # ---------------------------------------------------------------- quarantined by Preprocess
     BadInput(
         "object-deleted-before-ingest",
         "object-missing",
-        "ingest",
+        "preprocess",
         _single("object-deleted-before-ingest", good()),
         delivery="deleted",
         quarantined=(),
-        note="the uploader withdrew it: reason.json only, the deleted data is not copied back into existence",
+        note="the uploader withdrew it before its event was handled: ingest admits from the event alone (two AWS "
+        "calls), Preprocess finds it gone; reason.json only, the deleted data is not copied back into existence",
     ),
-    # ---------------------------------------------------------------- quarantined by Preprocess
     BadInput(
         "object-deleted-while-queued",
         "object-missing",

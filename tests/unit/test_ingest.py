@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
@@ -68,6 +70,23 @@ def admit_drop(s3: Any, sfn: Any, state_machine_arn: str, lock: ModelLock, drop:
         lock,
         key_lists=KeyListStore(s3, drop.bucket),
     )
+
+
+@contextlib.contextmanager
+def aws_calls(*clients: Any) -> Iterator[list[str]]:
+    """The API operations the clients send while the block runs, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    for client in clients:
+        client.meta.events.register("before-call", record)
+    try:
+        yield calls
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call", record)
 
 
 def execution_names(sfn: Any, state_machine_arn: str) -> list[str]:
@@ -196,41 +215,14 @@ def test_single_object_over_the_size_limit_is_invalid(s3: Any, bucket: str) -> N
     assert resolve_dataset(s3, drop, max_object_bytes=400).keys == ["incoming/big.csv"]
 
 
-def test_single_object_deleted_before_ingest_is_missing(s3: Any, bucket: str) -> None:
-    # The version survives under a delete marker, but the uploader withdrew the drop.
+def test_a_single_object_resolves_from_its_event_alone(s3: Any, bucket: str) -> None:
+    """No call to S3: whether the object still exists is Preprocess's first check (object-missing, version-gone)."""
     drop = arrival(s3, bucket, "incoming/gone.csv")
     s3.delete_object(Bucket=bucket, Key="incoming/gone.csv")
-    with pytest.raises(InvalidDropError) as caught:
-        resolve_dataset(s3, drop, LIMIT)
-    assert caught.value.reason == "object-missing"
-    assert "incoming/gone.csv" in caught.value.detail
-
-
-def test_single_object_whose_version_is_gone_but_key_is_overwritten_is_version_gone(s3: Any, bucket: str) -> None:
-    # Given the event's version, overwritten by a newer upload and then deleted (or expired)
-    drop = arrival(s3, bucket, "incoming/données de mars.csv")
-    s3.put_object(Bucket=bucket, Key="incoming/données de mars.csv", Body=b"1,2\n0,3\n")
-    s3.delete_object(Bucket=bucket, Key="incoming/données de mars.csv", VersionId=drop.version_id)
-
-    with pytest.raises(InvalidDropError) as caught:
-        resolve_dataset(s3, drop, LIMIT)
-
-    # Then the reason is accurate: the object exists, its newer version is a write of its own
-    assert caught.value.reason == "version-gone"
-    assert f"version {drop.version_id} of incoming/données de mars.csv no longer exists" in caught.value.detail
-    assert "was deleted after it landed" not in caught.value.detail
-
-
-def test_the_newest_version_deleted_back_to_an_older_one_is_version_gone_too(s3: Any, bucket: str) -> None:
-    s3.put_object(Bucket=bucket, Key="incoming/sales Q3.csv", Body=b"1,2\n0,3\n")
-    drop = arrival(s3, bucket, "incoming/sales Q3.csv")
-    s3.delete_object(Bucket=bucket, Key="incoming/sales Q3.csv", VersionId=drop.version_id)
-
-    with pytest.raises(InvalidDropError) as caught:
-        resolve_dataset(s3, drop, LIMIT)
-
-    assert caught.value.reason == "version-gone"
-    assert "the key now holds another version" in caught.value.detail
+    with aws_calls(s3) as calls:
+        dataset = resolve_dataset(s3, drop, LIMIT)
+    assert calls == []
+    assert (dataset.keys, dataset.version_id) == (["incoming/gone.csv"], drop.version_id)
 
 
 def test_single_object_overwritten_but_still_versioned_resolves_to_its_own_version(s3: Any, bucket: str) -> None:
@@ -495,3 +487,76 @@ def test_a_new_version_of_the_same_key_is_a_new_run(env: Env) -> None:
     second = admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv", b"0,3\n"))
     assert second.action == "started"
     assert second.execution_name != first.execution_name
+
+
+# --- the admitting path's AWS calls ---------------------------------------------------------------
+
+
+def test_a_drop_is_started_in_two_aws_calls(env: Env, dynamodb: Any) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    drop = arrival(s3, bucket, "incoming/a.csv")
+    with aws_calls(s3, sfn, dynamodb) as calls:
+        admission = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    assert admission.action == "started"
+    assert calls == ["UpdateItem", "StartExecution"]
+
+
+def test_a_drop_is_queued_in_two_aws_calls(env: Env, dynamodb: Any) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv"))
+    drop = arrival(s3, bucket, "incoming/b.csv")
+    with aws_calls(s3, sfn, dynamodb) as calls:
+        admission = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    assert admission.action == "queued"
+    assert calls == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_redelivered_queued_drop_is_not_queued_twice(env: Env, dynamodb: Any) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    first = admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv"))
+    drop = arrival(s3, bucket, "incoming/b.csv")
+    queued = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    with aws_calls(s3, sfn, dynamodb) as calls:
+        again = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    assert (queued.action, again.action) == ("queued", "duplicate")
+    assert calls == ["UpdateItem"]
+    assert [run.execution_name for run in lock.pending()] == [queued.execution_name]
+    # The queue hands over to it once, and its run starts once.
+    close_run(first.execution_name, lock, sfn, state_machine_arn)
+    assert execution_names(sfn, state_machine_arn) == sorted([first.execution_name, queued.execution_name])
+    assert lock.pending() == []
+
+
+def test_a_redelivery_while_its_run_holds_the_lock_starts_nothing(env: Env, dynamodb: Any) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    drop = arrival(s3, bucket, "incoming/a.csv")
+    first = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    with aws_calls(s3, sfn, dynamodb) as calls:
+        again = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    assert again.action == "duplicate"
+    assert calls == ["UpdateItem", "DescribeExecution"]
+    assert execution_names(sfn, state_machine_arn) == [first.execution_name]
+    assert lock.holder()[0] == first.execution_name  # type: ignore[index]
+
+
+def test_an_admission_that_failed_after_taking_the_lock_starts_its_run_on_retry(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3, bucket, sfn, state_machine_arn, lock = env
+    drop = arrival(s3, bucket, "incoming/a.csv")
+
+    def throttled(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("StartExecution throttled")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(executions, "start", throttled)
+        with pytest.raises(RuntimeError, match="throttled"):
+            admit_drop(s3, sfn, state_machine_arn, lock, drop)
+    name = execution_name(MODEL, drop.identity)
+    assert lock.holder()[0] == name  # type: ignore[index]
+    assert execution_names(sfn, state_machine_arn) == []
+
+    retried = admit_drop(s3, sfn, state_machine_arn, lock, drop)
+
+    assert retried.action == "started"
+    assert execution_names(sfn, state_machine_arn) == [name]

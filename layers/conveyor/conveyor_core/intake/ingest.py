@@ -12,14 +12,12 @@ from conveyor_core.intake.drops import (
     InvalidDropError,
     execution_name,
     parse_manifest,
-    pinned_version,
     select_success_parts,
     skipped_objects,
-    version_gone_detail,
 )
 from conveyor_core.shared import executions
 from conveyor_core.shared.contracts import DatasetRef, PipelineInput
-from conveyor_core.shared.locks import ModelLock, PendingRun
+from conveyor_core.shared.locks import LockOutcome, ModelLock, PendingRun
 
 # A lock younger than this may belong to an ingest that has acquired it but not yet started its
 # execution, so it is never judged dead.
@@ -65,40 +63,15 @@ def list_sizes(s3_client: Any, bucket: str, prefix: str) -> dict[str, int]:
     return sizes
 
 
-def _is_not_found(error: Exception) -> bool:
-    response = getattr(error, "response", {}) or {}
-    # HeadObject answers a bare 404; GetObject names NoSuchKey or NoSuchVersion.
-    return response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NoSuchVersion")
-
-
-def _check_still_present(s3_client: Any, drop: Drop) -> None:
-    """A single object deleted between its upload and now is gone: its drop is withdrawn.
-
-    In a versioned bucket the written version survives a plain delete (under a delete marker),
-    so the current key is what counts: the uploader took the data back, and it is not used. The
-    version the event names must exist too: if it was deleted or expired while the key holds
-    another version, that version is a write of its own, with its own event and run.
-    """
-    try:
-        s3_client.head_object(Bucket=drop.bucket, Key=drop.key)
-    except s3_client.exceptions.ClientError as error:
-        if _is_not_found(error):
-            raise InvalidDropError(
-                "object-missing", f"{drop.key} was deleted after it landed; nothing was processed or copied"
-            ) from error
-        raise
-    if not pinned_version(drop.version_id):
-        return
-    try:
-        s3_client.head_object(Bucket=drop.bucket, Key=drop.key, VersionId=drop.version_id)
-    except s3_client.exceptions.ClientError as error:
-        if _is_not_found(error):
-            raise InvalidDropError("version-gone", version_gone_detail(drop.key, drop.version_id)) from error
-        raise
-
-
 def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> DatasetRef:
-    """The objects that make up the drop, checked to exist; raises InvalidDropError otherwise."""
+    """The objects that make up the drop; raises InvalidDropError for a drop that cannot be one.
+
+    A single object is taken from its event alone, without a call to S3: whether it still exists
+    (the uploader may have deleted it, or its version may be gone) is Preprocess's first check,
+    which quarantines it with the same reasons (``object-missing``, ``version-gone``). Ingest's
+    admitting path is then two AWS calls, the lock's write and StartExecution. A folder drop is
+    listed, as its parts are only known from S3.
+    """
     if drop.kind is DropKind.SINGLE_OBJECT:
         if drop.size == 0:
             raise InvalidDropError("empty-object", f"{drop.key} is 0 bytes")
@@ -108,7 +81,6 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
                 f"{drop.key} is {drop.size} bytes; the Lambda preprocessing limit (MaxDatasetBytes) is "
                 f"{max_object_bytes} and there is no Processing-job path: drop less data or raise MaxDatasetBytes",
             )
-        _check_still_present(s3_client, drop)
         return DatasetRef(
             bucket=drop.bucket,
             keys=[drop.key],
@@ -180,10 +152,17 @@ def admit(
             sfn_client, state_machine_arn, holder
         )
 
-    if not lock.acquire_or_enqueue(run, holder_is_dead):
+    outcome = lock.admit(run, holder_is_dead)
+    if outcome is LockOutcome.QUEUED:
         return Admission("queued", name, arn, len(dataset.keys))
+    if outcome is LockOutcome.ALREADY_QUEUED:
+        return Admission("duplicate", name, arn, len(dataset.keys))
+    if outcome is LockOutcome.HOLDING and executions.exists(sfn_client, arn):
+        return Admission("duplicate", name, arn, len(dataset.keys))
+    # ACQUIRED, or HOLDING by an admission that took the lock and failed before its run started
+    # (its retry, or a redelivery, starts it now).
     arn, started = executions.start(sfn_client, state_machine_arn, name, payload)
-    if not started:
+    if not started and outcome is LockOutcome.ACQUIRED:
         # That execution ran (or runs) already and released its own lock; ours must not linger.
         lock.release(name)
     return Admission("started" if started else "duplicate", name, arn, len(dataset.keys))

@@ -28,6 +28,17 @@ def start(sfn_client: Any, state_machine_arn: str, name: str, input_json: str) -
     return str(response["executionArn"]), True
 
 
+def exists(sfn_client: Any, execution_arn_: str) -> bool:
+    """Whether an execution of that ARN was ever started (Standard workflows keep it 90 days)."""
+    try:
+        sfn_client.describe_execution(executionArn=execution_arn_)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+            return False
+        raise
+    return True
+
+
 def is_live(sfn_client: Any, state_machine_arn: str, name: str) -> bool:
     """Whether the execution holding a lock is still running (a dead holder's lock may be taken over)."""
     try:

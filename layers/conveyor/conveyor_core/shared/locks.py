@@ -8,6 +8,7 @@ the conditional writes that change it.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,13 +17,22 @@ from botocore.exceptions import ClientError
 
 from conveyor_core.shared.state_items import LockItem, PendingRun, state_key
 
-__all__ = ["MAX_ACQUIRE_ATTEMPTS", "ModelLock", "PendingRun"]
+__all__ = ["MAX_ACQUIRE_ATTEMPTS", "LockOutcome", "ModelLock", "PendingRun"]
 
 MAX_ACQUIRE_ATTEMPTS = 8
 
 
 def _is_conditional_failure(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class LockOutcome(enum.Enum):
+    """What ``ModelLock.admit`` did for a run."""
+
+    ACQUIRED = "acquired"  # the run holds the lock now: start it
+    QUEUED = "queued"  # the run waits behind the holder
+    HOLDING = "holding"  # the run already held the lock: a redelivery, or a retry of an admission
+    ALREADY_QUEUED = "already-queued"  # the run already waits in the queue: a redelivery
 
 
 class ModelLock:
@@ -43,25 +53,41 @@ class ModelLock:
         return list(self.read().pending)
 
     def acquire_or_enqueue(self, run: PendingRun, holder_is_dead: Callable[[str, int], bool] | None = None) -> bool:
-        """Take the lock for ``run`` (True) or queue it behind the current holder (False).
+        """Take the lock for ``run`` (True) or queue it behind the current holder (False)."""
+        return self.admit(run, holder_is_dead) in (LockOutcome.ACQUIRED, LockOutcome.HOLDING)
+
+    def admit(self, run: PendingRun, holder_is_dead: Callable[[str, int], bool] | None = None) -> LockOutcome:
+        """Take the lock for ``run``, or queue it behind the holder, in one conditional write each.
+
+        A run is never queued twice, nor behind itself: a redelivered drop finds its own name as the
+        holder or in the queue (``HOLDING``, ``ALREADY_QUEUED``). The failed take-over returns the
+        item as it is (``ReturnValuesOnConditionCheckFailure``), so deciding costs no read, and the
+        queue write is conditioned on the queue that was seen: taking the lock, or queueing, is
+        two calls at most unless the lock changes in between.
 
         ``holder_is_dead(holder, acquired_at)`` lets a caller take over the lock of an execution
         that ended without releasing it, so a crashed run cannot block the model forever.
         """
+        name = run.execution_name
         for _ in range(MAX_ACQUIRE_ATTEMPTS):
-            if self._try_acquire(run.execution_name):
-                return True
-            current = self.holder()
+            seen = self._acquire_or_read(name)
+            if seen is None:
+                return LockOutcome.ACQUIRED
+            if seen.holder == name:
+                return LockOutcome.HOLDING
+            if any(waiting.execution_name == name for waiting in seen.pending):
+                return LockOutcome.ALREADY_QUEUED
+            if seen.holder is None:
+                continue  # released between our two looks at it
             if (
-                current
-                and holder_is_dead
-                and holder_is_dead(*current)
-                and self.steal_from(current[0], run.execution_name)
+                holder_is_dead
+                and holder_is_dead(seen.holder, seen.acquired_at or 0)
+                and self.steal_from(seen.holder, name)
             ):
-                return True
-            if self._try_enqueue(run):
-                return False
-            # The holder released between our writes: try to take the lock again.
+                return LockOutcome.ACQUIRED
+            if self._enqueue_behind(run, seen):
+                return LockOutcome.QUEUED
+            # The holder or the queue changed since we looked: look again.
         raise RuntimeError(f"lock {self._id} kept changing; gave up after {MAX_ACQUIRE_ATTEMPTS} tries")
 
     def steal_from(self, stale_holder: str, new_holder: str) -> bool:
@@ -118,7 +144,8 @@ class ModelLock:
                 # A drop was queued while we read: read again and hand over to it.
         raise RuntimeError(f"could not release {self._id} after {MAX_ACQUIRE_ATTEMPTS} tries")
 
-    def _try_acquire(self, execution_name: str) -> bool:
+    def _acquire_or_read(self, execution_name: str) -> LockItem | None:
+        """Take a free lock (None), or return the lock item as the refused write found it."""
         try:
             self._ddb.update_item(
                 TableName=self._table,
@@ -126,21 +153,29 @@ class ModelLock:
                 UpdateExpression="SET holder = :me, acquired_at = :now",
                 ConditionExpression="attribute_not_exists(holder)",
                 ExpressionAttributeValues={":me": {"S": execution_name}, ":now": _now()},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if _is_conditional_failure(error):
-                return False
-            raise
-        return True
+            if not _is_conditional_failure(error):
+                raise
+            item = error.response.get("Item")
+            return LockItem.from_item(item) if item else self.read()
+        return None
 
-    def _try_enqueue(self, run: PendingRun) -> bool:
+    def _enqueue_behind(self, run: PendingRun, seen: LockItem) -> bool:
+        """Queue ``run`` if the holder and the queue are still those of ``seen``."""
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key,
                 UpdateExpression="SET pending = list_append(if_not_exists(pending, :empty), :run)",
-                ConditionExpression="attribute_exists(holder)",
-                ExpressionAttributeValues={":run": {"L": [run.to_value()]}, ":empty": {"L": []}},
+                ConditionExpression="holder = :holder AND (attribute_not_exists(pending) OR size(pending) = :queued)",
+                ExpressionAttributeValues={
+                    ":run": {"L": [run.to_value()]},
+                    ":empty": {"L": []},
+                    ":holder": {"S": str(seen.holder)},
+                    ":queued": {"N": str(len(seen.pending))},
+                },
             )
         except ClientError as error:
             if _is_conditional_failure(error):
