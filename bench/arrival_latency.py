@@ -37,7 +37,8 @@ from bench.common import Figure, bench_main, log, percentile, quiet_offline_clou
 NAME = "arrival_latency"
 TIME_SCALE = 0.001
 POLL_SECONDS = 60.0
-TARGET_INGEST_P95_MS = 50.0
+# The admitting path (two AWS calls) against a handler that makes one, StartExecution.
+TARGET_INGEST_BARE_RATIO = 3.0
 _DURATION = re.compile(r"REPORT RequestId: \S+ Duration: ([\d.]+) ms")
 
 
@@ -284,9 +285,11 @@ def _p(values: list[float], q: float) -> float | None:
 
 def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None = None) -> list[Figure]:
     """S3 put -> CreateTrainingJob latency (unqueued and queued) and the ingest handler's own time."""
-    unqueued = drops or (3 if smoke else 100)
-    # The queue's figures grow with its length by construction; 30 show the hand-over as well as 100.
-    queued = queued_drops or drops or (3 if smoke else 30)
+    # 50 isolated drops (the p95 is the third slowest) and 20 queued ones keep `make bench` within its
+    # 10 minutes (they were 100 and 30 until issue 19).
+    unqueued = drops or (3 if smoke else 50)
+    # The queue's figures grow with its length by construction; 20 show the hand-over as well as 100.
+    queued = queued_drops or drops or (3 if smoke else 20)
     results = measure(unqueued, queued)
     sequential: list[Drop] = [d for d in results["unqueued"] if d.complete]
     burst: list[Drop] = [d for d in results["queued"] if d.complete]
@@ -398,8 +401,12 @@ def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None 
             "ms",
             naive=_p(naive_ingest, 95),
             naive_label="bare StartExecution handler",
-            target=f"≤ {TARGET_INGEST_P95_MS:g} ms",
-            met=bool(ingest) and percentile(ingest, 95) <= TARGET_INGEST_P95_MS,
+            target=f"≤ {TARGET_INGEST_BARE_RATIO:g}x the bare handler's p95 in the same run",
+            met=bool(ingest and naive_ingest)
+            and percentile(ingest, 95) <= TARGET_INGEST_BARE_RATIO * percentile(naive_ingest, 95),
+            note=f"{percentile(ingest, 95) / percentile(naive_ingest, 95):.2f}x the bare handler"
+            if ingest and naive_ingest
+            else "",
         ),
     ]
     real = results.get("real")
@@ -420,8 +427,8 @@ def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None 
 
 
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--drops", type=int, help="drops per phase (default 100 unqueued and 30 queued, smoke 3)")
-    parser.add_argument("--queued-drops", type=int, help="drops put back to back (default 30)")
+    parser.add_argument("--drops", type=int, help="drops per phase (default 50 unqueued and 20 queued, smoke 3)")
+    parser.add_argument("--queued-drops", type=int, help="drops put back to back (default 20)")
 
 
 def main() -> int:
