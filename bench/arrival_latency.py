@@ -285,11 +285,11 @@ def _p(values: list[float], q: float) -> float | None:
 
 def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None = None) -> list[Figure]:
     """S3 put -> CreateTrainingJob latency (unqueued and queued) and the ingest handler's own time."""
-    # 50 isolated drops (the p95 is the third slowest) and 20 queued ones keep `make bench` within its
+    # 40 isolated drops (the p95 is the second slowest) and 15 queued ones keep `make bench` within its
     # 10 minutes (they were 100 and 30 until issue 19).
-    unqueued = drops or (3 if smoke else 50)
-    # The queue's figures grow with its length by construction; 20 show the hand-over as well as 100.
-    queued = queued_drops or drops or (3 if smoke else 20)
+    unqueued = drops or (3 if smoke else 40)
+    # The queue's figures grow with its length by construction; 15 show the hand-over as well as 100.
+    queued = queued_drops or drops or (3 if smoke else 15)
     results = measure(unqueued, queued)
     sequential: list[Drop] = [d for d in results["unqueued"] if d.complete]
     burst: list[Drop] = [d for d in results["queued"] if d.complete]
@@ -427,8 +427,8 @@ def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None 
 
 
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--drops", type=int, help="drops per phase (default 50 unqueued and 20 queued, smoke 3)")
-    parser.add_argument("--queued-drops", type=int, help="drops put back to back (default 20)")
+    parser.add_argument("--drops", type=int, help="drops per phase (default 40 unqueued and 15 queued, smoke 3)")
+    parser.add_argument("--queued-drops", type=int, help="drops put back to back (default 15)")
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """Preprocessing throughput and peak memory: Conveyor's streaming path against pandas.
 
-CSV files of 10 MB, 100 MB and 1 GB (label + 20 features, built-in XGBoost contract) are generated
+CSV files of 10 MB, 100 MB and 500 MB (label + 20 features, built-in XGBoost contract) are generated
 in a temporary folder on local disk. Each is processed in a fresh child process, whose peak RSS
 comes from ``os.wait4`` (the per-child form of ``getrusage(RUSAGE_CHILDREN).ru_maxrss``):
 
@@ -34,7 +34,7 @@ from bench.common import REPO_ROOT, Figure, bench_main, log
 NAME = "preprocessing"
 FEATURES = 20
 TARGET_RSS_MB = 300.0
-FULL_SIZES = "10MB,100MB,1GB"
+FULL_SIZES = "10MB,100MB,500MB"
 # The folder-of-parts figure: how many parts, and the modelled S3 round trip of each call.
 FULL_PARTS = 300
 SMOKE_PARTS = 30
