@@ -46,9 +46,10 @@ BASE_RATE = 0.10
 START_SHARE = 0.5
 FIXED_SHARE = 0.5
 # Runs per setting. The bandit's evaluations cost ~30 ms each (10,000 posterior draws), the A/B
-# test's ~10 µs, so the bandit gets fewer runs, and fewest where its runs last longest (A/A).
+# test's ~10 µs, so the bandit gets fewer runs, and fewest where its runs last longest (A/A). 20 bandit
+# runs per effect (40 until issue 19) keep `make bench` within 10 minutes; --bandit-runs 40 restores them.
 AB_RUNS = 200
-BANDIT_RUNS = 40
+BANDIT_RUNS = 20
 BANDIT_AA_RUNS = 20
 SMOKE_AB_RUNS = 20
 SMOKE_BANDIT_RUNS = 2
