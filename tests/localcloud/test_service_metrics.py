@@ -77,10 +77,10 @@ def total(cloud: OfflineCloud, namespace: str, name: str, dimensions: dict[str, 
 
 
 def function(cloud: OfflineCloud, logical_id: str) -> tuple[str, str]:
-    """(name, ARN) of one of the stack's functions."""
+    """(name, the ARN its callers invoke) of one of the stack's functions: its alias ``live`` (AutoPublishAlias)."""
     assert cloud.stack is not None
     resource = cloud.stack.resources[logical_id]
-    return str(resource["Ref"]), str(resource["Arn"])
+    return str(resource["Ref"]), str(resource["Alias"])
 
 
 def millis(start: dt.datetime, end: dt.datetime) -> float:
