@@ -492,23 +492,21 @@ def test_a_new_version_of_the_same_key_is_a_new_run(env: Env) -> None:
 # --- the admitting path's AWS calls ---------------------------------------------------------------
 
 
-def test_a_drop_is_started_in_two_aws_calls(env: Env, dynamodb: Any) -> None:
+@pytest.mark.parametrize(
+    ("lock_held", "action", "calls"),
+    [(False, "started", ["UpdateItem", "StartExecution"]), (True, "queued", ["UpdateItem", "UpdateItem"])],
+)
+def test_a_drop_is_admitted_in_two_aws_calls(
+    env: Env, dynamodb: Any, lock_held: bool, action: str, calls: list[str]
+) -> None:
     s3, bucket, sfn, state_machine_arn, lock = env
-    drop = arrival(s3, bucket, "incoming/a.csv")
-    with aws_calls(s3, sfn, dynamodb) as calls:
-        admission = admit_drop(s3, sfn, state_machine_arn, lock, drop)
-    assert admission.action == "started"
-    assert calls == ["UpdateItem", "StartExecution"]
-
-
-def test_a_drop_is_queued_in_two_aws_calls(env: Env, dynamodb: Any) -> None:
-    s3, bucket, sfn, state_machine_arn, lock = env
-    admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv"))
+    if lock_held:
+        admit_drop(s3, sfn, state_machine_arn, lock, arrival(s3, bucket, "incoming/a.csv"))
     drop = arrival(s3, bucket, "incoming/b.csv")
-    with aws_calls(s3, sfn, dynamodb) as calls:
+    with aws_calls(s3, sfn, dynamodb) as made:
         admission = admit_drop(s3, sfn, state_machine_arn, lock, drop)
-    assert admission.action == "queued"
-    assert calls == ["UpdateItem", "UpdateItem"]
+    assert admission.action == action
+    assert made == calls
 
 
 def test_a_redelivered_queued_drop_is_not_queued_twice(env: Env, dynamodb: Any) -> None:
