@@ -28,23 +28,21 @@ def start(sfn_client: Any, state_machine_arn: str, name: str, input_json: str) -
     return str(response["executionArn"]), True
 
 
-def exists(sfn_client: Any, execution_arn_: str) -> bool:
-    """Whether an execution of that ARN was ever started (Standard workflows keep it 90 days)."""
+def _status(sfn_client: Any, arn: str) -> str | None:
+    """The execution's status, or None when no execution of that ARN was ever started."""
     try:
-        sfn_client.describe_execution(executionArn=execution_arn_)
+        return str(sfn_client.describe_execution(executionArn=arn)["status"])
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return False
+            return None
         raise
-    return True
+
+
+def exists(sfn_client: Any, arn: str) -> bool:
+    """Whether an execution of that ARN was ever started (Standard workflows keep it 90 days)."""
+    return _status(sfn_client, arn) is not None
 
 
 def is_live(sfn_client: Any, state_machine_arn: str, name: str) -> bool:
     """Whether the execution holding a lock is still running (a dead holder's lock may be taken over)."""
-    try:
-        status = sfn_client.describe_execution(executionArn=execution_arn(state_machine_arn, name))["status"]
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
-            return False
-        raise
-    return status in _LIVE_STATUSES
+    return _status(sfn_client, execution_arn(state_machine_arn, name)) in _LIVE_STATUSES
