@@ -321,6 +321,8 @@ class FaultInjector:
         self._crashes: list[_CrashRule] = []
         self._model_loads: list[_Countdown] = []
         self._kills: list[_KillRule] = []
+        # (rule, instance): a Processing job's instance whose output volume is unusable.
+        self._broken_outputs: list[tuple[_Countdown, str]] = []
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._calls: dict[str, _Call] = {}
@@ -393,6 +395,18 @@ class FaultInjector:
         with self._lock:
             self._model_loads.append(_Countdown(match, times))
 
+    def break_processing_output(self, match: str = "", host: str = "algo-1", times: int | None = 1) -> None:
+        """Make ``host``'s output volume unusable in a Processing job whose name contains ``match``.
+
+        Its worker then fails writing its first part, as one whose volume is full or lost does.
+        """
+        with self._lock:
+            self._broken_outputs.append((_Countdown(match, times), host))
+
+    def processing_output_broken(self, job_name: str, host: str) -> bool:
+        with self._lock:
+            return any(rule.take(job_name, self._roll) for rule, broken in self._broken_outputs if broken == host)
+
     def kill_training(self, match: str = "", after_seconds: float = 0.2, times: int | None = 1) -> None:
         """SIGKILL the container process of a training job whose name contains ``match``, midway.
 
@@ -417,6 +431,7 @@ class FaultInjector:
             self._crashes.clear()
             self._model_loads.clear()
             self._kills.clear()
+            self._broken_outputs.clear()
             self._calls.clear()
             self._stats = FaultStats()
             self.injected = 0

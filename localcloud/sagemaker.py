@@ -462,6 +462,94 @@ class LocalSageMaker:
         with self._trained_lock:
             return self._trained_with.get(hashlib.sha256(model_tar_gz).hexdigest())
 
+    # ------------------------------------------------------------------ processing
+    def start_processing(self, backend: SageMakerModelBackend, job: Any) -> None:
+        """A processing job moto just recorded (moto marks it Completed): InProgress, then run for real."""
+        job.processing_job_status = "InProgress"
+        job.processing_end_time = None
+        job.failure_reason = None
+        job.exit_message = None
+        job.processing_start_time = _now()
+        self._submit(self._run_processing, backend, job)
+
+    def _run_processing(self, backend: SageMakerModelBackend, job: Any) -> None:
+        from localcloud import sagemaker_processing as processing
+
+        region = backend.region_name
+        request = processing_request(job)
+        cluster = request["ProcessingResources"]["ClusterConfig"]
+        names = processing.hosts(int(cluster["InstanceCount"]))
+        work = self._work_dir(job.processing_job_name)
+        roots = {host: work / host / "opt-ml" for host in names}
+        try:
+            for index, (host, root) in enumerate(roots.items()):
+                processing.lay_out_instance(root, host, names, request)
+                for entry in request.get("ProcessingInputs", []):
+                    self._download_input(job, region, entry["S3Input"], root, index, len(names))
+                if self.faults.processing_output_broken(job.processing_job_name, host):
+                    processing.break_outputs(root, request)
+            workers = {
+                host: processing.start_instance(root, request["AppSpecification"], request.get("Environment") or {})
+                for host, root in roots.items()
+            }
+            limit = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
+            codes, timed_out = processing.wait_all(workers, limit)
+            job.exit_message = processing.exit_message(roots)
+            failed = sorted(host for host, code in codes.items() if code != 0)
+            for host in failed:
+                LOG.info(
+                    "processing job %s: %s exited %s: %s",
+                    job.processing_job_name,
+                    host,
+                    codes[host],
+                    processing.log_tail(roots[host]),
+                )
+            if timed_out:
+                job.failure_reason = (
+                    f"MaxRuntimeExceeded: Processing job exceeded MaxRuntimeInSeconds of {limit:g} s; "
+                    f"stopped {', '.join(names)}"
+                )
+            elif failed:
+                job.failure_reason = processing.ALGORITHM_FAILURE
+            else:
+                self._upload_outputs(job, region, request, roots)
+            job.processing_job_status = "Failed" if job.failure_reason else "Completed"
+        except (processing.ProcessingRefused, ExecutionRoleRefused) as refused:
+            job.failure_reason = str(refused)[: processing.MESSAGE_LIMIT]
+            job.processing_job_status = "Failed"
+        except Exception as error:  # an infrastructure fault in the simulation still ends the job
+            LOG.exception("processing job %s crashed", job.processing_job_name)
+            job.failure_reason = f"InternalServerError: {error}"[: processing.MESSAGE_LIMIT]
+            job.processing_job_status = "Failed"
+        finally:
+            job.processing_end_time = job.last_modified_time = _now()
+
+    @staticmethod
+    def _download_input(job: Any, region: str, s3_input: dict[str, Any], root: Path, index: int, count: int) -> None:
+        from localcloud import sagemaker_processing as processing
+
+        uri = s3_input["S3Uri"]
+        target = processing.local(root, s3_input["LocalPath"])
+        with _as_role(job.role_arn, f"ClientError: Failed to download data. Unable to download {uri}"):
+            s3 = _s3(region)
+            objects = processing.input_objects(s3, s3_input)
+            for item in processing.share(objects, s3_input.get("S3DataDistributionType", ""), index, count):
+                path = target / item.relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=item.bucket, Key=item.key)["Body"].read())
+
+    @staticmethod
+    def _upload_outputs(job: Any, region: str, request: dict[str, Any], roots: dict[str, Path]) -> None:
+        from localcloud import sagemaker_processing as processing
+
+        for output in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            s3_output = output["S3Output"]
+            uri = s3_output["S3Uri"].rstrip("/")
+            with _as_role(job.role_arn, f"ClientError: Failed to upload output to {uri}"):
+                for root in roots.values():
+                    for name, path in processing.output_files(root, s3_output["LocalPath"]):
+                        _put_bytes(region, f"{uri}/{name}", path.read_bytes())
+
     # ------------------------------------------------------------------ compilation
     def start_compilation(self, backend: SageMakerModelBackend, job: Any) -> None:
         """A compilation job moto just recorded: INPROGRESS now, really compiled in the background."""
@@ -913,6 +1001,21 @@ class LocalSageMaker:
 
 
 # --------------------------------------------------------------------------- stateless fixes
+
+
+def processing_request(job: Any) -> dict[str, Any]:
+    """The CreateProcessingJob request moto recorded, as the container's processingjobconfig.json has it."""
+    return {
+        "ProcessingJobName": job.processing_job_name,
+        "ProcessingJobArn": job.arn,
+        "AppSpecification": job.app_specification,
+        "Environment": getattr(job, "environment", None) or {},
+        "ProcessingInputs": job.processing_inputs or [],
+        "ProcessingOutputConfig": job.processing_output_config or {},
+        "ProcessingResources": job.processing_resources,
+        "RoleArn": job.role_arn,
+        "StoppingCondition": job.stopping_condition or {},
+    }
 
 
 def compilation_description(backend: SageMakerModelBackend, name: str, description: dict[str, Any]) -> dict[str, Any]:

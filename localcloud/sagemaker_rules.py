@@ -143,6 +143,16 @@ def refuse_existing_training_job(backend: SageMakerModelBackend, name: str) -> N
         )
 
 
+def refuse_existing_processing_job(backend: SageMakerModelBackend, name: str) -> None:
+    """CreateProcessingJob with a taken name: ``ResourceInUse``, worded as for a training job (names are
+    unique per account and Region, API_CreateProcessingJob; ResourceInUse is a modelled error of the call)."""
+    if name in backend.processing_jobs:
+        raise ResourceInUseException(
+            message="Processing job names must be unique within an AWS account and region, and a processing job "
+            f"with this name already exists ({arn(backend, 'processing-job', name)})"
+        )
+
+
 # --------------------------------------------------------------------------- endpoint status
 
 # Statuses in which an update or a delete is refused as "in progress" (API model, EndpointStatus:

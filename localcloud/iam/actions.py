@@ -393,6 +393,16 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
         "sagemaker:DescribeTrainingJob", "training-job", "TrainingJobName"
     ),
     ("sagemaker", "StopTrainingJob"): _sagemaker("sagemaker:StopTrainingJob", "training-job", "TrainingJobName"),
+    ("sagemaker", "CreateProcessingJob"): _sagemaker(
+        "sagemaker:CreateProcessingJob", "processing-job", "ProcessingJobName", "RoleArn"
+    ),
+    ("sagemaker", "DescribeProcessingJob"): _sagemaker(
+        "sagemaker:DescribeProcessingJob", "processing-job", "ProcessingJobName"
+    ),
+    ("sagemaker", "StopProcessingJob"): _sagemaker(
+        "sagemaker:StopProcessingJob", "processing-job", "ProcessingJobName"
+    ),
+    ("sagemaker", "ListProcessingJobs"): _everything("sagemaker:ListProcessingJobs"),
     ("sagemaker", "CreateCompilationJob"): _sagemaker(
         "sagemaker:CreateCompilationJob", "compilation-job", "CompilationJobName", "RoleArn"
     ),

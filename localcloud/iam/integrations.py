@@ -25,6 +25,13 @@ _JOBS = {
         "TrainingJobName",
         ("sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"),
     ),
+    ("sagemaker", "CreateProcessingJob"): (
+        "createProcessingJob",
+        "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
+        "processing-job",
+        "ProcessingJobName",
+        ("sagemaker:DescribeProcessingJob", "sagemaker:StopProcessingJob"),
+    ),
     ("sagemaker", "CreateTransformJob"): (
         "createTransformJob",
         "StepFunctionsGetEventsForSageMakerTransformJobsRule",

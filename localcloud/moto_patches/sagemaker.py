@@ -4,6 +4,8 @@ moto records the calls; the running cloud's ``LocalSageMaker`` (``localcloud/sag
 the work, and ``localcloud/sagemaker_rules.py`` holds the rules SageMaker applies to each call.
 Replaced here:
 
+* ``create_processing_job`` (backend and response: moto drops ProcessingResources): a taken name is
+  refused; InProgress, then the job runs for real, one worker process per instance;
 * ``create_training_job``, ``create_compilation_job``: InProgress at once, then the real job in the
   background; ``describe_compilation_job`` reports its real status, failure, artefact and image;
 * ``create_model``, ``create_endpoint_config``, ``create_endpoint``, ``create_training_job``: a name
@@ -58,6 +60,7 @@ _delete_endpoint = original(SageMakerModelBackend, "delete_endpoint")
 _update_model_package = original(SageMakerModelBackend, "update_model_package")
 _create_model_package = original(SageMakerModelBackend, "create_model_package")
 _create_transform_job = original(SageMakerModelBackend, "create_transform_job")
+_create_processing_job = original(SageMakerModelBackend, "create_processing_job")
 _update_weights = original(SageMakerModelBackend, "update_endpoint_weights_and_capacities")
 
 
@@ -125,6 +128,41 @@ def create_training_job(self: SageMakerModelBackend, *args: Any, **kwargs: Any) 
     job = _create_training_job(self, *args, **kwargs)
     sagemaker.start_training(self, job)
     return _acted(sagemaker, "CreateTrainingJob", job)
+
+
+def create_processing_job(
+    self: SageMakerModelBackend,
+    *args: Any,
+    processing_resources: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    sagemaker = _service("CreateProcessingJob")
+    rules.refuse_existing_processing_job(self, _name(args, kwargs, "processing_job_name"))
+    job = _create_processing_job(self, *args, **kwargs)
+    # moto drops both from the request; the job cannot run without its cluster.
+    job.processing_resources = processing_resources
+    job.environment = environment
+    sagemaker.start_processing(self, job)
+    return _acted(sagemaker, "CreateProcessingJob", job)
+
+
+def response_create_processing_job(self: SageMakerResponse) -> ActionResult:
+    """moto's response, passing the request's ProcessingResources and Environment on."""
+    job = self.sagemaker_backend.create_processing_job(
+        app_specification=self._get_param("AppSpecification"),
+        experiment_config=self._get_param("ExperimentConfig"),
+        network_config=self._get_param("NetworkConfig"),
+        processing_inputs=self._get_param("ProcessingInputs"),
+        processing_job_name=self._get_param("ProcessingJobName"),
+        processing_output_config=self._get_param("ProcessingOutputConfig"),
+        role_arn=self._get_param("RoleArn"),
+        stopping_condition=self._get_param("StoppingCondition"),
+        tags=self._get_param("Tags"),
+        processing_resources=self._get_param("ProcessingResources"),
+        environment=self._get_param("Environment"),
+    )
+    return ActionResult({"ProcessingJobArn": job.arn})
 
 
 def describe_training_job(self: SageMakerModelBackend, training_job_name: str) -> Any:
@@ -274,6 +312,8 @@ PATCHES = PatchSet(
         Patch(SageMakerModelBackend, "update_model_package", update_model_package),
         Patch(SageMakerModelBackend, "create_model_package", create_model_package),
         Patch(SageMakerModelBackend, "create_transform_job", create_transform_job),
+        Patch(SageMakerModelBackend, "create_processing_job", create_processing_job),
+        Patch(SageMakerResponse, "create_processing_job", response_create_processing_job),
         Patch(SageMakerModelBackend, "update_endpoint_weights_and_capacities", update_weights),
         Patch(SageMakerResponse, "update_endpoint", response_update_endpoint, adds=True),
     ),

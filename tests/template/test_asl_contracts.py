@@ -103,7 +103,7 @@ BROKEN_COPIES: dict[str, tuple[Mutation, str]] = {
         "EndpointConfigName is optional in the aws-sdk:sagemaker:describeEndpoint response",
     ),
     "comparison with a value the writer never writes": (
-        lambda s: s["DatasetAccepted"]["Choices"][1].__setitem__("StringEquals", "accepted"),
+        lambda s: s["DatasetAccepted"]["Choices"][0].__setitem__("StringEquals", "accepted"),
         "never writes there",
     ),
     "lambda parameter its model does not declare": (

@@ -42,6 +42,7 @@ from localcloud.iam.wire import WireRequest
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SYNC_RULES = {
     "createTrainingJob": "StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    "createProcessingJob": "StepFunctionsGetEventsForSageMakerProcessingJobsRule",
     "createTransformJob": "StepFunctionsGetEventsForSageMakerTransformJobsRule",
 }
 # aws-sdk service names in Resource ARNs, as boto3 names the service.
@@ -62,6 +63,7 @@ def _samples(project: Any, machine_id: str) -> dict[str, Any]:
     run = _run_id(project)
     return {
         "TrainingJobName": run,
+        "ProcessingJobName": run,
         "CompilationJobName": f"{run}-neo",
         "TransformJobName": f"{run}-nrc",
         "ModelName": run,
@@ -119,6 +121,7 @@ def _call(service: str, operation: str, params: dict[str, Any], project: Any) ->
 def _optimized_sagemaker(api: str, sync: bool, params: dict[str, Any], call: Call) -> list[Authorization]:
     kinds = {
         "createTrainingJob": ("training-job", "TrainingJobName", "RoleArn"),
+        "createProcessingJob": ("processing-job", "ProcessingJobName", "RoleArn"),
         # A transform job passes no role: it runs as its model's.
         "createTransformJob": ("transform-job", "TransformJobName", None),
         "createModel": ("model", "ModelName", "ExecutionRoleArn"),
@@ -135,7 +138,7 @@ def _optimized_sagemaker(api: str, sync: bool, params: dict[str, Any], call: Cal
         needed.append(Authorization("iam:PassRole", params[role_param], passed))
     if params.get("Tags"):
         needed.append(Authorization("sagemaker:AddTags", resource))
-    if api in ("createTrainingJob", "createTransformJob"):
+    if api in ("createTrainingJob", "createTransformJob", "createProcessingJob"):
         needed.append(Authorization("sagemaker:ListTags", "*"))
     if sync:
         job = api.removeprefix("create")

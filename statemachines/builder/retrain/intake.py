@@ -5,23 +5,60 @@ from __future__ import annotations
 from conveyor_core.release import history
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, history_items, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, fail_run, run_details
+from statemachines.builder.retrain.common import FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
 
 PREPROCESSED = "$.preprocess"
 PRODUCTION = "$.production"
+PLAN = "$.preprocess.processing"
+_RUN_INPUT = {"model": MODEL, "run_id": RUN_ID, "trigger": "$.trigger", "dataset": "$.dataset"}
+
+
+def _processing() -> dict[str, asl.State]:
+    """A drop over ProcessingThresholdBytes: a Processing job reads it, then Preprocess merges its shards."""
+    return {
+        "ProcessLargeDrop": asl.service_task(
+            "sagemaker:createProcessingJob.sync",
+            comment="One worker per instance validates, splits and profiles its shard (ShardedByS3Key). A job "
+            "that fails or times out is caught into the failure notification, whose reason is the job's "
+            "FailureReason: the failing shard's host and what went wrong.",
+            parameters={
+                "ProcessingJobName": RUN_ID,
+                "RoleArn": "${SageMakerRoleArn}",
+                "AppSpecification": f"{PLAN}.app_specification",
+                "ProcessingInputs": f"{PLAN}.processing_inputs",
+                "ProcessingOutputConfig": f"{PLAN}.processing_output_config",
+                "ProcessingResources": f"{PLAN}.processing_resources",
+                "StoppingCondition": f"{PLAN}.stopping_condition",
+                "Tags": run_tags(),
+            },
+            result_selector={"ProcessingJobName": "$.ProcessingJobName", "status": "$.ProcessingJobStatus"},
+            result_path="$.processing_job",
+            catch=fail_run(),
+            next_state="MergeShards",
+        ),
+        "MergeShards": functions.PREPROCESS.task(
+            comment="Merge the shards' reports exactly, then accept the drop or quarantine it as Preprocess does.",
+            parameters={**_RUN_INPUT, "processing": PLAN},
+            result_path=PREPROCESSED,
+            catch=fail_run(),
+            next_state="DatasetAccepted",
+        ),
+    }
 
 
 def states() -> dict[str, asl.State]:
     return {
         "Preprocess": functions.PREPROCESS.task(
             comment="Stream-validate the drop, write the train/validation split and statistics, or quarantine it.",
-            parameters={"model": MODEL, "run_id": "$.run_id", "trigger": "$.trigger", "dataset": "$.dataset"},
+            parameters=_RUN_INPUT,
             result_path=PREPROCESSED,
             catch=fail_run(),
             next_state="DatasetAccepted",
         ),
+        **_processing(),
         "DatasetAccepted": asl.choice(
             [
+                asl.rule(asl.equals("$.preprocess.status", "processing"), "ProcessLargeDrop"),
                 asl.rule(
                     {"And": [asl.equals("$.preprocess.status", "ok"), asl.equals("$.trigger", "schedule")]},
                     "ReadProductionModel",

@@ -18,12 +18,12 @@ GATE = "$.gate"
 FAMILY = "$.preprocess.family"
 
 
-def _channel(name: str, uri: str) -> dict[str, object]:
+def _channel(name: str, uri: str, distribution: str = "FullyReplicated") -> dict[str, object]:
     return {
         "ChannelName": name,
         "ContentType": f"{FAMILY}.content_type",
         "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
         },
     }
 
@@ -88,13 +88,19 @@ def states() -> dict[str, asl.State]:
                 "RoleArn": "${SageMakerRoleArn}",
                 "HyperParameters": "$.preprocess.hyperparameters",
                 "InputDataConfig": [
-                    _channel("train", "$.preprocess.train_uri"),
+                    # Sharded after a Processing job: each instance trains on its parts (distributed
+                    # XGBoost); every instance evaluates on the whole validation set.
+                    _channel("train", "$.preprocess.train_uri", "$.preprocess.training_distribution"),
                     _channel("validation", "$.preprocess.validation_uri"),
                 ],
                 "OutputDataConfig": {
                     "S3OutputPath": "States.Format('s3://${ArtifactBucket}/runs/{}/model/', $.run_id)"
                 },
-                "ResourceConfig": {"InstanceType": "${TrainingInstanceType}", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                "ResourceConfig": {
+                    "InstanceType": "${TrainingInstanceType}",
+                    "InstanceCount": "$.preprocess.training_instance_count",
+                    "VolumeSizeInGB": "$.preprocess.training_volume_gb",
+                },
                 "EnableManagedSpotTraining": "$.preprocess.managed_spot",
                 "StoppingCondition": "$.preprocess.stopping_condition",
                 "Tags": run_tags(),

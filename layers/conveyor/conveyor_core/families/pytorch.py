@@ -88,6 +88,17 @@ _SCRIPT_DIR = Path(__file__).with_name("pytorch_script")
 ENTRY_POINT = "train.py"
 
 
+def deep_learning_container(repository: str, region: str, tag: str) -> str:
+    """An AWS Deep Learning Container's URI in ``region`` (the DLC registry account differs by region)."""
+    try:
+        account = _IMAGE_ACCOUNTS[region]
+    except KeyError:
+        raise ValueError(
+            f"SageMaker publishes no PyTorch Deep Learning Container in {region}; set an image URI for it"
+        ) from None
+    return f"{account}.dkr.ecr.{region}.{ecr_domain(region)}/{repository}:{tag}"
+
+
 def is_gpu_instance(instance_type: str) -> bool:
     return instance_type.startswith(_GPU_INSTANCE_FAMILIES)
 
@@ -100,14 +111,9 @@ class PyTorchFamily(ModelFamily):
     offline_engine = "localcloud.sagemaker_engine.pytorch_engine:ENGINE"
 
     def _image(self, repository: str, region: str, version: str, processor: str) -> str:
-        try:
-            account = _IMAGE_ACCOUNTS[region]
-        except KeyError:
-            raise ValueError(
-                f"SageMaker publishes no PyTorch Deep Learning Container in {region}; set TrainingImage to an image URI"
-            ) from None
-        tag = f"{_IMAGE_TAGS[version]}-{processor}-{_PYTHON_TAGS[version]}"
-        return f"{account}.dkr.ecr.{region}.{ecr_domain(region)}/{repository}:{tag}"
+        return deep_learning_container(
+            repository, region, f"{_IMAGE_TAGS[version]}-{processor}-{_PYTHON_TAGS[version]}"
+        )
 
     def training_image(self, region: str, version: str) -> str:
         # A tabular network trains in minutes on CPU; the GPU is where it serves large batches.

@@ -33,9 +33,10 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor_core.families.base import LabelTask
+if TYPE_CHECKING:  # the Processing job imports this module where pydantic (which families need) is not
+    from conveyor_core.families.base import LabelTask
 
 MAX_REPORTED_PROBLEMS = 5
 MAX_DISTINCT_LABELS = 1000
@@ -140,6 +141,16 @@ class RowSample:
         self._rows = heapq.nsmallest(self.size, self._rows + below)
         if len(self._rows) == self.size:
             self._bound = self._rows[-1][0]
+
+    def merge(self, other: RowSample) -> None:
+        """Fold in another sample (a shard's): the result is the sample one pass over both would keep."""
+        if other._rows:
+            crcs, lines = zip(*other._rows, strict=True)
+            self.offer(list(crcs), list(lines))
+
+    def entries(self) -> list[tuple[int, bytes]]:
+        """(crc32, row with its newline) of each sampled row, smallest crc32 first."""
+        return list(self._rows)
 
     def lines(self) -> list[bytes]:
         """The sampled rows without their newline."""
@@ -259,10 +270,59 @@ def _parse_piece(data: bytes, columns: int) -> _Parsed | None:
     return _Parsed(lines, piece_parser.label_counts(matrix[:, 0]), stats)
 
 
+def check_complete(report: DatasetReport, distinct_rows: int, task: LabelTask) -> None:
+    """The checks only the whole drop can answer (a single pass's end, or the merge of its shards)."""
+    if report.rows == 0:
+        raise InvalidDatasetError("empty-dataset", "the dataset has no data rows")
+    if report.rows < MIN_ROWS:
+        raise InvalidDatasetError(
+            "too-few-rows", f"{report.rows} rows; at least {MIN_ROWS} are needed to train and validate"
+        )
+    if distinct_rows < MIN_ROWS:
+        raise InvalidDatasetError(
+            "duplicate-rows",
+            f"only {distinct_rows} distinct rows among {report.rows}; at least {MIN_ROWS} distinct rows "
+            "are needed (identical rows add no information and always land on the same side of the split)",
+        )
+    if report.validation_rows == 0 or report.train_rows == 0:
+        raise InvalidDatasetError(
+            "split-empty",
+            f"the split left {report.train_rows} training and {report.validation_rows} validation rows",
+        )
+    if task.is_classification:
+        _check_classes(report.label_counts, task)
+
+
+def _check_classes(labels: dict[str, int], task: LabelTask) -> None:
+    if len(labels) < 2:
+        raise InvalidDatasetError(
+            "single-class",
+            f"{task.described_as} needs at least two classes, the labels are {sorted(labels)}",
+        )
+    numeric = sorted(float(label) for label in labels)
+    if not all(value.is_integer() and value >= 0 for value in numeric):
+        raise InvalidDatasetError("bad-class-labels", f"classification labels must be 0, 1, 2, ...; got {numeric[:10]}")
+    if task.kind == "binary" and numeric[-1] > 1:
+        raise InvalidDatasetError("bad-class-labels", f"binary labels must be 0 or 1; got {numeric[:10]}")
+
+
 class DatasetValidator:
     """Feed it the lines of one or more files, then ``finish()``; it writes the split as it goes."""
 
-    def __init__(self, train: Sink, validation: Sink, task: LabelTask, validation_fraction: float) -> None:
+    def __init__(
+        self,
+        train: Sink,
+        validation: Sink,
+        task: LabelTask | None,
+        validation_fraction: float,
+        *,
+        continues_dataset: bool = False,
+    ) -> None:
+        """``continues_dataset``: these lines follow other files of the drop (a Processing shard's
+        file that is not the drop's first), so the first row is neither a header nor the row that
+        sets the column count for the drop; the merge compares each file's count with the first's.
+        ``task`` may be None only where ``finish`` is never called (a shard: the merge checks classes).
+        """
         self._train = train
         self._validation = validation
         self._task = task
@@ -272,6 +332,10 @@ class DatasetValidator:
         self._problem_reason: str | None = None
         # Digests of the first MIN_ROWS distinct rows: enough to tell "too few distinct rows" apart.
         self._distinct: set[bytes] = set()
+        self._continues = continues_dataset
+        self._line = 0
+        self._first_row_line = 0
+        self._first_problem_line = 0
         self.report = DatasetReport()
 
     def consume(self, source_name: str, lines: Iterable[bytes]) -> None:
@@ -295,46 +359,36 @@ class DatasetValidator:
                 break
         self._raise_if_problems()
 
-    def finish(self) -> DatasetReport:
-        report = self.report
-        report.sha256 = self._hash.hexdigest()
-        if report.rows == 0:
-            raise InvalidDatasetError("empty-dataset", "the dataset has no data rows")
-        if report.rows < MIN_ROWS:
-            raise InvalidDatasetError(
-                "too-few-rows", f"{report.rows} rows; at least {MIN_ROWS} are needed to train and validate"
-            )
-        if len(self._distinct) < MIN_ROWS:
-            raise InvalidDatasetError(
-                "duplicate-rows",
-                f"only {len(self._distinct)} distinct rows among {report.rows}; at least {MIN_ROWS} distinct rows "
-                "are needed (identical rows add no information and always land on the same side of the split)",
-            )
-        if report.validation_rows == 0 or report.train_rows == 0:
-            raise InvalidDatasetError(
-                "split-empty",
-                f"the split left {report.train_rows} training and {report.validation_rows} validation rows",
-            )
-        if self._task.is_classification:
-            self._check_classes()
-        return report
+    def seal(self) -> DatasetReport:
+        """The report of everything consumed so far, with its sha256; no whole-drop check."""
+        self.report.sha256 = self._hash.hexdigest()
+        return self.report
 
-    def _check_classes(self) -> None:
-        labels = self.report.label_counts
-        if len(labels) < 2:
-            raise InvalidDatasetError(
-                "single-class",
-                f"{self._task.described_as} needs at least two classes, the labels are {sorted(labels)}",
-            )
-        numeric = sorted(float(label) for label in labels)
-        if not all(value.is_integer() and value >= 0 for value in numeric):
-            raise InvalidDatasetError(
-                "bad-class-labels", f"classification labels must be 0, 1, 2, ...; got {numeric[:10]}"
-            )
-        if self._task.kind == "binary" and numeric[-1] > 1:
-            raise InvalidDatasetError("bad-class-labels", f"binary labels must be 0 or 1; got {numeric[:10]}")
+    def finish(self) -> DatasetReport:
+        self.seal()
+        if self._task is None:
+            raise TypeError("finish() needs the family's LabelTask; a shard's validator has none")
+        check_complete(self.report, len(self._distinct), self._task)
+        return self.report
+
+    @property
+    def distinct_digests(self) -> set[bytes]:
+        """Digests of the first MIN_ROWS distinct rows (a shard's report merges them with the others')."""
+        return self._distinct
+
+    @property
+    def first_row_line(self) -> int:
+        """The line whose row set the column count (0 before one did)."""
+        return self._first_row_line
+
+    @property
+    def first_problem_line(self) -> int:
+        """The line of the first problem found (0 when none, or when it came with no line)."""
+        return self._first_problem_line
 
     def _problem(self, reason: str, message: str) -> None:
+        if self._problem_reason is None:
+            self._first_problem_line = self._line
         self._problem_reason = self._problem_reason or reason
         self._problems.append(message)
 
@@ -418,6 +472,7 @@ class DatasetValidator:
                 sink.write(b"".join(rows))
 
     def _consume_line(self, source: str, number: int, raw: bytes) -> None:
+        self._line = number
         where = f"{source} line {number}"
         if number == 1 and raw.startswith(UTF8_BOM):
             raw = raw[len(UTF8_BOM) :]
@@ -435,13 +490,14 @@ class DatasetValidator:
         fields = text.split(",")
         report = self.report
         if report.columns == 0:
-            if len(fields) < 2:
+            if len(fields) < 2 and not self._continues:
                 self._problem(
                     "too-few-columns", f"{where}: {len(fields)} column; need a label and at least one feature"
                 )
                 return
             report.columns = len(fields)
             report.column_stats = [ColumnStats() for _ in fields]
+            self._first_row_line = number
         elif len(fields) != report.columns:
             self._problem("ragged-row", f"{where}: {len(fields)} columns where the first row has {report.columns}")
             return
@@ -449,7 +505,9 @@ class DatasetValidator:
         if label is None or not math.isfinite(label):
             if fields[0].strip() == "":
                 self._problem("missing-label", f"{where}: the label (first column) is empty")
-            elif label is None and report.rows == 0 and not _looks_numeric_or_missing(fields[0]):
+            elif (
+                label is None and report.rows == 0 and not self._continues and not _looks_numeric_or_missing(fields[0])
+            ):
                 self._problem(
                     "header-row",
                     f"{where}: the first row looks like a header ({fields[0][:40]!r}); built-in XGBoost CSV has none",

@@ -78,8 +78,8 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
         if drop.size > max_object_bytes:
             raise InvalidDropError(
                 "object-too-large",
-                f"{drop.key} is {drop.size} bytes; the Lambda preprocessing limit (MaxDatasetBytes) is "
-                f"{max_object_bytes} and there is no Processing-job path: drop less data or raise MaxDatasetBytes",
+                f"{drop.key} is {drop.size} bytes; the largest drop Conveyor accepts (MaxDatasetBytes) is "
+                f"{max_object_bytes} bytes: drop less data or raise MaxDatasetBytes",
             )
         return DatasetRef(
             bucket=drop.bucket,
@@ -110,8 +110,8 @@ def resolve_dataset(s3_client: Any, drop: Drop, max_object_bytes: int) -> Datase
     if total > max_object_bytes:
         raise InvalidDropError(
             "dataset-too-large",
-            f"the {len(keys)} part(s) of {drop.drop_prefix} add up to {total} bytes; the Lambda preprocessing limit "
-            f"(MaxDatasetBytes) is {max_object_bytes} and there is no Processing-job path: drop less data or raise it",
+            f"the {len(keys)} part(s) of {drop.drop_prefix} add up to {total} bytes; the largest drop Conveyor accepts "
+            f"(MaxDatasetBytes) is {max_object_bytes} bytes: drop less data or raise MaxDatasetBytes",
         )
     return DatasetRef(
         bucket=drop.bucket,

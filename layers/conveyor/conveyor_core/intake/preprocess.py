@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from conveyor_core.families import ModelFamily
-from conveyor_core.intake import drop_reader, s3_io
-from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError
+from conveyor_core.intake import drop_reader, processing_plan, s3_io
+from conveyor_core.intake.csv_dataset import DatasetReport, DatasetValidator, InvalidDatasetError
 from conveyor_core.intake.drops import pinned_version, version_gone_detail
+from conveyor_core.intake.processing_plan import ProcessingConfig
 from conveyor_core.monitoring import baseline
 from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 
@@ -136,11 +137,14 @@ def preprocess(
     max_dataset_bytes: int,
     production_features: int | None = None,
     drift_threshold: float = baseline.DEFAULT_DRIFT_THRESHOLD,
+    processing: ProcessingConfig | None = None,
 ) -> PreprocessOutput:
     """Validate and split the drop for ``family``; its spec (which needs the feature count) is the caller's.
 
     ``production_features`` is what the model in production takes: a drop with another count would
     train a model its callers cannot call, so it is quarantined (``feature-count-changed``).
+    A drop over ``processing.threshold_bytes`` is not read here: the answer is the Processing job
+    that will (status ``processing``), and ``shard_merge`` finishes the drop after it.
     """
     prefix = f"runs/{run.run_id}/data/"
     train = s3_io.S3StreamWriter(s3_client, artifact_bucket, f"{prefix}train/train.csv")
@@ -151,34 +155,72 @@ def preprocess(
         size = sum(sizes.values())
         if size > max_dataset_bytes:
             raise DatasetTooLargeError(
-                f"the dataset is {size} bytes; the Lambda preprocessing limit is {max_dataset_bytes} bytes "
+                f"the dataset is {size} bytes; the largest drop Conveyor accepts is {max_dataset_bytes} bytes "
                 "(raise MaxDatasetBytes or split the drop)"
             )
+        if processing is not None and size > processing.threshold_bytes:
+            plan = processing_plan.plan(s3_client, run, sizes, artifact_bucket, validation_fraction, processing)
+            return PreprocessOutput(status="processing", processing=plan)
         for key, blocks in _drop_blocks(s3_client, run, sizes):
             validator.consume_blocks(key, blocks)
         report = validator.finish()
-        if production_features is not None and report.feature_count != production_features:
-            raise InvalidDatasetError(
-                "feature-count-changed",
-                f"the drop has {report.feature_count} features per row; the model in production takes "
-                f"{production_features}, and its callers send that many. Fix the drop, or retrain on purpose "
-                "by deploying a new stack (or clearing the production record) for the new schema",
-            )
+        check_feature_count(report, production_features)
     except InvalidDatasetError as error:
         train.abort()
         validation.abort()
-        uri = s3_io.quarantine(
-            s3_client,
-            run.dataset.bucket,
-            run.dataset.keys,
-            f"quarantine/{run.run_id}/",
-            {"reason": error.reason, "detail": error.detail, "problems": error.problems, "stage": "preprocess"},
-            version_id=run.dataset.version_id,
-            skip=error.keys if isinstance(error, ObjectMissingError) else (),
-        )
-        return PreprocessOutput(status="quarantined", reason=error.reason, detail=error.detail, quarantine_uri=uri)
+        return quarantined(s3_client, run, error)
     train.close()
     validation.close()
+    return published(
+        s3_client,
+        artifact_bucket,
+        run,
+        report,
+        family,
+        hyperparameters,
+        drift_threshold,
+        train_uri=f"s3://{artifact_bucket}/{prefix}train/",
+        validation_uri=f"s3://{artifact_bucket}/{prefix}validation/",
+    )
+
+
+def check_feature_count(report: DatasetReport, production_features: int | None) -> None:
+    if production_features is not None and report.feature_count != production_features:
+        raise InvalidDatasetError(
+            "feature-count-changed",
+            f"the drop has {report.feature_count} features per row; the model in production takes "
+            f"{production_features}, and its callers send that many. Fix the drop, or retrain on purpose "
+            "by deploying a new stack (or clearing the production record) for the new schema",
+        )
+
+
+def quarantined(s3_client: Any, run: PipelineInput, error: InvalidDatasetError) -> PreprocessOutput:
+    """Copy the drop to ``quarantine/<run>/`` with the reason beside it; the originals stay where they are."""
+    uri = s3_io.quarantine(
+        s3_client,
+        run.dataset.bucket,
+        run.dataset.keys,
+        f"quarantine/{run.run_id}/",
+        {"reason": error.reason, "detail": error.detail, "problems": error.problems, "stage": "preprocess"},
+        version_id=run.dataset.version_id,
+        skip=error.keys if isinstance(error, ObjectMissingError) else (),
+    )
+    return PreprocessOutput(status="quarantined", reason=error.reason, detail=error.detail, quarantine_uri=uri)
+
+
+def published(
+    s3_client: Any,
+    artifact_bucket: str,
+    run: PipelineInput,
+    report: DatasetReport,
+    family: ModelFamily,
+    hyperparameters: dict[str, str],
+    drift_threshold: float,
+    *,
+    train_uri: str,
+    validation_uri: str,
+) -> PreprocessOutput:
+    """Write the accepted drop's statistics and monitoring baseline; the answer training reads."""
     statistics = report.statistics()
     statistics["dataset_uri"] = run.dataset.uri
     statistics_uri = s3_io.put_json(s3_client, artifact_bucket, f"runs/{run.run_id}/statistics.json", statistics)
@@ -194,8 +236,8 @@ def preprocess(
             baseline.constraints(report, drift_threshold),
         ),
         status="ok",
-        train_uri=f"s3://{artifact_bucket}/{prefix}train/",
-        validation_uri=f"s3://{artifact_bucket}/{prefix}validation/",
+        train_uri=train_uri,
+        validation_uri=validation_uri,
         statistics_uri=statistics_uri,
         dataset_sha256=report.sha256,
         rows=report.rows,

@@ -155,6 +155,11 @@ def iter_object_blocks(s3_client: Any, bucket: str, key: str, version_id: str | 
     yield from _blocks(_object_chunks(s3_client, bucket, key, version_id), key)
 
 
+def iter_file_blocks(stream: Any, key: str) -> Iterator[bytes]:
+    """iter_object_blocks for an object already downloaded (a Processing job's input file)."""
+    yield from _blocks(_checked_chunks(_chunks(stream), key), key)
+
+
 def blocks_of_object_bytes(data: bytes, key: str) -> Iterator[bytes]:
     """iter_object_blocks for an object already read whole: the same blocks, checks and errors."""
     pieces = (data[start : start + READ_CHUNK] for start in range(0, len(data), READ_CHUNK))
@@ -212,7 +217,7 @@ class S3StreamWriter:
         self._buffer.clear()
 
 
-def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any]) -> str:
+def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> str:
     s3_client.put_object(
         Bucket=bucket,
         Key=key,

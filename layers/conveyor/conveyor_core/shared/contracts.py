@@ -47,13 +47,36 @@ class DatasetRef(_Contract):
         return self
 
 
+class ProcessingPlan(_Contract):
+    """The SageMaker Processing job that validates, splits and profiles a drop too large for the Lambda.
+
+    The four AWS-shaped members go to CreateProcessingJob as they are; ``reports_uri`` is where the
+    instances' shard reports land, which Preprocess merges once the job has completed.
+    """
+
+    app_specification: dict[str, Any]
+    processing_inputs: list[dict[str, Any]]
+    processing_output_config: dict[str, Any]
+    processing_resources: dict[str, Any]
+    stopping_condition: dict[str, int]
+    reports_uri: str
+    train_uri: str
+    validation_uri: str
+    instance_count: int
+
+
 class PipelineInput(_Contract):
-    """The input of every retrain execution: ingest and the scheduler start runs with it."""
+    """The input of every retrain execution: ingest and the scheduler start runs with it.
+
+    ``processing`` is set only when Preprocess is called again after a drop's Processing job, to
+    merge the shards' reports.
+    """
 
     model: str
     run_id: str
     trigger: Literal["data-arrival", "schedule", "drift", "manual"] = "data-arrival"
     dataset: DatasetRef
+    processing: ProcessingPlan | None = None
 
 
 class ExecutionStatusChange(_Contract):
@@ -110,7 +133,8 @@ class FamilySpec(_Contract):
 
 
 class PreprocessOutput(_Contract):
-    status: Literal["ok", "quarantined"]
+    # "processing": the drop is over ProcessingThresholdBytes; ``processing`` is the job to run.
+    status: Literal["ok", "quarantined", "processing"]
     reason: str | None = None
     detail: str | None = None
     quarantine_uri: str | None = None
@@ -128,6 +152,15 @@ class PreprocessOutput(_Contract):
     managed_spot: bool = False
     # Only an accepted dataset has one: the family's spec depends on the data (its feature count).
     family: FamilySpec | None = None
+    processing: ProcessingPlan | None = None
+    # How training reads the split: one instance with every row (the Lambda path writes one file of
+    # each), or, after a Processing job, up to TrainingInstanceCount instances each with its share
+    # of the parts (ShardedByS3Key: a part goes to one instance, so there are never more instances
+    # than training parts).
+    training_instance_count: int = 1
+    training_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
+    # Each training instance downloads its channels (File mode) to this volume.
+    training_volume_gb: int = 30
 
 
 class GateInput(_Contract):

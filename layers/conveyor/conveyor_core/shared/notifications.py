@@ -171,7 +171,9 @@ def describe_failure(error: str | None, cause: str | None) -> str:
     """Turn a Step Functions ``Catch`` result into one readable reason.
 
     Lambda errors arrive as a JSON cause with errorType/errorMessage, SageMaker .sync failures
-    as the DescribeTrainingJob JSON with FailureReason; anything else is passed through.
+    as the job's Describe JSON with FailureReason; a processing job's container says what went
+    wrong in ExitMessage (its /opt/ml/output/message), as its FailureReason only points at the logs.
+    Anything else is passed through.
     """
     error = error or "UnknownError"
     if not cause:
@@ -181,6 +183,8 @@ def describe_failure(error: str | None, cause: str | None) -> str:
     except json.JSONDecodeError:
         return f"{error}: {cause}"
     if isinstance(parsed, dict):
+        if parsed.get("FailureReason") and parsed.get("ExitMessage"):
+            return f"{error}: {parsed['FailureReason']}: {parsed['ExitMessage']}"
         for field in ("FailureReason", "errorMessage", "Message", "message"):
             if parsed.get(field):
                 return f"{error}: {parsed[field]}"

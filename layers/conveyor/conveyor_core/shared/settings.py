@@ -75,7 +75,17 @@ class PreprocessSettings(CommonSettings):
     neo_target_device: str = Field(default="", alias="NEO_TARGET_DEVICE")
     hyperparameters: dict[str, str] = Field(alias="HYPERPARAMETERS")
     validation_fraction: float = Field(default=0.2, alias="VALIDATION_FRACTION", gt=0.0, lt=0.5)
-    max_dataset_bytes: int = Field(default=5 * 1024**3, alias="MAX_DATASET_BYTES", gt=0)
+    # The largest drop accepted at all; drops over the threshold go to a Processing job.
+    max_dataset_bytes: int = Field(default=1024**4, alias="MAX_DATASET_BYTES", gt=0)
+    processing_threshold_bytes: int = Field(default=1024**3, alias="PROCESSING_THRESHOLD_BYTES", gt=0)
+    processing_instance_count: int = Field(default=2, alias="PROCESSING_INSTANCE_COUNT", ge=1, le=100)
+    processing_instance_type: str = Field(default="ml.m5.xlarge", alias="PROCESSING_INSTANCE_TYPE")
+    processing_volume_gb: int = Field(default=100, alias="PROCESSING_VOLUME_GB", ge=1, le=16384)
+    max_processing_seconds: int = Field(default=3600, alias="MAX_PROCESSING_SECONDS", ge=60, le=777600)
+    # Empty: the PyTorch training Deep Learning Container of the region (Python 3.11, pandas, numpy).
+    processing_image: str = Field(default="", alias="PROCESSING_IMAGE")
+    # Instances that train on a drop Processing split (a Lambda-preprocessed drop trains on one).
+    training_instance_count: int = Field(default=1, alias="TRAINING_INSTANCE_COUNT", ge=1, le=100)
     max_training_seconds: int = Field(default=3600, alias="MAX_TRAINING_SECONDS", ge=60)
     spot_training: bool = Field(default=False, alias="SPOT_TRAINING")
     # Written into the baseline's constraints.json: the distance past which a feature drifts.
