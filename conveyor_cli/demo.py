@@ -4,7 +4,9 @@
    endpoint, which then serves real predictions.
 2. A better dataset lands: a canary rollout bakes under the alarms and is promoted.
 3. A worse dataset lands: the quality gate rejects its model.
-4. A model goes live and starts failing (an injected fault): its 5XX alarm is evaluated from the
+4. A larger dataset lands in parts: over ProcessingThresholdBytes, so a SageMaker Processing job on
+   two instances validates and splits it and two instances train it (distributed XGBoost). Its
+   model goes live and starts failing (an injected fault): its 5XX alarm is evaluated from the
    endpoint's real metrics, fires, and the alarm rollback puts the last good model back.
 5. The retraining schedule fires on the runtime's clock and skips: no new data has arrived.
 6. Production traffic drifts: the hourly monitor measures it, its alarm fires, a notification names
@@ -42,7 +44,13 @@ DEMO_PARAMETERS = {
     # Every request captured, and a monitor that judges from 400 rows: the demo's traffic is small.
     "DataCapturePercent": "100",
     "DriftMinRows": "400",
+    # Step 4's drop (about 230 KiB in four parts) is over this; the single-file drops (117 KiB) are not.
+    "ProcessingThresholdBytes": "204800",
+    "TrainingInstanceCount": "2",
 }
+# Step 4's drop: the parts of a folder, completed by its _SUCCESS marker.
+LARGE_DROP_FOLDER = "incoming/patients-2026-11-22/"
+LARGE_DROP_PARTS = 4
 # Step 6's shift: the first and third features of every request scaled by this.
 DRIFT_SCALE = 1.6
 DRIFTED_FEATURES = (0, 2)
@@ -94,6 +102,8 @@ class DemoReport:
     served: list[str] = field(default_factory=list)
     advice: str = ""
     drift: dict[str, Any] = field(default_factory=dict)
+    # Step 4: the instances its Processing job and its training job ran on.
+    large_drop: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -235,11 +245,21 @@ class Story:
         )
 
     # ---------------------------------------------------------------- steps
-    def _data_run(self, key: str, body: bytes, started: float) -> tuple[str, int]:
+    def _data_run(self, key: str, body: bytes, started: float, parts: int = 1) -> tuple[str, int]:
+        """Upload a drop and follow its run: one object, or ``parts`` parts of a folder and its marker."""
         count = len(self.cloud.executions()) + 1
         notes_before = len(self.report.notifications)
-        self.console.print(f"  upload s3://{self.cloud.output('DataBucketName')}/{key} ({len(body) / 1024:.0f} KiB)")
-        self.cloud.upload(key, body)
+        where = f"s3://{self.cloud.output('DataBucketName')}/{key}"
+        if parts == 1:
+            self.console.print(f"  upload {where} ({len(body) / 1024:.0f} KiB)")
+            self.cloud.upload(key, body)
+        else:
+            self.console.print(f"  upload {where} in {parts} parts ({len(body) / 1024:.0f} KiB), then _SUCCESS")
+            lines = body.splitlines(keepends=True)
+            size = -(-len(lines) // parts)
+            for number, start in enumerate(range(0, len(lines), size)):
+                self.cloud.upload(f"{key}part-{number:04d}.csv", b"".join(lines[start : start + size]))
+            self.cloud.upload(f"{key}_SUCCESS", b"")
         arn = self._wait_for(self.cloud.executions, count)
         transitions = self._follow(arn, started)
         outcome = next(
@@ -271,8 +291,25 @@ class Story:
     def worse_model(self, started: float) -> tuple[str, int]:
         return self._data_run("incoming/patients-2026-11-15.csv", breast_cancer_csv(label_noise=0.3, seed=3), started)
 
+    def _report_large_drop(self) -> None:
+        run_id = self.cloud.executions()[-1]["name"]
+        sagemaker = self.cloud.client("sagemaker")
+        processing = sagemaker.describe_processing_job(ProcessingJobName=run_id)
+        training = sagemaker.describe_training_job(TrainingJobName=run_id)
+        self.report.large_drop = {
+            "processing_instances": processing["ProcessingResources"]["ClusterConfig"]["InstanceCount"],
+            "training_instances": training["ResourceConfig"]["InstanceCount"],
+        }
+        self.console.print(
+            f"  over ProcessingThresholdBytes: a Processing job validated it on "
+            f"{self.report.large_drop['processing_instances']} instances; training ran on "
+            f"{self.report.large_drop['training_instances']} (distributed XGBoost)"
+        )
+
     def faulty_model(self, started: float) -> tuple[str, int]:
-        outcome, transitions = self._data_run("incoming/patients-2026-11-22.csv", breast_cancer_csv(seed=4), started)
+        drop = breast_cancer_csv(seed=4) + breast_cancer_csv(seed=5)
+        outcome, transitions = self._data_run(LARGE_DROP_FOLDER, drop, started, parts=LARGE_DROP_PARTS)
+        self._report_large_drop()
         endpoint = self._endpoint()
         self.report.faulty_config = str(endpoint["EndpointConfigName"])
         model = self._model_of(self.report.faulty_config)
@@ -399,7 +436,10 @@ class Story:
             self._step("1. a dataset lands: train, gate, register, compile, deploy", self.first_model)
             self._step("2. a better dataset lands: canary rollout, bake, promotion", self.better_model)
             self._step("3. a worse dataset lands: the quality gate rejects it", self.worse_model)
-            self._step("4. a faulty model goes live: errors, alarm, rollback", self.faulty_model)
+            self._step(
+                "4. a larger drop in parts: Processing, 2-instance training; the model fails live, rollback",
+                self.faulty_model,
+            )
             self._step("5. the schedule fires: nothing new, the run is skipped", self.schedule_skips)
             self._step("6. production traffic drifts: monitor, alarm, notification", self.drift_detected)
         finally:

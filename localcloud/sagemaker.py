@@ -131,14 +131,22 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _download_prefix(region: str, uri: str, target: Path) -> None:
+def _download_prefix(region: str, uri: str, target: Path, share: tuple[int, int] = (0, 1)) -> None:
+    """The objects under ``uri`` into ``target``; with ``share`` (index, count), every count-th in key order.
+
+    A sharded channel deals its objects out that way (AWS documents only "about 1/n of the objects"
+    per instance; an instance never gets an object another one got).
+    """
     s3 = _s3(region)
     bucket, prefix = _split(uri)
     target.mkdir(parents=True, exist_ok=True)
+    keys: list[str] = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            name = item["Key"][len(prefix) :].lstrip("/").replace("/", "_") or Path(item["Key"]).name
-            (target / name).write_bytes(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    index, count = share
+    for key in sorted(keys)[index::count]:
+        name = key[len(prefix) :].lstrip("/").replace("/", "_") or Path(key).name
+        (target / name).write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def _objects_under(region: str, uri: str) -> Iterator[tuple[str, bytes]]:
@@ -395,26 +403,20 @@ class LocalSageMaker:
         job_dir = self._work_dir(job.training_job_name)
         started = time.monotonic()
         try:
-            channels: dict[str, Path] = {}
-            for channel in job.input_data_config:
-                local = job_dir / "channels" / channel["ChannelName"]
-                uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
-                # SageMaker's words for a channel it may not read, as failed training jobs report it.
-                with _as_role(job.role_arn, f"ClientError: Data download failed:Unable to download data from {uri}"):
-                    _download_prefix(backend.region_name, uri, local)
-                channels[channel["ChannelName"]] = local
+            hosts = [f"algo-{n}" for n in range(1, int(job.resource_config.get("InstanceCount", 1)) + 1)]
+            channels = {host: self._download_channels(job, backend.region_name, job_dir / host, i, len(hosts))
+                        for i, host in enumerate(hosts)}  # fmt: skip
             self._download_code(job, backend.region_name, job_dir / "opt-ml" / "code")
             job.secondary_status = "Training"
             limit = float(job.stopping_condition.get("MaxRuntimeInSeconds", 86400))
             engine = engines.for_training_image(job.algorithm_specification["TrainingImage"])
             content_types = {c["ChannelName"]: c.get("ContentType", "") for c in job.input_data_config}
-            outcome = engine.train(
-                job_dir / "opt-ml",
-                dict(job.hyper_parameters or {}),
-                channels,
-                limit,
-                {name: kind for name, kind in content_types.items() if kind},
-            )
+            declared = {name: kind for name, kind in content_types.items() if kind}
+            hyperparameters = dict(job.hyper_parameters or {})
+            if len(hosts) == 1:
+                outcome = engine.train(job_dir / "opt-ml", hyperparameters, channels[hosts[0]], limit, declared)
+            else:
+                outcome = self._train_cluster(engine, job_dir, hosts, hyperparameters, channels, limit, declared)
             self._hold_until(started, self.job_durations.training_seconds)
             if outcome.status == "Completed" and outcome.model_tar_gz is not None:
                 artefact = job.model_artifacts["S3ModelArtifacts"]
@@ -437,6 +439,45 @@ class LocalSageMaker:
             job.training_job_status = job.secondary_status = "Failed"
         finally:
             job.training_end_time = job.last_modified_time = _now()
+
+    @staticmethod
+    def _download_channels(job: Any, region: str, host_dir: Path, index: int, count: int) -> dict[str, Path]:
+        """One host's channels: every object (FullyReplicated), or its share of them (ShardedByS3Key)."""
+        channels: dict[str, Path] = {}
+        for channel in job.input_data_config:
+            local = host_dir / "channels" / channel["ChannelName"]
+            source = channel["DataSource"]["S3DataSource"]
+            uri = source["S3Uri"]
+            sharded = source.get("S3DataDistributionType") == "ShardedByS3Key"
+            # SageMaker's words for a channel it may not read, as failed training jobs report it.
+            with _as_role(job.role_arn, f"ClientError: Data download failed:Unable to download data from {uri}"):
+                _download_prefix(region, uri, local, share=(index, count) if sharded else (0, 1))
+            channels[channel["ChannelName"]] = local
+        return channels
+
+    @staticmethod
+    def _train_cluster(
+        engine: Any,
+        job_dir: Path,
+        hosts: list[str],
+        hyperparameters: dict[str, str],
+        channels: dict[str, dict[str, Path]],
+        limit: float,
+        content_types: dict[str, str],
+    ) -> Any:
+        from localcloud.sagemaker_engine import engines
+
+        if not hasattr(engine, "train_cluster"):
+            raise engines.NoEngineError(
+                "ClientError: the offline container of this image trains on one instance; "
+                f"InstanceCount is {len(hosts)}"
+            )
+        code = job_dir / "opt-ml" / "code"
+        dirs = {host: job_dir / host / "opt-ml" for host in hosts}
+        if code.exists():  # script mode: every host runs the same code
+            for host_dir in dirs.values():
+                shutil.copytree(code, host_dir / "code", dirs_exist_ok=True)
+        return engine.train_cluster(dirs, hyperparameters, channels, limit, content_types)
 
     @staticmethod
     def _download_code(job: Any, region: str, target: Path) -> None:

@@ -18,9 +18,11 @@ it imports xgboost only after the cheap checks so configuration errors fail fast
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -272,28 +274,70 @@ def train(job_dir: Path, plan: TrainingPlan) -> None:
 
     import xgboost
 
-    evals = [(_dmatrix(xgboost, train_set), "train")]
-    if validation_set is not None:
-        evals.append((_dmatrix(xgboost, validation_set), "validation"))
-    print(f"Train matrix has {train_set.features.shape[0]} rows and {train_set.features.shape[1]} columns", flush=True)
-    evals_result: dict[str, dict[str, list[float]]] = {}
-    try:
-        booster = xgboost.train(
-            plan.params,
-            evals[0][0],
-            num_boost_round=plan.num_round,
-            evals=evals,
-            evals_result=evals_result,
-            early_stopping_rounds=plan.early_stopping_rounds,
-            verbose_eval=True,  # XGBoost's EvaluationMonitor prints the exact lines SageMaker parses.
-        )
-    except xgboost.core.XGBoostError as error:
-        raise ClientError(describe_xgboost_error(error)) from None
+    cluster = _cluster(job_dir)
+    with _collective(xgboost, cluster):
+        evals = [(_dmatrix(xgboost, train_set), "train")]
+        if validation_set is not None:
+            evals.append((_dmatrix(xgboost, validation_set), "validation"))
+        rows = train_set.features.shape[0]
+        print(f"Train matrix has {rows} rows and {train_set.features.shape[1]} columns", flush=True)
+        evals_result: dict[str, dict[str, list[float]]] = {}
+        try:
+            booster = xgboost.train(
+                plan.params,
+                evals[0][0],
+                num_boost_round=plan.num_round,
+                evals=evals,
+                evals_result=evals_result,
+                early_stopping_rounds=plan.early_stopping_rounds,
+                verbose_eval=True,  # XGBoost's EvaluationMonitor prints the exact lines SageMaker parses.
+            )
+        except xgboost.core.XGBoostError as error:
+            raise ClientError(describe_xgboost_error(error)) from None
+    if cluster is not None and cluster.current_host != cluster.hosts[0]:
+        return  # every host holds the same trees; the first one saves them, as SageMaker's container does
     model_dir = job_dir / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     # JSON (not the UBJ a suffix-less name would get) so treelite, and people, can read it as is.
     (model_dir / MODEL_FILE_NAME).write_bytes(bytes(booster.save_raw(raw_format="json")))
     _write_json(job_dir / "output" / "metrics.json", final_metrics(evals_result))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The job's hosts, from ``input/config/resourceconfig.json``, and where their tracker listens."""
+
+    current_host: str
+    hosts: list[str]
+    tracker_uri: str
+    tracker_port: int
+
+
+def _cluster(job_dir: Path) -> Cluster | None:
+    """The cluster this container is one host of, or None for a single-instance job."""
+    path = job_dir / "input" / "config" / "resourceconfig.json"
+    if not path.exists():
+        return None
+    config = json.loads(path.read_text(encoding="utf-8"))
+    hosts = sorted(str(host) for host in config.get("hosts", []))
+    if len(hosts) < 2:
+        return None
+    try:
+        uri, port = os.environ["DMLC_TRACKER_URI"], int(os.environ["DMLC_TRACKER_PORT"])
+    except (KeyError, ValueError):
+        raise RuntimeError(f"{len(hosts)} hosts but no tracker address (DMLC_TRACKER_URI, DMLC_TRACKER_PORT)") from None
+    return Cluster(str(config["current_host"]), hosts, uri, port)
+
+
+def _collective(xgboost: Any, cluster: Cluster | None) -> Any:
+    """XGBoost's collective for a distributed job (histograms summed across hosts); nothing for one host."""
+    if cluster is None:
+        return contextlib.nullcontext()
+    return xgboost.collective.CommunicatorContext(
+        dmlc_tracker_uri=cluster.tracker_uri,
+        dmlc_tracker_port=cluster.tracker_port,
+        dmlc_task_id=cluster.current_host,
+    )
 
 
 def final_metrics(evals_result: Mapping[str, Mapping[str, list[float]]]) -> list[dict[str, Any]]:

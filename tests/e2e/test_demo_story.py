@@ -112,3 +112,7 @@ def test_the_bandit_step_promotes_the_candidate_the_client_converts_better_on(re
     assert verdict["ci_low"] > 0
     assert verdict["probability_candidate_best"] >= 0.95
     assert verdict["candidate_share"] > 0.5, "Thompson sampling moved traffic to the better variant"
+
+
+def test_the_larger_drop_went_through_processing_and_distributed_training(report: DemoReport) -> None:
+    assert report.large_drop == {"processing_instances": 2, "training_instances": 2}

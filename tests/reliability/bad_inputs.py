@@ -27,8 +27,10 @@ Stage = Literal["ingest", "preprocess"]
 # deleted: ingest is off while the object lands and is deleted; the event is then put on the bus.
 # queued-then-deleted: the drop is admitted behind a running run and deleted while it waits.
 Delivery = Literal["upload", "direct", "deleted", "queued-then-deleted"]
-# default: the template's defaults. small-limit: MaxDatasetBytes=SMALL_LIMIT_BYTES.
-CloudKind = Literal["default", "small-limit"]
+# default: the template's defaults. small-limit: MaxDatasetBytes=SMALL_LIMIT_BYTES. processing: drops
+# over PROCESSING_THRESHOLD_BYTES go to a SageMaker Processing job on two instances.
+CloudKind = Literal["default", "small-limit", "processing"]
+PROCESSING_THRESHOLD_BYTES = 4096
 
 SMALL_LIMIT_BYTES = 4096
 
@@ -345,6 +347,57 @@ BAD_INPUTS: tuple[BadInput, ...] = (
         ),
         quarantined=("incoming/bad-part/part-0000.csv", "incoming/bad-part/part-0001.csv"),
     ),
+    # ---------------------------------------------------------------- through a Processing job
+    BadInput(
+        "processing-bad-label-in-one-shard",
+        "bad-label",
+        "preprocess",
+        (
+            Upload("incoming/large-bad/part-0000.csv", good(60)),
+            Upload("incoming/large-bad/part-0001.csv", _replace_line(60, 7, b"benign" + b",1" * 30 + b"\n")),
+            Upload("incoming/large-bad/part-0002.csv", good(60)),
+            Upload("incoming/large-bad/_SUCCESS", b""),
+        ),
+        cloud="processing",
+        note="read by the instance that got part-0001; the merge reports that file's reason and line",
+    ),
+    BadInput(
+        "processing-ragged-across-shards",
+        "ragged-row",
+        "preprocess",
+        (
+            Upload("incoming/large-ragged/part-0000.csv", good(60)),
+            Upload("incoming/large-ragged/part-0001.csv", b"1,0.5,0.25\n" * 60),
+            Upload("incoming/large-ragged/_SUCCESS", b""),
+        ),
+        cloud="processing",
+        note="each instance sees consistent rows; only the merge sees two column counts",
+    ),
+    BadInput(
+        "processing-header-in-first-part",
+        "header-row",
+        "preprocess",
+        (
+            Upload(
+                "incoming/large-header/part-0000.csv",
+                b"label," + b",".join(b"f%d" % n for n in range(30)) + b"\n" + good(60),
+            ),
+            Upload("incoming/large-header/part-0001.csv", good(60)),
+            Upload("incoming/large-header/_SUCCESS", b""),
+        ),
+        cloud="processing",
+    ),
+    BadInput(
+        "processing-truncated-gzip-part",
+        "bad-gzip",
+        "preprocess",
+        (
+            Upload("incoming/large-gzip/part-0000.csv", good(60)),
+            Upload("incoming/large-gzip/part-0001.csv.gz", gzip.compress(good(60))[:-20]),
+            Upload("incoming/large-gzip/_SUCCESS", b""),
+        ),
+        cloud="processing",
+    ),
     # ---------------------------------------------------------------- beyond the Lambda path's limit
     BadInput(
         "object-over-max-dataset-bytes",
@@ -352,7 +405,7 @@ BAD_INPUTS: tuple[BadInput, ...] = (
         "ingest",
         _single("too-large", good(120)),
         cloud="small-limit",
-        note="there is no Processing-job path: the drop is refused with the limit in the reason",
+        note="over every limit: refused at ingest, the reason names MaxDatasetBytes",
     ),
     BadInput(
         "folder-over-max-dataset-bytes",

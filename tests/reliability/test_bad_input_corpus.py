@@ -18,7 +18,15 @@ import pytest
 from conveyor_core.intake.drops import is_safe_key
 from conveyor_core.intake.s3_io import split_uri
 from localcloud.cloud import Notification, OfflineCloud
-from tests.reliability.bad_inputs import BAD_INPUTS, SMALL_LIMIT_BYTES, VALID_INPUTS, BadInput, Upload, ValidInput
+from tests.reliability.bad_inputs import (
+    BAD_INPUTS,
+    PROCESSING_THRESHOLD_BYTES,
+    SMALL_LIMIT_BYTES,
+    VALID_INPUTS,
+    BadInput,
+    Upload,
+    ValidInput,
+)
 from tests.reliability.conftest import Clouds, ObjectCreated, bus_entry
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +34,7 @@ pytestmark = pytest.mark.e2e
 CLOUD_PARAMETERS: dict[str, dict[str, str]] = {
     "default": {},
     "small-limit": {"MaxDatasetBytes": str(SMALL_LIMIT_BYTES)},
+    "processing": {"ProcessingThresholdBytes": str(PROCESSING_THRESHOLD_BYTES), "ProcessingInstanceCount": "2"},
 }
 # Valid cases: a quick model, and a gate no later model can pass, so only the first run deploys.
 VALID_CLOUD = {
@@ -205,6 +214,7 @@ def test_bad_input_is_quarantined_with_its_reason_and_no_training_job_starts(
         assert run["status"] == "SUCCEEDED", "a quarantined dataset is a handled outcome, not a failure"
         states = cloud.states_entered(run["executionArn"])
         assert "QuarantinedOutcome" in states
+        assert ("MergeShards" in states) == (case.cloud == "processing")
         assert "Train" not in states
         assert notification.body["execution"] == run["executionArn"]
     # (3) one data.quarantined notification carrying the reason code

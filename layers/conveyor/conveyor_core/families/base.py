@@ -66,6 +66,9 @@ class ModelFamily(ABC):
     content_type: ClassVar[str] = "text/csv"
     # The object that plays its containers in the offline cloud ("module:attribute", imported only there).
     offline_engine: ClassVar[str]
+    # Whether its training container trains one model across instances (a sharded train channel).
+    # Without it, a drop split by Processing still trains on one instance.
+    distributed_training: ClassVar[bool] = False
 
     @property
     def default_version(self) -> str:

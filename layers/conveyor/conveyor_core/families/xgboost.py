@@ -77,6 +77,8 @@ class XGBoostFamily(ModelFamily):
     image_repository = "sagemaker-xgboost"
     content_type = "text/csv"
     offline_engine = "localcloud.sagemaker_engine.xgboost_engine:ENGINE"
+    # SageMaker's XGBoost trains across instances (Rabit), each on its shard of the train channel.
+    distributed_training = True
 
     def training_image(self, region: str, version: str) -> str:
         try:

@@ -149,7 +149,7 @@ def merge_shards(
         train_uri=plan.train_uri,
         validation_uri=plan.validation_uri,
     )
-    instances = min(training_instance_count, train_parts(shards))
+    instances = min(training_instance_count, train_parts(shards)) if family.distributed_training else 1
     return result.model_copy(
         update={
             "training_instance_count": instances,
