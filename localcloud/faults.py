@@ -77,6 +77,7 @@ LOST_RESPONSE_OPERATIONS = frozenset(
         ("sagemaker", "UpdateEndpoint"),
         ("sagemaker", "DeleteEndpoint"),
         ("sagemaker", "CreateTrainingJob"),
+        ("sagemaker", "CreateProcessingJob"),
         ("sagemaker", "CreateCompilationJob"),
     }
 )

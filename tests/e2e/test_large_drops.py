@@ -172,3 +172,17 @@ def test_the_worker_runs_from_the_staged_archive(cloud_factory: CloudFactory) ->
     assert "conveyor_core/intake/shard_worker.py" in names
     assert "conveyor_core/intake/csv_dataset.py" in names
     assert not [name for name in names if "contracts" in name or "settings" in name]
+
+
+def test_a_processing_job_whose_create_answer_was_lost_is_adopted(cloud_factory: CloudFactory) -> None:
+    cloud = cloud_factory(**LARGE)
+    cloud.faults.fail_api("sagemaker", "CreateProcessingJob", kind="lost_response", times=1)
+    _drop(cloud, _parts(rows=300, count=3))
+
+    wait_for_event(cloud, "pipeline.succeeded")
+
+    [run] = cloud.wait_for_executions(1)
+    states = cloud.states_entered(run["executionArn"])
+    assert "AdoptProcessingJob" in states, "the retry met ResourceInUse and waited for its own job"
+    assert states.index("ProcessingJobDone") < states.index("MergeShards")
+    assert len(cloud.client("sagemaker").list_processing_jobs()["ProcessingJobSummaries"]) == 1

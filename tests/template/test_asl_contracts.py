@@ -172,6 +172,7 @@ def test_fail_states_use_run_errors_and_the_watch_treats_only_reported_ones_as_n
 def test_fixed_waits_come_from_the_polling_schedule() -> None:
     expected = {
         "WaitForTrainingJob": polling.TRAINING_POLL_SECONDS,
+        "WaitForProcessingJob": polling.PROCESSING_POLL_SECONDS,
         "WaitForEndpointDeletion": polling.DELETE_POLL_SECONDS,
         "WaitForShiftStep": polling.SHIFT_POLL_SECONDS,
         "WaitBeforeRemovingCandidate": polling.ABORT_SETTLE_SECONDS,
@@ -218,6 +219,7 @@ def test_variant_shift_and_restore_polls_are_bounded_by_the_schedule() -> None:
     assert bound(RETRAIN, "ShiftStepApplied", "$.shift.attempt") == polling.SHIFT_MAX_POLLS
     assert bound(RETRAIN, "EndpointDeleted", "$.deletion.attempt") == polling.DELETE_MAX_POLLS
     assert bound(RETRAIN, "TrainingJobDone", "$.adoption.attempt") == polling.TRAINING_MAX_POLLS
+    assert bound(RETRAIN, "ProcessingJobDone", "$.adoption.attempt") == polling.PROCESSING_MAX_POLLS
     assert bound(ROLLBACK, "RestoreSettled", "$.restore.attempt") == polling.RESTORE_MAX_POLLS
 
 

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from conveyor_core.release import history
+from conveyor_core.release.polling import PROCESSING_MAX_POLLS, PROCESSING_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, history_items, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
+from statemachines.builder.retrain import adoption
+from statemachines.builder.retrain.common import (
+    FAILURE,
+    FINALIZE,
+    MODEL,
+    RUN_ID,
+    fail_run,
+    run_details,
+    run_tags,
+)
 
 PREPROCESSED = "$.preprocess"
 PRODUCTION = "$.production"
 PLAN = "$.preprocess.processing"
 _RUN_INPUT = {"model": MODEL, "run_id": RUN_ID, "trigger": "$.trigger", "dataset": "$.dataset"}
+PROCESSING_JOB = "$.processing_job"
+ADOPTION = adoption.AdoptedJob(
+    kind="Processing",
+    name_param="ProcessingJobName",
+    status_field="ProcessingJobStatus",
+    result_selector={"ProcessingJobName": "$.ProcessingJobName", "status": "$.ProcessingJobStatus"},
+    result_path=PROCESSING_JOB,
+    poll_seconds=PROCESSING_POLL_SECONDS,
+    max_polls=PROCESSING_MAX_POLLS,
+    next_state="MergeShards",
+    details={"processing_job": f"{PROCESSING_JOB}.ProcessingJobName"},
+)
 
 
 def _processing() -> dict[str, asl.State]:
@@ -31,11 +53,20 @@ def _processing() -> dict[str, asl.State]:
                 "StoppingCondition": f"{PLAN}.stopping_condition",
                 "Tags": run_tags(),
             },
-            result_selector={"ProcessingJobName": "$.ProcessingJobName", "status": "$.ProcessingJobStatus"},
-            result_path="$.processing_job",
-            catch=fail_run(),
+            result_selector=ADOPTION.result_selector,
+            result_path=PROCESSING_JOB,
+            catch=[
+                # A retry after a lost answer: the first attempt started the job, which is the run's own.
+                {
+                    "ErrorEquals": ["SageMaker.ResourceInUseException"],
+                    "ResultPath": FAILURE,
+                    "Next": ADOPTION.adopt_state,
+                },
+                *fail_run(),
+            ],
             next_state="MergeShards",
         ),
+        **adoption.states(ADOPTION),
         "MergeShards": functions.PREPROCESS.task(
             comment="Merge the shards' reports exactly, then accept the drop or quarantine it as Preprocess does.",
             parameters={**_RUN_INPUT, "processing": PLAN},

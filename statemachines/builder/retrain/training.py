@@ -9,6 +9,7 @@ from __future__ import annotations
 from conveyor_core.release.polling import TRAINING_MAX_POLLS, TRAINING_POLL_SECONDS
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, outcomes
+from statemachines.builder.retrain import adoption
 from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
 
 TRAINING = "$.training"
@@ -38,44 +39,17 @@ def _trained(selector_root: str = "$") -> dict[str, str | dict[str, str]]:
     }
 
 
-def _adoption() -> dict[str, asl.State]:
-    """Wait for the run's own training job when its CreateTrainingJob answer was lost."""
-    return {
-        "AdoptTrainingJob": asl.pass_state({"attempt": 0}, result_path="$.adoption", next_state="WaitForTrainingJob"),
-        "WaitForTrainingJob": asl.wait("DescribeTrainingJob", seconds=TRAINING_POLL_SECONDS),
-        "DescribeTrainingJob": asl.service_task(
-            "aws-sdk:sagemaker:describeTrainingJob",
-            parameters={"TrainingJobName": RUN_ID},
-            result_selector={**_trained(), "status": "$.TrainingJobStatus"},
-            result_path=TRAINING,
-            catch=fail_run(),
-            next_state="TrainingJobDone",
-        ),
-        "TrainingJobDone": asl.choice(
-            [
-                asl.rule(asl.equals("$.training.status", "Completed"), "QualityGate"),
-                asl.rule(asl.equals_any("$.training.status", ("Failed", "Stopped")), "AdoptedTrainingFailedOutcome"),
-                asl.rule(
-                    {"Variable": "$.adoption.attempt", "NumericGreaterThanEquals": TRAINING_MAX_POLLS},
-                    "AdoptedTrainingFailedOutcome",
-                ),
-            ],
-            "CountTrainingPoll",
-        ),
-        "CountTrainingPoll": asl.pass_state(
-            {"attempt": "States.MathAdd($.adoption.attempt, 1)"},
-            result_path="$.adoption",
-            next_state="WaitForTrainingJob",
-        ),
-        "AdoptedTrainingFailedOutcome": outcomes.outcome(
-            EventType.PIPELINE_FAILED,
-            model=MODEL,
-            reason="States.Format('training job {} ended {} (DescribeTrainingJob has its FailureReason)', "
-            "$.training.TrainingJobName, $.training.status)",
-            details=run_details(training_job="$.training.TrainingJobName"),
-            next_state=FINALIZE,
-        ),
-    }
+ADOPTION = adoption.AdoptedJob(
+    kind="Training",
+    name_param="TrainingJobName",
+    status_field="TrainingJobStatus",
+    result_selector={**_trained(), "status": "$.TrainingJobStatus"},
+    result_path=TRAINING,
+    poll_seconds=TRAINING_POLL_SECONDS,
+    max_polls=TRAINING_MAX_POLLS,
+    next_state="QualityGate",
+    details={"training_job": "$.training.TrainingJobName"},
+)
 
 
 def states() -> dict[str, asl.State]:
@@ -114,13 +88,13 @@ def states() -> dict[str, asl.State]:
                 {
                     "ErrorEquals": ["SageMaker.ResourceInUseException"],
                     "ResultPath": FAILURE,
-                    "Next": "AdoptTrainingJob",
+                    "Next": ADOPTION.adopt_state,
                 },
                 *fail_run(),
             ],
             next_state="QualityGate",
         ),
-        **_adoption(),
+        **adoption.states(ADOPTION),
         "QualityGate": functions.QUALITY_GATE.task(
             comment="Compare the candidate's validation metric with the production model's.",
             parameters={

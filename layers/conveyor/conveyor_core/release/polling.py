@@ -15,6 +15,9 @@ from __future__ import annotations
 # minutes, for as long as the longest job SageMaker runs (MaxRuntimeInSeconds up to 5 days).
 TRAINING_POLL_SECONDS = 300
 TRAINING_MAX_POLLS = 1500
+# The same for a large drop's Processing job, up to its longest MaxRuntimeInSeconds (9 days).
+PROCESSING_POLL_SECONDS = 300
+PROCESSING_MAX_POLLS = 2600
 
 # ------------------------------------------------------------------ Neo compilation
 # A typical compilation ends within 7 minutes, so one poll usually sees it; the waits add up to
