@@ -534,7 +534,7 @@ class LocalSageMaker:
                 for host, root in roots.items()
             }
             limit = float(request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
-            codes, timed_out = processing.wait_all(workers, limit)
+            codes, still_running = processing.wait_all(workers, limit)
             job.exit_message = processing.exit_message(roots)
             failed = sorted(host for host, code in codes.items() if code != 0)
             for host in failed:
@@ -545,10 +545,10 @@ class LocalSageMaker:
                     codes[host],
                     processing.log_tail(roots[host]),
                 )
-            if timed_out:
+            if still_running:
                 job.failure_reason = (
                     f"MaxRuntimeExceeded: Processing job exceeded MaxRuntimeInSeconds of {limit:g} s; "
-                    f"stopped {', '.join(names)}"
+                    f"stopped {', '.join(still_running)}, still running"
                 )
             elif failed:
                 job.failure_reason = processing.ALGORITHM_FAILURE

@@ -156,25 +156,22 @@ def start_instance(root: Path, app: dict[str, Any], environment: dict[str, str])
         )
 
 
-def wait_all(workers: dict[str, subprocess.Popen[bytes]], timeout_seconds: float) -> tuple[dict[str, int], bool]:
-    """Each worker's exit status, and whether the job ran past its limit (every worker is then stopped)."""
+def wait_all(workers: dict[str, subprocess.Popen[bytes]], timeout_seconds: float) -> tuple[dict[str, int], list[str]]:
+    """Each worker's exit status, and the workers still running when the job's time ran out (then stopped)."""
     deadline = time.monotonic() + timeout_seconds
-    codes: dict[str, int] = {}
-    for host, process in workers.items():
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.001))
-        except subprocess.TimeoutExpired:
-            for other in workers.values():
-                if other.poll() is None:
-                    other.terminate()
-            for other in workers.values():
+    while any(process.poll() is None for process in list(workers.values())):
+        if time.monotonic() >= deadline:
+            running = sorted(host for host, process in workers.items() if process.poll() is None)
+            for host in running:
+                workers[host].terminate()
+            for host in running:
                 try:
-                    other.wait(timeout=TERMINATION_GRACE_SECONDS)
+                    workers[host].wait(timeout=TERMINATION_GRACE_SECONDS)
                 except subprocess.TimeoutExpired:
-                    other.kill()
-            return {name: proc.wait() for name, proc in workers.items()}, True
-        codes[host] = process.returncode
-    return codes, False
+                    workers[host].kill()
+            return {host: process.wait() for host, process in workers.items()}, running
+        time.sleep(0.05)
+    return {host: process.wait() for host, process in workers.items()}, []
 
 
 def exit_message(roots: dict[str, Path]) -> str | None:

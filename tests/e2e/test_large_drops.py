@@ -139,7 +139,7 @@ def test_a_failing_shard_ends_the_run_with_a_notification_naming_it(cloud_factor
 
     reason = note.body["reason"]
     assert "AlgorithmError: See job logs for more information" in reason
-    assert f"shard algo-2: 1 files; failed on {FOLDER}part-0001.csv" in reason
+    assert f"shard algo-2: 1 files, 0 done; failed on {FOLDER}part-0001.csv" in reason
     [run] = cloud.wait_for_executions(1)
     assert run["status"] == "FAILED"
     assert _processing_job(cloud, _run_id(run))["ProcessingJobStatus"] == "Failed"

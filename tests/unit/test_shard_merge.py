@@ -232,3 +232,38 @@ def test_training_volume_grows_with_the_share_of_data() -> None:
     report = DatasetReport(rows=100, train_rows=80, validation_rows=20, bytes_read=400 * 1024**3)
     assert training_volume_gb(report, 4) == math.ceil(1.5 * (80 + 80))
     assert training_volume_gb(DatasetReport(rows=10, train_rows=8, validation_rows=2, bytes_read=1000), 1) == 30
+
+
+def test_a_stopped_worker_writes_a_message_naming_its_shard_and_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("a.csv", "b.csv"):
+        (data / name).write_bytes(b"0,1\n1,2\n")
+    drop = tmp_path / "drop.json"
+    drop.write_text(
+        json.dumps({"prefix": PREFIX, "keys": [f"{PREFIX}a.csv", f"{PREFIX}b.csv"], "validation_fraction": 0.2})
+    )
+    resources = tmp_path / "resourceconfig.json"
+    resources.write_text(json.dumps({"current_host": "algo-1", "hosts": ["algo-1"]}))
+    message = tmp_path / "message"
+    real = shard_worker.validate_file
+
+    def stopped_on_second_file(path: Path, key: str, *args: Any) -> Any:
+        if key.endswith("b.csv"):
+            os.kill(os.getpid(), signal.SIGTERM)  # what SageMaker sends at MaxRuntimeInSeconds
+        return real(path, key, *args)
+
+    monkeypatch.setattr(shard_worker, "validate_file", stopped_on_second_file)
+    before = signal.getsignal(signal.SIGTERM)
+    args = ["--data", str(data), "--drop", str(drop), "--output", str(tmp_path / "out")]
+    assert shard_worker.main([*args, "--resource-config", str(resources), "--message", str(message)]) == 1
+    assert message.read_text() == (
+        f"shard algo-1: 2 files, 1 done; failed on {PREFIX}b.csv: Stopped: the job was stopped "
+        "(SIGTERM: MaxRuntimeInSeconds reached, or StopProcessingJob)"
+    )
+    assert signal.getsignal(signal.SIGTERM) == before, "the worker's handler does not outlive it"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,18 +93,28 @@ def shard_files(data: Path, prefix: str, keys: list[str]) -> list[tuple[int, str
 
 
 class ShardFailure(RuntimeError):
-    """Not bad data: the shard could not be processed (a read error, a full disk, a bug)."""
+    """Not bad data: the shard could not be processed (a read error, a full disk, a bug, a stop)."""
+
+
+class Stopped(Exception):
+    """SIGTERM: SageMaker stops the job (MaxRuntimeInSeconds, StopProcessingJob) and waits before SIGKILL."""
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise Stopped("the job was stopped (SIGTERM: MaxRuntimeInSeconds reached, or StopProcessingJob)")
 
 
 def run_shard(data: Path, drop: dict[str, Any], output: Path, host: str) -> ShardReport:
     sample = RowSample()
     reports: list[FileReport] = []
     files = shard_files(data, str(drop["prefix"]), [str(key) for key in drop["keys"]])
-    for index, key, path in files:
+    for done, (index, key, path) in enumerate(files):
         try:
             report, file_sample = validate_file(path, key, index, output, float(drop["validation_fraction"]))
         except Exception as error:
-            raise ShardFailure(f"{len(files)} files; failed on {key}: {type(error).__name__}: {error}") from error
+            raise ShardFailure(
+                f"{len(files)} files, {done} done; failed on {key}: {type(error).__name__}: {error}"
+            ) from error
         reports.append(report)
         sample.merge(file_sample)
     return ShardReport(host=host, files=reports, sample=sample)
@@ -114,6 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     for option in ("--data", "--drop", "--output", "--resource-config", "--message"):
         parser.add_argument(option, required=True, type=Path)
     args = parser.parse_args(argv)
+    # A stop is reported like any failure, naming the file it came during; SageMaker waits before SIGKILL.
+    previous = signal.signal(signal.SIGTERM, _stop_requested)
+    try:
+        return _work(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _work(args: argparse.Namespace) -> int:
     host = "this instance"
     try:
         resources = json.loads(args.resource_config.read_text(encoding="utf-8"))
@@ -123,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         reports = args.output / "reports"
         reports.mkdir(parents=True, exist_ok=True)
         (reports / f"{host}.json").write_text(json.dumps(shard.as_json()), encoding="utf-8")
-    except Exception as error:  # every other failure ends the job, naming the shard
+    except Exception as error:  # every other failure (a stop included) ends the job, naming the shard
         what = str(error) if isinstance(error, ShardFailure) else f"{type(error).__name__}: {error}"
         message = f"shard {host}: {' '.join(what.split())}"
         print(message, file=sys.stderr, flush=True)
