@@ -78,18 +78,7 @@ def run_training(
         return _failed(reason, log + reason + "\n", started, secondary_status="MaxRuntimeExceeded")
     if returncode != 0:
         return _failed(_container_failure(job_dir, returncode, log), log, started)
-    model_dir = job_dir / "model"
-    if not model_dir.is_dir() or not any(model_dir.iterdir()):
-        return _failed("AlgorithmError: the container exited without writing a model", log, started)
-    return TrainingOutcome(
-        status="Completed",
-        failure_reason=None,
-        model_tar_gz=tar_directory(model_dir),
-        final_metrics=_read_metrics(job_dir / "output" / "metrics.json"),
-        log=log,
-        seconds=time.perf_counter() - started,
-        secondary_status="Completed",
-    )
+    return _collected(job_dir, log, started, "the container")
 
 
 def run_training_cluster(
@@ -148,15 +137,19 @@ def run_training_cluster(
         return _failed(
             f"{host}: {_container_failure(dirs[host], processes[host].returncode, logs[host])}", log, started
         )
-    master = dirs[hosts[0]]
-    model_dir = master / "model"
+    return _collected(dirs[hosts[0]], log, started, hosts[0])
+
+
+def _collected(job_dir: Path, log: str, started: float, writer: str) -> TrainingOutcome:
+    """The completed job's model and final metrics, as ``writer`` (a container, a host) left them."""
+    model_dir = job_dir / "model"
     if not model_dir.is_dir() or not any(model_dir.iterdir()):
-        return _failed(f"AlgorithmError: {hosts[0]} exited without writing a model", log, started)
+        return _failed(f"AlgorithmError: {writer} exited without writing a model", log, started)
     return TrainingOutcome(
         status="Completed",
         failure_reason=None,
         model_tar_gz=tar_directory(model_dir),
-        final_metrics=_read_metrics(master / "output" / "metrics.json"),
+        final_metrics=_read_metrics(job_dir / "output" / "metrics.json"),
         log=log,
         seconds=time.perf_counter() - started,
         secondary_status="Completed",

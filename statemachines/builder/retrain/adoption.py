@@ -12,7 +12,7 @@ from typing import Any
 
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, outcomes
-from statemachines.builder.retrain.common import FINALIZE, MODEL, RUN_ID, fail_run, run_details
+from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_details
 
 ATTEMPT = "$.adoption"
 
@@ -33,6 +33,14 @@ class AdoptedJob:
     @property
     def adopt_state(self) -> str:
         return f"Adopt{self.kind}Job"
+
+
+def catch(job: AdoptedJob) -> list[dict[str, Any]]:
+    """The Create's catchers: its own job already exists after a lost answer, anything else fails the run."""
+    return [
+        {"ErrorEquals": ["SageMaker.ResourceInUseException"], "ResultPath": FAILURE, "Next": job.adopt_state},
+        *fail_run(),
+    ]
 
 
 def states(job: AdoptedJob) -> dict[str, asl.State]:

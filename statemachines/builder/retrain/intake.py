@@ -8,7 +8,6 @@ from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, history_items, outcomes
 from statemachines.builder.retrain import adoption
 from statemachines.builder.retrain.common import (
-    FAILURE,
     FINALIZE,
     MODEL,
     RUN_ID,
@@ -55,15 +54,7 @@ def _processing() -> dict[str, asl.State]:
             },
             result_selector=ADOPTION.result_selector,
             result_path=PROCESSING_JOB,
-            catch=[
-                # A retry after a lost answer: the first attempt started the job, which is the run's own.
-                {
-                    "ErrorEquals": ["SageMaker.ResourceInUseException"],
-                    "ResultPath": FAILURE,
-                    "Next": ADOPTION.adopt_state,
-                },
-                *fail_run(),
-            ],
+            catch=adoption.catch(ADOPTION),
             next_state="MergeShards",
         ),
         **adoption.states(ADOPTION),

@@ -10,7 +10,7 @@ from conveyor_core.release.polling import TRAINING_MAX_POLLS, TRAINING_POLL_SECO
 from conveyor_core.shared.notifications import EventType
 from statemachines.builder import asl, functions, outcomes
 from statemachines.builder.retrain import adoption
-from statemachines.builder.retrain.common import FAILURE, FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
+from statemachines.builder.retrain.common import FINALIZE, MODEL, RUN_ID, fail_run, run_details, run_tags
 
 TRAINING = "$.training"
 GATE = "$.gate"
@@ -83,15 +83,7 @@ def states() -> dict[str, asl.State]:
             "would raise States.Runtime, which no Catch can handle.",
             result_selector=_trained(),
             result_path=TRAINING,
-            catch=[
-                # A retry after a lost answer: the first attempt started the job, which is the run's own.
-                {
-                    "ErrorEquals": ["SageMaker.ResourceInUseException"],
-                    "ResultPath": FAILURE,
-                    "Next": ADOPTION.adopt_state,
-                },
-                *fail_run(),
-            ],
+            catch=adoption.catch(ADOPTION),
             next_state="QualityGate",
         ),
         **adoption.states(ADOPTION),
