@@ -28,6 +28,7 @@ BENCHMARKS = (
     "burst",
     "cold_start",
     "preprocessing",
+    "processing",
     "inference",
     "rollback",
     "demo_time",
