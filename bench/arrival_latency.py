@@ -285,9 +285,9 @@ def _p(values: list[float], q: float) -> float | None:
 
 def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None = None) -> list[Figure]:
     """S3 put -> CreateTrainingJob latency (unqueued and queued) and the ingest handler's own time."""
-    # 40 isolated drops (the p95 is the second slowest) and 15 queued ones keep `make bench` within its
-    # 10 minutes (they were 100 and 30 until issue 19).
-    unqueued = drops or (3 if smoke else 40)
+    # 30 isolated drops (the p95 is the second slowest) and 15 queued ones keep `make bench` within its
+    # 10 minutes (they were 100 and 30 until issue 19, then 40 and 15).
+    unqueued = drops or (3 if smoke else 30)
     # The queue's figures grow with its length by construction; 15 show the hand-over as well as 100.
     queued = queued_drops or drops or (3 if smoke else 15)
     results = measure(unqueued, queued)
@@ -427,7 +427,7 @@ def run(smoke: bool = False, drops: int | None = None, queued_drops: int | None 
 
 
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--drops", type=int, help="drops per phase (default 40 unqueued and 15 queued, smoke 3)")
+    parser.add_argument("--drops", type=int, help="drops per phase (default 30 unqueued and 15 queued, smoke 3)")
     parser.add_argument("--queued-drops", type=int, help="drops put back to back (default 15)")
 
 

@@ -1,4 +1,4 @@
-"""A burst: 5,000 part files and a ``_SUCCESS`` marker in one folder drop (``--parts 10000`` for the old size).
+"""A burst: 4,000 part files and a ``_SUCCESS`` marker in one folder drop (``--parts 10000`` for the old size).
 
 Every put emits an S3 "Object Created" event, so the ingest Lambda runs once per object; part files
 return at once ("part-of-folder") and only the marker starts a run. Measured on the offline cloud:
@@ -6,8 +6,9 @@ executions started, Lambda invocations, the ingest handler's warm time on the pa
 wall time from the first put to the run's CreateTrainingJob call, and the size of the execution
 input that carries the drop's keys (Step Functions refuses inputs above 256 KiB).
 
-5,000 parts keep `make bench` within 10 minutes: the offline cloud's cost per part grows with the
-folder (2,000 parts drain in 24 s here, 10,000 in 250 s: about 12 ms a part, then 25).
+4,000 parts (5,000 until the Processing benchmark joined, 10,000 before issue 19) keep `make bench`
+within 10 minutes: the offline cloud's cost per part grows with the folder (2,000 parts drain in
+24 s here, 10,000 in 250 s: about 12 ms a part, then 25).
 
 By default the run is stopped as soon as it starts: its Preprocess would read the parts back
 through the offline S3 (moto, about 26 ms a part here, 4-5 minutes), a cost of the offline cloud, not
@@ -147,8 +148,8 @@ def _started_run(cloud: Any, marker_at: float) -> dict[str, Any]:
 
 
 def run(smoke: bool = False, parts: int | None = None, to_training: bool = False) -> list[Figure]:
-    """5,000 part files + _SUCCESS: executions started, Lambda invocations, input size (and, asked, wall time)."""
-    count = parts or (200 if smoke else 5_000)
+    """4,000 part files + _SUCCESS: executions started, Lambda invocations, input size (and, asked, wall time)."""
+    count = parts or (200 if smoke else 4_000)
     results = measure(count, to_training or smoke)
     objects = count + 1
     ingest_calls = sum(n for name, n in results["invocations"].items() if "IngestFunction" in name)
@@ -262,7 +263,7 @@ def run(smoke: bool = False, parts: int | None = None, to_training: bool = False
 
 
 def _arguments(parser: Any) -> None:
-    parser.add_argument("--parts", type=int, help="part files in the folder (default 5,000, smoke 200)")
+    parser.add_argument("--parts", type=int, help="part files in the folder (default 4,000, smoke 200)")
     parser.add_argument(
         "--to-training",
         action="store_true",
