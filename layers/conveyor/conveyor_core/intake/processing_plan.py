@@ -8,7 +8,7 @@ one instance: sharding is by object, so a drop gets its parallelism from its par
 
 from __future__ import annotations
 
-import os.path
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +63,12 @@ def worker_archive_files() -> dict[str, bytes]:
 
 
 def _common_folder(keys: list[str]) -> str:
-    common = os.path.commonpath(keys)
-    return common[: common.rfind("/") + 1]
+    """The deepest folder (ending in "/", or "") that holds every key: the manifest's prefix."""
+    common = keys[0][: keys[0].rfind("/") + 1]
+    for key in keys[1:]:
+        while not key.startswith(common):
+            common = common[: common[:-1].rfind("/") + 1]
+    return common
 
 
 def instances_for(sizes: dict[str, int], config: ProcessingConfig) -> int:
