@@ -24,6 +24,12 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "burst": ("executions started", "Lambda invocations", "execution input"),
     "cold_start": ("import time, ", "largest function zip", "layer unzipped"),
     "preprocessing": ("throughput, ", "peak RSS, "),
+    "processing": (
+        "single pass (Lambda path's code) throughput",
+        "Processing, 2 instances: throughput",
+        "Processing speedup, 2 instances vs 1",
+        "rows, train rows, validation rows, labels, sample and split bytes: merged = single pass",
+    ),
     "inference": ("batch 1 latency p50", "compiled speed-up", "throughput at batch 1024"),
     "rollback": ("evaluated 5XX alarm: alarm → 100% traffic",),
     "demo_time": ("import of conveyor_cli.demo",),

@@ -88,23 +88,29 @@ def test_the_roles_of_schedules_and_rules_may_start_their_targets(cloud: Offline
         assert decision.allowed, (role, action, target, decision.reason)
 
 
-def test_the_sagemaker_role_reads_run_artifacts_and_nothing_else(cloud: OfflineCloud) -> None:
+def test_the_sagemaker_role_reads_run_artifacts_and_drops_and_nothing_else(cloud: OfflineCloud) -> None:
     # The offline SageMaker reads channels and writes artefacts as the execution role; this checks the
-    # role's scope directly: the run's artefacts, not the raw drops.
+    # role's scope directly: the run's artefacts, and the drops under incoming/ (a large drop's
+    # Processing job reads them), not the rest of the data bucket (quarantined copies, say).
     s3 = cloud.client("s3")
     artifacts, data = cloud.output("ArtifactBucketName"), cloud.output("DataBucketName")
     s3.put_object(Bucket=artifacts, Key="runs/r1/train/part.csv", Body=b"1,2")
     s3.put_object(Bucket=data, Key="incoming/raw.csv", Body=b"1,2")
+    s3.put_object(Bucket=data, Key="quarantine/r0/raw.csv", Body=b"1,2")
 
     with acting_as(cloud.output("SageMakerExecutionRoleArn"), "SageMaker"):
         assert s3.get_object(Bucket=artifacts, Key="runs/r1/train/part.csv")["Body"].read() == b"1,2"
         s3.put_object(Bucket=artifacts, Key="runs/r1/model/model.tar.gz", Body=b"m")
+        assert s3.get_object(Bucket=data, Key="incoming/raw.csv")["Body"].read() == b"1,2"
         with pytest.raises(ClientError) as refused:
-            s3.get_object(Bucket=data, Key="incoming/raw.csv")
+            s3.get_object(Bucket=data, Key="quarantine/r0/raw.csv")
+        with pytest.raises(ClientError) as refused_write:
+            s3.put_object(Bucket=data, Key="incoming/written-by-a-job.csv", Body=b"1,2")
 
     error = refused.value.response["Error"]
     assert error["Code"] == "AccessDenied"
-    assert f'on resource: "arn:aws:s3:::{data}/incoming/raw.csv"' in error["Message"]
+    assert f'on resource: "arn:aws:s3:::{data}/quarantine/r0/raw.csv"' in error["Message"]
+    assert refused_write.value.response["Error"]["Code"] == "AccessDenied"
 
 
 # ----------------------------------------------------------------------------- one grant removed
