@@ -132,3 +132,8 @@ def test_the_worker_modules_import_without_pydantic_or_boto3() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_region_without_the_default_image_names_the_parameter_to_set() -> None:
+    with pytest.raises(ValueError, match=r"set ProcessingImage to an image with Python 3\.11"):
+        processing_plan.default_image("xx-nowhere-1")

@@ -55,7 +55,13 @@ class ProcessingCapacityError(RuntimeError):
 
 
 def default_image(region: str) -> str:
-    return deep_learning_container("pytorch-training", region, DEFAULT_IMAGE_TAG)
+    try:
+        return deep_learning_container("pytorch-training", region, DEFAULT_IMAGE_TAG)
+    except ValueError:
+        raise ValueError(
+            f"SageMaker publishes no PyTorch Deep Learning Container in {region} for the Processing job: set "
+            "ProcessingImage to an image with Python 3.11 or newer, pandas and numpy"
+        ) from None
 
 
 def worker_archive_files() -> dict[str, bytes]:
