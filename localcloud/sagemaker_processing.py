@@ -23,9 +23,7 @@ files goes to ``ExitMessage``. ``MaxRuntimeInSeconds`` stops every worker and fa
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -37,7 +35,6 @@ from typing import Any
 
 from localcloud.sagemaker_engine.training import TERMINATION_GRACE_SECONDS
 
-LOG = logging.getLogger("localcloud.sagemaker.processing")
 OPT_ML = "/opt/ml"
 # DescribeProcessingJob's ExitMessage and FailureReason: the first 1 KB.
 MESSAGE_LIMIT = 1024
@@ -54,14 +51,6 @@ class InputObject:
     bucket: str
     key: str
     relative: str  # where it lands below the input's LocalPath
-
-
-@dataclass(frozen=True)
-class ProcessingOutcome:
-    status: str  # Completed | Failed
-    failure_reason: str | None
-    exit_message: str | None
-    logs: dict[str, str]
 
 
 def hosts(instance_count: int) -> list[str]:
@@ -175,14 +164,14 @@ def wait_all(workers: dict[str, subprocess.Popen[bytes]], timeout_seconds: float
 
 
 def exit_message(roots: dict[str, Path]) -> str | None:
-    """The instances' /opt/ml/output/message files, joined and cut to 1 KB as SageMaker does."""
+    """The instances' /opt/ml/output/message files, joined and cut to 1 KB as SageMaker does (no prefix)."""
     messages = []
-    for host, root in roots.items():
+    for root in roots.values():
         path = root / "output" / "message"
         if path.exists():
             text = path.read_bytes().decode("utf-8", errors="replace").strip()
             if text:
-                messages.append(text if text.startswith(host) or "shard " + host in text else f"{host}: {text}")
+                messages.append(text)
     joined = "; ".join(messages)
     return joined.encode()[:MESSAGE_LIMIT].decode(errors="ignore") or None
 
@@ -195,10 +184,6 @@ def output_files(root: Path, local_path: str) -> list[tuple[str, Path]]:
         for path in folder.rglob("*")
         if path.is_file() and not path.is_symlink()
     )
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def log_tail(root: Path) -> str:

@@ -37,10 +37,12 @@ from conveyor_core.intake.csv_dataset import (
 )
 from conveyor_core.intake.preprocess import check_feature_count, published, quarantined
 from conveyor_core.intake.shard_report import FileReport, ShardReport
-from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput, ProcessingPlan
-
-# What a Lambda-preprocessed drop trains with (at most MaxDatasetBytes of the Lambda path's ~5 GB).
-DEFAULT_TRAINING_VOLUME_GB = 30
+from conveyor_core.shared.contracts import (
+    DEFAULT_TRAINING_VOLUME_GB,
+    PipelineInput,
+    PreprocessOutput,
+    ProcessingPlan,
+)
 
 
 class ShardsIncompleteError(RuntimeError):

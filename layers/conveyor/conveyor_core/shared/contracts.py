@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from conveyor_core.shared.notifications import EventType
 
+# What a Lambda-preprocessed drop trains with (a drop under ProcessingThresholdBytes).
+DEFAULT_TRAINING_VOLUME_GB = 30
+
 
 class _Contract(BaseModel):
     # defer_build: each function validates two or three of these contracts, so the validators of the
@@ -160,7 +163,7 @@ class PreprocessOutput(_Contract):
     training_instance_count: int = 1
     training_distribution: Literal["FullyReplicated", "ShardedByS3Key"] = "FullyReplicated"
     # Each training instance downloads its channels (File mode) to this volume.
-    training_volume_gb: int = 30
+    training_volume_gb: int = DEFAULT_TRAINING_VOLUME_GB
 
 
 class GateInput(_Contract):
