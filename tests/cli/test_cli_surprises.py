@@ -138,6 +138,12 @@ def quarantined_run(cli: Any, cloud: OfflineCloud, tmp_path_factory: pytest.Temp
     result = cli("--local", "upload", str(dataset))
     assert result.exit_code == 0, result.output
     [run] = cloud.wait_for_executions(1, timeout=120)
+    failures = [
+        {key: value for key, value in event.items() if key.endswith("EventDetails")}
+        for event in cloud.history(run["executionArn"])
+        if event["type"].endswith(("Failed", "TimedOut"))
+    ]
+    assert run["status"] == "SUCCEEDED", f"the quarantining run ended {run['status']}: {failures}"
     return {"upload": result, "run": run}
 
 
