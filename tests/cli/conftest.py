@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,16 @@ from localcloud.cloud import OfflineCloud
 from tests.conftest import TIME_SCALE
 
 Invoke = Callable[..., Any]
+
+# `conveyor` in a process of its own, as a terminal starts it. A shell without job control starts a
+# background job (CI's runner, `make test &`) with SIGINT ignored, and Python then keeps it ignored,
+# so the tests' Ctrl-C would never arrive: the launcher puts Python's own Ctrl-C handler back first.
+CONVEYOR_COMMAND = [
+    sys.executable,
+    "-c",
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('conveyor_cli', run_name='__main__', alter_sys=True)",
+]
 
 
 def _free_port() -> int:

@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conveyor_cli.main import app
+from tests.cli.conftest import CONVEYOR_COMMAND
 
 pytestmark = pytest.mark.e2e
 
@@ -36,9 +36,7 @@ def local_up(hermetic_aws: dict[str, str], tmp_path: Path) -> Iterator[tuple[sub
     port = _free_port()
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "conveyor_cli",
+            *CONVEYOR_COMMAND,
             "--state-file",
             str(state_file),
             "local",

@@ -15,7 +15,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -35,10 +34,10 @@ from conveyor_cli.main import app
 from localcloud.dashboard import DashboardPage, DashboardServer, MotoMetrics, browser
 from localcloud.dashboard.body import BodyError, MetricWidget, TimeRange, duration_seconds, parse_body
 from localcloud.dashboard.series import MetricKey, Sample, Window, line_points, widget_series
+from tests.cli.conftest import CONVEYOR_COMMAND
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's default account, and the offline cloud's
-COMMAND = [sys.executable, "-m", "conveyor_cli"]
 NOW = 1_800_000_000.0  # a whole multiple of every period below
 
 
@@ -424,9 +423,9 @@ def local_up(hermetic_aws: dict[str, str], tmp_path_factory: pytest.TempPathFact
     """`conveyor local up` in its own process; stopped with Ctrl-C at the end, which must stop the page too."""
     state_file = tmp_path_factory.mktemp("state") / "local.json"
     port, dashboard_port = _free_port(), _free_port()
-    page_port = ["--dashboard-port", str(dashboard_port)]
+    ports = ["--port", str(port), "--dashboard-port", str(dashboard_port)]
     process = subprocess.Popen(
-        [*COMMAND, "--state-file", str(state_file), "local", "up", "--in-process", "--port", str(port), *page_port],
+        [*CONVEYOR_COMMAND, "--state-file", str(state_file), "local", "up", "--in-process", *ports],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "layers" / "conveyor")])},
         stdout=subprocess.PIPE,
