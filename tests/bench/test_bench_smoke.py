@@ -22,7 +22,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "orchestration": ("state transitions, create path", "Lambda invocations", "polling transitions"),
     "arrival_latency": ("S3 put → CreateTrainingJob call, no queue, p50", "ingest handler warm Duration, p95"),
     "burst": ("executions started", "Lambda invocations", "execution input"),
-    "cold_start": ("import time, ", "largest function zip", "layer unzipped"),
+    "cold_start": ("import time, the floor", "import time, ", "largest function zip", "layer unzipped"),
     "preprocessing": ("throughput, ", "peak RSS, "),
     "processing": (
         "single pass (Lambda path's code) throughput",
