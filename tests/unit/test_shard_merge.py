@@ -152,6 +152,9 @@ BAD_CASES = {
     "single-column-later-file": {1: b"1\n0\n"},
     "not-utf8": {4: b"0,1,2\n1,\xff\xfe,2\n"},
     "blank-lines-then-ragged": {1: b"\n\n0,1\n"},
+    # files of blank lines only come first: the next file's first row is the drop's first row
+    "header-after-blank-files": {0: b"\n\n", 1: b"\r\n \n", 2: b"label,f1,f2\n0,1,2\n"},
+    "single-column-after-a-blank-file": {0: b"\n", 1: b"1\n0\n"},
 }
 
 

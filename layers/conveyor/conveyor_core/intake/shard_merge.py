@@ -74,8 +74,11 @@ def _files_in_order(shards: list[ShardReport], keys: list[str]) -> list[FileRepo
 
 
 def _raise_if_bad(report: FileReport, columns: int) -> None:
-    """The file's first problem as one pass would report it, given the drop's column count so far."""
-    problem = report.problem
+    """The file's first problem as one pass would report it, given the drop's column count so far.
+
+    No columns so far means every file before this one was blank: its first row is the drop's first.
+    """
+    problem = report.problem if columns or report.problem_as_first is None else report.problem_as_first
     mismatch = bool(columns and report.columns and report.columns != columns)
     if problem is not None and (not mismatch or int(problem["line"]) < report.first_row_line):
         raise InvalidDatasetError(str(problem["reason"]), str(problem["detail"]), list(problem["problems"]))

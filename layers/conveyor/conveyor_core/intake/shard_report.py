@@ -36,19 +36,13 @@ class FileReport:
     column_stats: list[ColumnStats] = field(default_factory=list)
     distinct: list[str] = field(default_factory=list)  # hex digests of its first distinct rows
     problem: dict[str, Any] | None = None  # reason, detail, problems, line
+    # A later file's problem had it been the drop's first (every file before it blank): its first
+    # row is then a header or too short, which a file that continues the drop does not check.
+    problem_as_first: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, key: str, index: int, validator: DatasetValidator, error: InvalidDatasetError | None) -> FileReport:
         report = validator.seal()
-        problem = None
-        if error is not None:
-            problem = {
-                "reason": error.reason,
-                "detail": error.detail,
-                "problems": error.problems,
-                # 0 for a problem raised while reading (bad gzip, an overlong line): it came first.
-                "line": validator.first_problem_line if error.problems else 0,
-            }
         return cls(
             key=key,
             index=index,
@@ -62,7 +56,7 @@ class FileReport:
             label_counts=dict(report.label_counts),
             column_stats=list(report.column_stats),
             distinct=sorted(digest.hex() for digest in validator.distinct_digests),
-            problem=problem,
+            problem=problem_of(validator, error),
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -81,6 +75,7 @@ class FileReport:
             "column_stats": [_stats_json(stats) for stats in self.column_stats],
             "distinct": self.distinct,
             "problem": self.problem,
+            "problem_as_first": self.problem_as_first,
         }
 
     @classmethod
@@ -99,7 +94,20 @@ class FileReport:
             column_stats=[_stats_of(item) for item in document["column_stats"]],
             distinct=[str(digest) for digest in document["distinct"]],
             problem=document.get("problem"),
+            problem_as_first=document.get("problem_as_first"),
         )
+
+
+def problem_of(validator: DatasetValidator, error: InvalidDatasetError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {
+        "reason": error.reason,
+        "detail": error.detail,
+        "problems": error.problems,
+        # 0 for a problem raised while reading (bad gzip, an overlong line): it came first.
+        "line": validator.first_problem_line if error.problems else 0,
+    }
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 
 from conveyor_core.intake import s3_io
 from conveyor_core.intake.csv_dataset import DatasetValidator, InvalidDatasetError, RowSample
-from conveyor_core.intake.shard_report import FileReport, ShardReport
+from conveyor_core.intake.shard_report import FileReport, ShardReport, problem_of
 
 # DescribeProcessingJob keeps the first 1 KB of /opt/ml/output/message.
 MESSAGE_LIMIT = 1024
@@ -66,16 +66,42 @@ def validate_file(
     train = _LazyFile(_part(output, "train", index))
     validation = _LazyFile(_part(output, "validation", index))
     validator = DatasetValidator(train, validation, None, validation_fraction, continues_dataset=index > 0)
-    error: InvalidDatasetError | None = None
+    try:
+        error = _validate(validator, path, key)
+    finally:
+        train.close()
+        validation.close()
+    report = FileReport.of(key, index, validator, error)
+    if index > 0 and _first_row_decides(report):
+        report.problem_as_first = _problem_as_first(path, key, validation_fraction)
+    return report, validator.report.sample
+
+
+def _validate(validator: DatasetValidator, path: Path, key: str) -> InvalidDatasetError | None:
     try:
         with path.open("rb") as stream:
             validator.consume_blocks(key, s3_io.iter_file_blocks(stream, key))
     except InvalidDatasetError as invalid:
-        error = invalid
-    finally:
-        train.close()
-        validation.close()
-    return FileReport.of(key, index, validator, error), validator.report.sample
+        return invalid
+    return None
+
+
+def _first_row_decides(report: FileReport) -> bool:
+    """Whether the file's first row would be judged otherwise as the drop's first (header, one column)."""
+    problem = report.problem
+    first_row_failed = problem is not None and 0 < report.first_row_line == int(problem["line"])
+    return first_row_failed or report.columns == 1
+
+
+class _Discard:
+    def write(self, data: bytes) -> None:
+        pass
+
+
+def _problem_as_first(path: Path, key: str, validation_fraction: float) -> dict[str, Any] | None:
+    """The file read again as if it opened the drop, for the merge to use when every file before it is blank."""
+    validator = DatasetValidator(_Discard(), _Discard(), None, validation_fraction)
+    return problem_of(validator, _validate(validator, path, key))
 
 
 def shard_files(data: Path, prefix: str, keys: list[str]) -> list[tuple[int, str, Path]]:
