@@ -57,6 +57,7 @@ def test_the_usual_cells_do_take_the_fast_path() -> None:
     [
         b"1,2\n1,2,3,4\n",  # one short row and one long: the comma count alone agrees
         b"1,2,3\n1,2\n",  # pandas pads a short row with missing cells
+        b"1,,3\n1,2,3\n1,2\n",  # ... which a piece with a missing cell of its own must not hide
         b"1,2,3,4\n1,2\n",  # the first row sets pandas' width
         b"nan,2,3\n1,2,3\n",  # a missing label
         b",2,3\n1,2,3\n",

