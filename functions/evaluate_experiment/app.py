@@ -49,7 +49,7 @@ def _candidate_share(settings: ExperimentSettings) -> float:
 def _captured(settings: ExperimentSettings, variant: str, since: datetime) -> capture.CapturedRows:
     found = capture.CapturedRows(features=0)
     prefix = f"{settings.capture_prefix}{settings.endpoint_name}/{variant}/"
-    monitor.read_capture(s3, settings.artifact_bucket, prefix, since, found)
+    monitor.read_capture(s3, settings.artifact_bucket, prefix, since, found, hours_under_prefix=True)
     return found
 
 

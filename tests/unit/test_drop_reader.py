@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import threading
-import time
 from typing import Any
 
 import pytest
@@ -16,77 +14,6 @@ from conveyor_core.intake.csv_dataset import InvalidDatasetError
 from conveyor_core.intake.preprocess import preprocess
 from conveyor_core.intake.s3_io import blocks_of_object_bytes, iter_object_blocks
 from conveyor_core.shared.contracts import PipelineInput
-
-# --- ordered_map ----------------------------------------------------------------------------------
-
-
-def test_ordered_map_keeps_the_order_of_its_items_whatever_order_calls_finish_in() -> None:
-    def slow_for_small(value: int) -> int:
-        time.sleep(0.002 * (10 - value % 10))
-        return value * value
-
-    results = [future.result() for future in drop_reader.ordered_map(slow_for_small, range(40))]
-
-    assert results == [value * value for value in range(40)]
-
-
-def test_ordered_map_never_runs_more_than_its_window_ahead() -> None:
-    running = 0
-    most = 0
-    guard = threading.Lock()
-
-    def tracked(value: int) -> int:
-        nonlocal running, most
-        with guard:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.005)
-        with guard:
-            running -= 1
-        return value
-
-    consumed = 0
-    for future in drop_reader.ordered_map(tracked, range(50)):
-        future.result()
-        consumed += 1
-
-    assert consumed == 50
-    assert 1 < most <= drop_reader.PREFETCH_WINDOW
-
-
-def test_ordered_map_stops_submitting_when_the_consumer_stops() -> None:
-    calls: list[int] = []
-    guard = threading.Lock()
-
-    def recorded(value: int) -> int:
-        with guard:
-            calls.append(value)
-        return value
-
-    futures = drop_reader.ordered_map(recorded, range(1000))
-    assert next(futures).result() == 0
-    futures.close()  # what a raise in the consumer's loop does
-
-    assert len(calls) <= drop_reader.PREFETCH_WINDOW + 1
-
-
-def test_ordered_map_raises_a_call_s_error_at_that_item() -> None:
-    def fails_at_three(value: int) -> int:
-        if value == 3:
-            raise ValueError("three")
-        return value
-
-    seen: list[int] = []
-
-    def consume() -> None:
-        for future in drop_reader.ordered_map(fails_at_three, range(10)):
-            seen.append(future.result())
-
-    with pytest.raises(ValueError, match="three"):
-        consume()
-
-    assert seen == [0, 1, 2]
-
 
 # --- iter_drop_blocks -----------------------------------------------------------------------------
 

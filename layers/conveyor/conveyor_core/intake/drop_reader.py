@@ -9,37 +9,19 @@ the consumer sees every object's blocks in key order, with each object's errors 
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from conveyor_core.intake import s3_io
+from conveyor_core.shared import prefetch
 
 PREFETCH_MAX_BYTES = s3_io.READ_CHUNK
 PREFETCH_WINDOW = 8
-
-ItemT = TypeVar("ItemT")
-ResultT = TypeVar("ResultT")
 
 
 def _read_whole(s3_client: Any, bucket: str, key: str) -> bytes:
     data: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return data
-
-
-def ordered_map(function: Callable[[ItemT], ResultT], items: Iterable[ItemT]) -> Iterator[Future[ResultT]]:
-    """``function`` over ``items`` on PREFETCH_WINDOW threads, as futures in the items' order.
-
-    At most PREFETCH_WINDOW calls run or wait ahead of the consumer, so a long list never fills memory.
-    """
-    with ThreadPoolExecutor(PREFETCH_WINDOW, thread_name_prefix="conveyor-prefetch") as pool:
-        upcoming = iter(items)
-        pending = deque(pool.submit(function, item) for item in itertools.islice(upcoming, PREFETCH_WINDOW))
-        while pending:
-            yield pending.popleft()
-            pending.extend(pool.submit(function, item) for item in itertools.islice(upcoming, 1))
 
 
 def iter_drop_blocks(
@@ -55,7 +37,7 @@ def iter_drop_blocks(
             return None  # streamed at its turn
         return _read_whole(s3_client, bucket, key)
 
-    for key, fetched in zip(keys, ordered_map(fetch, keys), strict=True):
+    for key, fetched in zip(keys, prefetch.ordered_map(fetch, keys, PREFETCH_WINDOW), strict=True):
         data = fetched.result()
         if data is None:
             yield key, s3_io.iter_object_blocks(s3_client, bucket, key)

@@ -11,6 +11,7 @@ from conveyor_core.intake.csv_dataset import DatasetReport, DatasetValidator, In
 from conveyor_core.intake.drops import pinned_version, version_gone_detail
 from conveyor_core.intake.processing_plan import ProcessingConfig
 from conveyor_core.monitoring import baseline
+from conveyor_core.shared import prefetch
 from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 
 
@@ -103,7 +104,9 @@ def _inspect(s3_client: Any, run: PipelineInput) -> dict[str, int]:
     if len(dataset.keys) == 1:  # the common case: no thread pool for one HeadObject
         heads: Iterator[dict[str, Any] | None] = iter([_head(s3_client, dataset.bucket, dataset.keys[0], pinned)])
     else:
-        futures = drop_reader.ordered_map(lambda key: _head(s3_client, dataset.bucket, key, None), dataset.keys)
+        futures = prefetch.ordered_map(
+            lambda key: _head(s3_client, dataset.bucket, key, None), dataset.keys, drop_reader.PREFETCH_WINDOW
+        )
         heads = (future.result() for future in futures)
     for key, head in zip(dataset.keys, heads, strict=True):
         if head is None:

@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator
+from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor_core.monitoring import capture, drift, quality
 from conveyor_core.release.history import DeploymentRecord
+from conveyor_core.shared import prefetch
 
 REPORT_PREFIX = "monitoring/"
+# Capture and ground-truth objects read at once: each is a GET of a small file, mostly waiting.
+READ_WINDOW = 8
 _HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -93,11 +99,23 @@ def _hour_of(key: str) -> datetime | None:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
-def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime) -> list[str]:
-    """Capture objects under ``prefix`` written in or after the hour of ``since``, oldest hour first."""
+def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime, *, hours_under_prefix: bool = False) -> list[str]:
+    """Capture objects under ``prefix`` written in or after the hour of ``since``, oldest hour first.
+
+    ``hours_under_prefix``: the hour folders (``yyyy/mm/dd/hh/``) sit right under ``prefix``, as
+    under one variant's capture prefix or a ground-truth prefix. The listing then starts after the
+    first hour's folder name: nothing expires capture data, and an endpoint a year old has thousands
+    of older hours that every evaluation would list again. Without it (an endpoint's prefix, whose
+    variant folders come first) every key under ``prefix`` is listed.
+    """
     first_hour = since.replace(minute=0, second=0, microsecond=0)
+    listing = {"Bucket": bucket, "Prefix": prefix}
+    if hours_under_prefix and (not prefix or prefix.endswith("/")):
+        # Zero-padded folders sort as time does, and a key of that hour or later sorts after the
+        # hour's folder name itself. (Under "prefix" without its "/" the keys would sort before it.)
+        listing["StartAfter"] = f"{prefix}{first_hour:%Y/%m/%d/%H}"
     found: list[tuple[datetime, str]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in s3.get_paginator("list_objects_v2").paginate(**listing):
         for item in page.get("Contents", []):
             hour = _hour_of(item["Key"])
             if hour is not None and hour >= first_hour:
@@ -105,27 +123,48 @@ def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime) -> list[str
     return [key for _hour, key in sorted(found)]
 
 
+def _bodies(s3: Any, bucket: str, keys: list[str]) -> Generator[Future[bytes], None, None]:
+    """Each object's bytes, in key order, READ_WINDOW read ahead: a round trip each, mostly waiting."""
+
+    def read(key: str) -> bytes:
+        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    return prefetch.ordered_map(read, keys, READ_WINDOW)
+
+
 def read_capture(
-    s3: Any, bucket: str, prefix: str, since: datetime, found: capture.CapturedRows, max_rows: int | None = None
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    since: datetime,
+    found: capture.CapturedRows,
+    max_rows: int | None = None,
+    *,
+    hours_under_prefix: bool = False,
 ) -> int:
     """Add the records captured under ``prefix`` since ``since`` to ``found``; returns the objects read.
 
     With ``max_rows``, stops at the first object after that many rows.
     """
     read = 0
-    for key in capture_keys(s3, bucket, prefix, since):
-        if max_rows is not None and found.rows >= max_rows:
-            break
-        capture.read_records(found, s3.get_object(Bucket=bucket, Key=key)["Body"].read(), since=since)
-        read += 1
+    keys = capture_keys(s3, bucket, prefix, since, hours_under_prefix=hours_under_prefix)
+    with closing(_bodies(s3, bucket, keys)) as bodies:
+        for body in bodies:
+            if max_rows is not None and found.rows >= max_rows:
+                break
+            capture.read_records(found, body.result(), since=since)
+            read += 1
     return read
 
 
 def read_ground_truth(s3: Any, bucket: str, prefix: str, since: datetime) -> quality.GroundTruth:
-    """The labels (or outcomes) written under ``prefix`` in or after the hour of ``since``."""
+    """The labels (or outcomes) written under ``prefix``/yyyy/mm/dd/hh/ in or after the hour of ``since``."""
     truth = quality.GroundTruth()
-    for key in capture_keys(s3, bucket, prefix, since):
-        quality.read_ground_truth(truth, s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    keys = capture_keys(s3, bucket, prefix, since, hours_under_prefix=True)
+    with closing(_bodies(s3, bucket, keys)) as bodies:
+        for body in bodies:
+            quality.read_ground_truth(truth, body.result())
     return truth
 
 
