@@ -13,6 +13,7 @@ One module per moto service; each replaces its attributes in one place, with ``P
 ``sagemaker.py``              training, compilation, hosting, UpdateEndpoint, weights, registry
 ``sagemakerruntime.py``       ``InvokeEndpoint`` (real predictions and metrics)
 ``cloudwatch.py``             ``DescribeAlarms`` with ``StateValue`` and ``AlarmNames`` together
+``s3.py``                     ``S3Backend._url_module`` (no module reload on every S3 request)
 ``dynamodb.py``               one lock around item operations (atomic conditional writes)
 ============================  =================================================================
 
@@ -53,6 +54,7 @@ SERVICES = (
     "sagemakerruntime",
     "cloudwatch",
     "dynamodb",
+    "s3",
 )
 
 

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from conveyor_core.shared import prefetch
 from localcloud.cloud import REPO_ROOT, OfflineCloud
 from localcloud.datasets import breast_cancer_csv
 from localcloud.iam import acting_as
@@ -111,6 +112,25 @@ def test_the_sagemaker_role_reads_run_artifacts_and_drops_and_nothing_else(cloud
     assert error["Code"] == "AccessDenied"
     assert f'on resource: "arn:aws:s3:::{data}/quarantine/r0/raw.csv"' in error["Message"]
     assert refused_write.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_reads_a_handler_fans_out_to_threads_are_checked_as_the_handler(cloud: OfflineCloud) -> None:
+    # Preprocess reads a folder's parts, and the monitors their capture files, on prefetch threads:
+    # those calls carry the caller's identity, so a grant the role lacks fails there too.
+    s3 = cloud.client("s3")
+    data = cloud.output("DataBucketName")
+    keys = [f"quarantine/r0/part-{index}.csv" for index in range(6)]
+    for key in keys:
+        s3.put_object(Bucket=data, Key=key, Body=b"1,2")
+
+    with acting_as(cloud.output("SageMakerExecutionRoleArn"), "SageMaker"):
+        futures = prefetch.ordered_map(lambda key: s3.get_object(Bucket=data, Key=key), keys, 4)
+        with pytest.raises(ClientError) as refused:
+            next(futures).result()
+        futures.close()
+
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert f'on resource: "arn:aws:s3:::{data}/quarantine/r0/part-0.csv"' in refused.value.response["Error"]["Message"]
 
 
 # ----------------------------------------------------------------------------- one grant removed
