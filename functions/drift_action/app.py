@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from conveyor_core.monitoring import monitor
 from conveyor_core.monitoring.drift_notice import drift_notification
+from conveyor_core.release.rollback import parse_time
 from conveyor_core.runs.retrain_newest import RetrainOutcome, retrain_on_newest_drop
 from conveyor_core.shared import aws_clients, notifications
 from conveyor_core.shared.contracts import AlarmStateChangeEvent
@@ -23,10 +24,23 @@ dynamodb = aws_clients.client("dynamodb")
 sns = aws_clients.client("sns")
 
 
-def latest_report(settings: DriftActionSettings) -> dict[str, Any] | None:
-    uri = f"s3://{settings.artifact_bucket}/{monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)}"
+def alarm_report(settings: DriftActionSettings, alarm_time: str) -> dict[str, Any] | None:
+    """The report of the run that moved the alarm: the last one at or before its state change.
+
+    ``latest.json`` when no such run is found (an older stack wrote no per-run reports), and it holds
+    the last run's failure, which has no report of its own.
+    """
     try:
-        return monitor.read_json(s3, uri)
+        at = parse_time(alarm_time)
+    except ValueError:
+        at = None
+    try:
+        if at is not None:
+            report = monitor.report_at(s3, settings.artifact_bucket, settings.endpoint_name, at, settings.report_prefix)
+            if report is not None:
+                return dict(report)
+        latest = monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)
+        return monitor.read_json(s3, f"s3://{settings.artifact_bucket}/{latest}")
     except s3.exceptions.NoSuchKey:
         return None
 
@@ -41,7 +55,8 @@ def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict
         # One run per alarm transition: a redelivered event carries the same transition time.
         occasion = event.detail.state.timestamp or event.time
         retrain = retrain_on_newest_drop(s3, sfn, dynamodb, settings, "drift", occasion)
-    notification = drift_notification(settings.model_name, event.detail, latest_report(settings), retrain)
+    report = alarm_report(settings, event.detail.state.timestamp or event.time)
+    notification = drift_notification(settings.model_name, event.detail, report, retrain)
     notifications.publish(sns, settings.topic_arn, notification)
     logger.info("drift reported", extra={"reason": notification.reason, "action": settings.drift_action})
     return {"action": settings.drift_action, "retrain_started": bool(retrain and retrain.started)}

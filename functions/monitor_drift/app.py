@@ -123,8 +123,7 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
         return _failed(settings, record.run_id, str(error))
     _emit(settings, result)
     _publish_live_quality(settings, result.quality)
-    stamp = at.strftime("%Y-%m-%dT%H-%M-%SZ")
-    prefix = f"{settings.report_prefix}{settings.endpoint_name}/{stamp}/"
+    prefix = monitor.run_report_prefix(settings.endpoint_name, at, settings.report_prefix)
     s3_io.put_json(
         s3, settings.artifact_bucket, f"{prefix}constraint_violations.json", result.report.constraint_violations()
     )

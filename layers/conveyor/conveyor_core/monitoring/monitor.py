@@ -32,6 +32,7 @@ from conveyor_core.shared import prefetch
 REPORT_PREFIX = "monitoring/"
 # Capture and ground-truth objects read at once: each is a GET of a small file, mostly waiting.
 READ_WINDOW = 8
+_RUN_REPORT = re.compile(r"/\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z/report\.json$")
 _HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -62,8 +63,32 @@ class MonitorRun:
 
 
 def latest_report_key(endpoint_name: str, report_prefix: str = REPORT_PREFIX) -> str:
-    """Where the last monitoring run's document is kept: the drift action and ``conveyor drift`` read it."""
+    """Where the last monitoring run's document is kept: ``conveyor drift`` reads it."""
     return f"{report_prefix}{endpoint_name}/latest.json"
+
+
+def run_report_prefix(endpoint_name: str, at: datetime, report_prefix: str = REPORT_PREFIX) -> str:
+    """Where the run at ``at`` keeps its documents; the fixed-width time sorts as time does."""
+    return f"{report_prefix}{endpoint_name}/{at:%Y-%m-%dT%H-%M-%SZ}/"
+
+
+def report_at(s3: Any, bucket: str, endpoint_name: str, at: datetime, report_prefix: str = REPORT_PREFIX) -> Any:
+    """The report of the last run at or before ``at`` and less than a day before it; None if there is none.
+
+    The drift alarm changes state on one run's datapoint. By the time its action reads the reports,
+    the next hourly run may have replaced ``latest.json`` with another window (more traffic since,
+    the drift diluted or gone): the notification must name what the alarm's run found.
+    """
+    endpoint_prefix = f"{report_prefix}{endpoint_name}/"
+    last_key = f"{run_report_prefix(endpoint_name, at, report_prefix)}report.json"
+    start = run_report_prefix(endpoint_name, at - timedelta(days=1), report_prefix)
+    newest = None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=endpoint_prefix, StartAfter=start):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if _RUN_REPORT.search(key) and key <= last_key and (newest is None or key > newest):
+                newest = key
+    return read_json(s3, f"s3://{bucket}/{newest}") if newest is not None else None
 
 
 def _split(uri: str) -> tuple[str, str]:
