@@ -151,6 +151,10 @@ def wait_for_task_token(
     def real(seconds: float) -> float:
         return clock.real_seconds(seconds) if clock is not None else seconds
 
+    if not env.is_running():
+        # StopExecution came first: the wait is over before it began. What the stopped state's
+        # evaluation stack held as TimeoutSeconds is not to be trusted then (a CI run saw a dict).
+        return CallbackOutcomeTimedOut(callback_id=callback_endpoint.callback_id)
     now = time.monotonic()
     deadline = now + real(timeout_seconds)
     beat_deadline = now + real(heartbeat_seconds) if heartbeat_endpoint is not None and heartbeat_seconds else None
