@@ -51,11 +51,11 @@ def alarm_report(settings: DriftActionSettings, alarm_time: str) -> dict[str, An
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict[str, Any]:
     settings = load(DriftActionSettings)
     retrain: RetrainOutcome | None = None
+    # The alarm's transition: a redelivered event carries the same time, so it starts one run at most.
+    occasion = event.detail.state.timestamp or event.time
     if settings.drift_action == "retrain":
-        # One run per alarm transition: a redelivered event carries the same transition time.
-        occasion = event.detail.state.timestamp or event.time
         retrain = retrain_on_newest_drop(s3, sfn, dynamodb, settings, "drift", occasion)
-    report = alarm_report(settings, event.detail.state.timestamp or event.time)
+    report = alarm_report(settings, occasion)
     notification = drift_notification(settings.model_name, event.detail, report, retrain)
     notifications.publish(sns, settings.topic_arn, notification)
     logger.info("drift reported", extra={"reason": notification.reason, "action": settings.drift_action})
