@@ -10,27 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
 from conveyor_core.monitoring import capture, monitor
 
-BUCKET = "artifacts"
+BUCKET = "conveyor-test-artifacts"  # the artifact_bucket fixture's (tests/unit/conftest.py)
 VARIANT_PREFIX = "capture/ep/primary/"
 SINCE = datetime(2026, 12, 5, 14, 25, tzinfo=UTC)
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def _key(prefix: str, at: datetime, name: str) -> str:
@@ -69,7 +56,7 @@ def _keys_listed(s3: Any) -> list[int]:
     return counts
 
 
-def test_a_variant_prefix_is_listed_from_the_first_hour_asked_for(s3: Any) -> None:
+def test_a_variant_prefix_is_listed_from_the_first_hour_asked_for(s3: Any, artifact_bucket: str) -> None:
     _put_hours(s3, VARIANT_PREFIX, range(-60, 0))  # two and a half days of older hours
     recent = _put_hours(s3, VARIANT_PREFIX, range(0, 3))
     listed = _keys_listed(s3)
@@ -80,7 +67,7 @@ def test_a_variant_prefix_is_listed_from_the_first_hour_asked_for(s3: Any) -> No
     assert sum(listed) == 3  # a full listing reads all 63
 
 
-def test_starting_at_the_first_hour_lists_what_a_full_listing_keeps(s3: Any) -> None:
+def test_starting_at_the_first_hour_lists_what_a_full_listing_keeps(s3: Any, artifact_bucket: str) -> None:
     _put_hours(s3, VARIANT_PREFIX, range(-30, 30, 7))
     # Same hour as ``since``, earlier minutes: the hour is kept whole, as before.
     s3.put_object(Bucket=BUCKET, Key=_key(VARIANT_PREFIX, SINCE.replace(minute=1), "early"), Body=b"")
@@ -93,7 +80,7 @@ def test_starting_at_the_first_hour_lists_what_a_full_listing_keeps(s3: Any) -> 
     assert any("early" in key for key in started)
 
 
-def test_an_endpoint_prefix_lists_every_variant_whatever_its_name(s3: Any) -> None:
+def test_an_endpoint_prefix_lists_every_variant_whatever_its_name(s3: Any, artifact_bucket: str) -> None:
     """Variant folders come before the hours: a variant named "0ld" sorts before "2026"."""
     keys = _put_hours(s3, "capture/ep/0ld/", range(0, 2)) + _put_hours(s3, "capture/ep/primary/", range(0, 2))
 
@@ -102,7 +89,7 @@ def test_an_endpoint_prefix_lists_every_variant_whatever_its_name(s3: Any) -> No
     assert sorted(found) == sorted(keys)
 
 
-def test_a_prefix_without_its_slash_is_listed_whole_and_loses_nothing(s3: Any) -> None:
+def test_a_prefix_without_its_slash_is_listed_whole_and_loses_nothing(s3: Any, artifact_bucket: str) -> None:
     """Under "ground-truth" the keys ("ground-truth/2026/...") sort before "ground-truth2026/...": no start then."""
     keys = _put_hours(s3, "ground-truth/", range(0, 2))
     listed = _keys_listed(s3)
@@ -113,7 +100,7 @@ def test_a_prefix_without_its_slash_is_listed_whole_and_loses_nothing(s3: Any) -
     assert sum(listed) == 2
 
 
-def test_read_capture_reads_every_object_once_in_key_order(s3: Any) -> None:
+def test_read_capture_reads_every_object_once_in_key_order(s3: Any, artifact_bucket: str) -> None:
     _put_hours(s3, VARIANT_PREFIX, range(-5, 0))
     _put_hours(s3, VARIANT_PREFIX, range(0, 20))
     found = capture.CapturedRows(features=3)
@@ -125,7 +112,7 @@ def test_read_capture_reads_every_object_once_in_key_order(s3: Any) -> None:
     assert found.first_time == SINCE.replace(second=0)
 
 
-def test_read_capture_stops_at_the_first_object_after_max_rows(s3: Any) -> None:
+def test_read_capture_stops_at_the_first_object_after_max_rows(s3: Any, artifact_bucket: str) -> None:
     _put_hours(s3, VARIANT_PREFIX, range(0, 30))
     found = capture.CapturedRows(features=3)
 

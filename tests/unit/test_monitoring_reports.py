@@ -8,27 +8,14 @@ window with more traffic in it, where the drift may be diluted or gone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import pytest
-from moto import mock_aws
-
 from conveyor_core.monitoring import monitor
 
-BUCKET = "artifacts"
+BUCKET = "conveyor-test-artifacts"  # the artifact_bucket fixture's (tests/unit/conftest.py)
 ENDPOINT = "conveyor-tabular"
 TEN = datetime(2026, 12, 5, 10, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 def _run(s3: Any, at: datetime, drifting: list[str]) -> None:
@@ -38,7 +25,7 @@ def _run(s3: Any, at: datetime, drifting: list[str]) -> None:
     s3.put_object(Bucket=BUCKET, Key=monitor.latest_report_key(ENDPOINT), Body=json.dumps(document).encode())
 
 
-def test_the_alarm_s_run_is_found_after_a_later_run_replaced_latest(s3: Any) -> None:
+def test_the_alarm_s_run_is_found_after_a_later_run_replaced_latest(s3: Any, artifact_bucket: str) -> None:
     _run(s3, TEN - timedelta(hours=1), [])
     _run(s3, TEN, ["_c0", "_c2"])  # its datapoint moves the alarm at 10:00:40
     _run(s3, TEN + timedelta(hours=1), [])  # the next run, before the action reads
@@ -50,7 +37,7 @@ def test_the_alarm_s_run_is_found_after_a_later_run_replaced_latest(s3: Any) -> 
     assert report["at"] == TEN.isoformat()
 
 
-def test_a_run_at_the_alarm_s_very_second_counts(s3: Any) -> None:
+def test_a_run_at_the_alarm_s_very_second_counts(s3: Any, artifact_bucket: str) -> None:
     _run(s3, TEN, ["_c1"])
 
     report = monitor.report_at(s3, BUCKET, ENDPOINT, TEN)
@@ -59,14 +46,14 @@ def test_a_run_at_the_alarm_s_very_second_counts(s3: Any) -> None:
     assert report["drifting_features"] == ["_c1"]
 
 
-def test_no_run_within_a_day_before_the_alarm_gives_none(s3: Any) -> None:
+def test_no_run_within_a_day_before_the_alarm_gives_none(s3: Any, artifact_bucket: str) -> None:
     _run(s3, TEN - timedelta(days=2), ["_c0"])
     _run(s3, TEN + timedelta(minutes=5), ["_c0"])
 
     assert monitor.report_at(s3, BUCKET, ENDPOINT, TEN) is None
 
 
-def test_another_endpoint_s_runs_are_not_read(s3: Any) -> None:
+def test_another_endpoint_s_runs_are_not_read(s3: Any, artifact_bucket: str) -> None:
     other = f"{monitor.run_report_prefix(ENDPOINT + '-2', TEN)}report.json"
     s3.put_object(Bucket=BUCKET, Key=other, Body=b'{"status": "ok"}')
 
