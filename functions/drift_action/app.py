@@ -34,13 +34,10 @@ def alarm_report(settings: DriftActionSettings, alarm_time: str) -> dict[str, An
         at = parse_time(alarm_time)
     except ValueError:
         at = None
+    bucket, endpoint, prefix = settings.artifact_bucket, settings.endpoint_name, settings.report_prefix
     try:
-        if at is not None:
-            report = monitor.report_at(s3, settings.artifact_bucket, settings.endpoint_name, at, settings.report_prefix)
-            if report is not None:
-                return dict(report)
-        latest = monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)
-        return monitor.read_json(s3, f"s3://{settings.artifact_bucket}/{latest}")
+        found = None if at is None else monitor.report_at(s3, bucket, endpoint, at, prefix)
+        return found or monitor.read_json(s3, f"s3://{bucket}/{monitor.latest_report_key(endpoint, prefix)}")
     except s3.exceptions.NoSuchKey:
         return None
 

@@ -19,11 +19,6 @@ PREFETCH_MAX_BYTES = s3_io.READ_CHUNK
 PREFETCH_WINDOW = 8
 
 
-def _read_whole(s3_client: Any, bucket: str, key: str) -> bytes:
-    data: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return data
-
-
 def iter_drop_blocks(
     s3_client: Any, bucket: str, keys: Sequence[str], sizes: Mapping[str, int]
 ) -> Iterator[tuple[str, Iterator[bytes]]]:
@@ -35,7 +30,7 @@ def iter_drop_blocks(
     def fetch(key: str) -> bytes | None:
         if sizes.get(key, PREFETCH_MAX_BYTES + 1) > PREFETCH_MAX_BYTES:
             return None  # streamed at its turn
-        return _read_whole(s3_client, bucket, key)
+        return s3_io.read_object(s3_client, bucket, key)
 
     for key, fetched in zip(keys, prefetch.ordered_map(fetch, keys, PREFETCH_WINDOW), strict=True):
         data = fetched.result()

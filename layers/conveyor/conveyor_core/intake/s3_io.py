@@ -217,6 +217,12 @@ class S3StreamWriter:
         self._buffer.clear()
 
 
+def read_object(s3_client: Any, bucket: str, key: str) -> bytes:
+    """A small object's bytes, read whole."""
+    data: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return data
+
+
 def put_json(
     s3_client: Any, bucket: str, key: str, document: dict[str, Any] | list[Any], *, indent: int | None = 2
 ) -> str:

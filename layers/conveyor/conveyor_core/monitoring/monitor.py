@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conveyor_core.intake import s3_io
 from conveyor_core.monitoring import capture, drift, quality
 from conveyor_core.release.history import DeploymentRecord
 from conveyor_core.shared import prefetch
@@ -72,7 +73,9 @@ def run_report_prefix(endpoint_name: str, at: datetime, report_prefix: str = REP
     return f"{report_prefix}{endpoint_name}/{at:%Y-%m-%dT%H-%M-%SZ}/"
 
 
-def report_at(s3: Any, bucket: str, endpoint_name: str, at: datetime, report_prefix: str = REPORT_PREFIX) -> Any:
+def report_at(
+    s3: Any, bucket: str, endpoint_name: str, at: datetime, report_prefix: str = REPORT_PREFIX
+) -> dict[str, Any] | None:
     """The report of the last run at or before ``at`` and less than a day before it; None if there is none.
 
     The drift alarm changes state on one run's datapoint. By the time its action reads the reports,
@@ -150,12 +153,7 @@ def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime, *, hours_un
 
 def _bodies(s3: Any, bucket: str, keys: list[str]) -> Generator[Future[bytes], None, None]:
     """Each object's bytes, in key order, READ_WINDOW read ahead: a round trip each, mostly waiting."""
-
-    def read(key: str) -> bytes:
-        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body
-
-    return prefetch.ordered_map(read, keys, READ_WINDOW)
+    return prefetch.ordered_map(lambda key: s3_io.read_object(s3, bucket, key), keys, READ_WINDOW)
 
 
 def read_capture(
