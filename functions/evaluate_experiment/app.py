@@ -12,9 +12,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from conveyor_core.experiments import outcomes
+from conveyor_core.experiments import outcomes, progress
 from conveyor_core.experiments.decision import ExperimentRules, Verdict, decide
-from conveyor_core.monitoring import capture, monitor
 from conveyor_core.release import history
 from conveyor_core.release.deployment import CANDIDATE_VARIANT
 from conveyor_core.shared import aws_clients
@@ -44,25 +43,6 @@ def _candidate_share(settings: ExperimentSettings) -> float:
     if CANDIDATE_VARIANT not in weights or total <= 0:
         raise ValueError(f"endpoint {settings.endpoint_name} serves no '{CANDIDATE_VARIANT}' variant: {weights}")
     return weights[CANDIDATE_VARIANT] / total
-
-
-def _captured(settings: ExperimentSettings, variant: str, since: datetime) -> capture.CapturedRows:
-    found = capture.CapturedRows(features=0)
-    prefix = f"{settings.capture_prefix}{settings.endpoint_name}/{variant}/"
-    monitor.read_capture(s3, settings.artifact_bucket, prefix, since, found, hours_under_prefix=True)
-    return found
-
-
-def _outcomes(settings: ExperimentSettings, started: datetime) -> outcomes.JoinedOutcomes:
-    """Both variants' outcomes over the same period: from the candidate's first captured request on.
-
-    Before it, production served alone; its outcomes then would compare another period's traffic.
-    """
-    candidate = _captured(settings, CANDIDATE_VARIANT, started)
-    since = max(started, candidate.first_time) if candidate.first_time is not None else started
-    captured = {settings.variant_name: _captured(settings, settings.variant_name, since), CANDIDATE_VARIANT: candidate}
-    truth = monitor.read_ground_truth(s3, settings.data_bucket, settings.ground_truth_prefix, since)
-    return outcomes.join(settings.metric, captured, truth)
 
 
 def _finite(value: float | None) -> float | None:
@@ -126,7 +106,10 @@ def lambda_handler(event: ExperimentInput, context: LambdaContext) -> dict[str, 
     metrics.add_dimension(name="Endpoint", value=settings.endpoint_name)
     started, now = _time(event.started_at), _time(event.now)
     share = _candidate_share(settings)
-    joined = _outcomes(settings, started)
+    saved_at = progress.progress_key(settings.endpoint_name, event.run_id)
+    so_far = progress.load(s3, settings.artifact_bucket, saved_at)
+    progress.advance(s3, so_far, settings, started, now)
+    joined = so_far.ledger.joined()
     evaluations = _evaluations_so_far(settings, event.run_id) + 1
     rules = ExperimentRules(
         strategy=settings.strategy,  # type: ignore[arg-type]
@@ -141,6 +124,8 @@ def lambda_handler(event: ExperimentInput, context: LambdaContext) -> dict[str, 
     candidate = joined.arms[CANDIDATE_VARIANT]
     seed = zlib.crc32(event.run_id.encode()) * 1000 + evaluations
     verdict = decide(rules, production, candidate, (now - started).total_seconds(), share, seed)
+    # Saved before the record: an evaluation on the record has always saved what it read.
+    progress.save(s3, settings.artifact_bucket, saved_at, so_far)
     _record(settings, event, verdict, evaluations)
     _emit(verdict, joined)
     summary = {

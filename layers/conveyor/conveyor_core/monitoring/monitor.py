@@ -119,7 +119,7 @@ def baseline_of(s3: Any, record: DeploymentRecord) -> tuple[dict[str, Any], dict
         ) from error
 
 
-def _hour_of(key: str) -> datetime | None:
+def hour_of(key: str) -> datetime | None:
     found = _HOUR_IN_KEY.search(key)
     if found is None:
         return None
@@ -145,7 +145,7 @@ def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime, *, hours_un
     found: list[tuple[datetime, str]] = []
     for page in s3.get_paginator("list_objects_v2").paginate(**listing):
         for item in page.get("Contents", []):
-            hour = _hour_of(item["Key"])
+            hour = hour_of(item["Key"])
             if hour is not None and hour >= first_hour:
                 found.append((hour, item["Key"]))
     return [key for _hour, key in sorted(found)]
@@ -170,8 +170,15 @@ def read_capture(
 
     With ``max_rows``, stops at the first object after that many rows.
     """
-    read = 0
     keys = capture_keys(s3, bucket, prefix, since, hours_under_prefix=hours_under_prefix)
+    return read_capture_objects(s3, bucket, keys, since, found, max_rows)
+
+
+def read_capture_objects(
+    s3: Any, bucket: str, keys: list[str], since: datetime, found: capture.CapturedRows, max_rows: int | None = None
+) -> int:
+    """Add the records of these capture objects at or after ``since`` to ``found``; returns the objects read."""
+    read = 0
     with closing(_bodies(s3, bucket, keys)) as bodies:
         for body in bodies:
             if max_rows is not None and found.rows >= max_rows:
@@ -183,8 +190,11 @@ def read_capture(
 
 def read_ground_truth(s3: Any, bucket: str, prefix: str, since: datetime) -> quality.GroundTruth:
     """The labels (or outcomes) written under ``prefix``/yyyy/mm/dd/hh/ in or after the hour of ``since``."""
+    return read_ground_truth_objects(s3, bucket, capture_keys(s3, bucket, prefix, since, hours_under_prefix=True))
+
+
+def read_ground_truth_objects(s3: Any, bucket: str, keys: list[str]) -> quality.GroundTruth:
     truth = quality.GroundTruth()
-    keys = capture_keys(s3, bucket, prefix, since, hours_under_prefix=True)
     with closing(_bodies(s3, bucket, keys)) as bodies:
         for body in bodies:
             quality.read_ground_truth(truth, body.result())
