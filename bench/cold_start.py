@@ -435,7 +435,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from pydantic import BaseModel
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=("botocore",))  # as Conveyor's handlers: X-Ray patches only botocore
 metrics = Metrics()
 
 

@@ -15,7 +15,7 @@ from conveyor_core.shared.contracts import ServingTargetInput
 from conveyor_core.shared.settings import ServingTargetSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 sagemaker = aws_clients.client("sagemaker")
 
 

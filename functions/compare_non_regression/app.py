@@ -15,7 +15,7 @@ from conveyor_core.shared.contracts import NonRegressionInput
 from conveyor_core.shared.settings import NonRegressionSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 s3 = aws_clients.client("s3")
 sagemaker = aws_clients.client("sagemaker")
 

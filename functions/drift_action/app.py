@@ -17,7 +17,7 @@ from conveyor_core.shared.contracts import AlarmStateChangeEvent
 from conveyor_core.shared.settings import DriftActionSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 s3 = aws_clients.client("s3")
 sfn = aws_clients.client("stepfunctions")
 dynamodb = aws_clients.client("dynamodb")

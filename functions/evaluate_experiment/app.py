@@ -21,7 +21,7 @@ from conveyor_core.shared.contracts import ExperimentInput, ExperimentOutput
 from conveyor_core.shared.settings import EXPERIMENT_STRATEGIES, ExperimentSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics(namespace="Conveyor/Experiments")
 s3 = aws_clients.client("s3")
 dynamodb = aws_clients.client("dynamodb")

@@ -15,7 +15,7 @@ from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.settings import FinalizeSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 dynamodb = aws_clients.client("dynamodb")
 sfn = aws_clients.client("stepfunctions")
 

@@ -35,7 +35,7 @@ from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import IngestSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 
 settings = load(IngestSettings)

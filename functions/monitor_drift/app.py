@@ -20,7 +20,7 @@ from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import MonitorSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 # Model Monitor's metric names, in a namespace of the stack's own: "AWS/" is reserved for AWS services.
 metrics = Metrics(namespace="Conveyor/DataQuality")
 s3 = aws_clients.client("s3")

@@ -15,7 +15,7 @@ from conveyor_core.shared.contracts import PlanDeploymentInput
 from conveyor_core.shared.settings import DeploymentSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 sagemaker = aws_clients.client("sagemaker")
 
 

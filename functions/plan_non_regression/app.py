@@ -14,7 +14,7 @@ from conveyor_core.shared.contracts import NonRegressionPlanInput
 from conveyor_core.shared.settings import NonRegressionPlanSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 dynamodb = aws_clients.client("dynamodb")
 
 

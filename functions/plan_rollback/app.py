@@ -16,7 +16,7 @@ from conveyor_core.shared.contracts import RollbackInput
 from conveyor_core.shared.settings import RollbackSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 sagemaker = aws_clients.client("sagemaker")
 dynamodb = aws_clients.client("dynamodb")

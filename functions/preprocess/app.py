@@ -25,7 +25,7 @@ from conveyor_core.shared.contracts import PipelineInput, PreprocessOutput
 from conveyor_core.shared.settings import PreprocessSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 s3 = aws_clients.client("s3")
 dynamodb = aws_clients.client("dynamodb")

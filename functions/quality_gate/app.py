@@ -16,7 +16,7 @@ from conveyor_core.shared.contracts import GateInput, GateOutput
 from conveyor_core.shared.settings import GateSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 dynamodb = aws_clients.client("dynamodb")
 sagemaker = aws_clients.client("sagemaker")

@@ -15,7 +15,7 @@ from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import ApprovalSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 dynamodb = aws_clients.client("dynamodb")
 sns = aws_clients.client("sns")
 

@@ -14,7 +14,7 @@ from conveyor_core.shared.contracts import ModelPackageStateChangeEvent
 from conveyor_core.shared.settings import ApprovalSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 dynamodb = aws_clients.client("dynamodb")
 sagemaker = aws_clients.client("sagemaker")
 sfn = aws_clients.client("stepfunctions")

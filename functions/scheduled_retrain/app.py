@@ -16,7 +16,7 @@ from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import ScheduleSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 s3 = aws_clients.client("s3")
 sfn = aws_clients.client("stepfunctions")

@@ -21,7 +21,7 @@ from conveyor_core.shared.notifications import EventType, Notification
 from conveyor_core.shared.settings import SweepSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 settings = load(SweepSettings)
 s3 = aws_clients.client("s3")
 sfn = aws_clients.client("stepfunctions")

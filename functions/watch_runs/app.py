@@ -22,7 +22,7 @@ from conveyor_core.shared.locks import ModelLock
 from conveyor_core.shared.settings import WatchSettings, load
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=aws_clients.TRACED_LIBRARIES)
 metrics = Metrics()
 sfn = aws_clients.client("stepfunctions")
 dynamodb = aws_clients.client("dynamodb")
