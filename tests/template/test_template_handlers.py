@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import sys
@@ -120,3 +121,22 @@ def test_function_settings_parse_from_the_template_environment(
         except Exception as error:
             problems.append(f"{settings_class.__name__}: {error}")
     assert not problems, f"{function_id}: settings do not load from the template's environment:\n" + "\n".join(problems)
+
+
+def tracer_calls(module_file: Path) -> list[ast.Call]:
+    tree = ast.parse(module_file.read_text())
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Tracer"
+    ]
+
+
+def test_a_handlers_tracer_patches_only_the_library_it_reaches_aws_through(project: Any, function_id: str) -> None:
+    """``Tracer()`` alone patches every library X-Ray knows, importing each at init (cold start)."""
+    _, module_file, _ = handler_location(project, function_id)
+    for call in tracer_calls(module_file):
+        patched = {keyword.arg: ast.unparse(keyword.value) for keyword in call.keywords}.get("patch_modules")
+        assert patched == "aws_clients.TRACED_LIBRARIES", (
+            f"{function_id}: {ast.unparse(call)} patches {patched or 'every library X-Ray knows'}"
+        )
