@@ -414,7 +414,12 @@ def test_pieces_are_whole_lines_and_cover_the_block() -> None:
     pieces = list(csv_dataset._pieces(block, 3, 300))
     assert b"".join(pieces) == block[3:]
     assert all(piece.endswith(b"\n") for piece in pieces[:-1])
-    assert max(map(len, pieces)) <= 300
+    # About the size asked for: a rest of a quarter more is one piece, and no piece is a sliver.
+    assert max(map(len, pieces)) <= 300 + 300 // 4
+    assert min(map(len, pieces)) > 300 // 4
+    # A block a line longer than the size (a read of it plus the line it cut) is one piece.
+    block = b"1,2\n" * 75 + b"3,4\n"
+    assert list(csv_dataset._pieces(block, 0, 300)) == [block]
     assert list(csv_dataset._pieces(b"1,2\n" + b"3" * 1000 + b"\n4,5\n", 0, 100)) == [
         b"1,2\n",
         b"3" * 1000 + b"\n",

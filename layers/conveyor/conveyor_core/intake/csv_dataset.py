@@ -132,9 +132,17 @@ class RowSample:
         self._rows: list[tuple[int, bytes]] = []
         self._bound = _CRC_SPACE  # once full, only a row hashing below the largest kept one gets in
 
+    @property
+    def bound(self) -> int:
+        """Only a row whose crc32 is below this can get in."""
+        return self._bound
+
     def offer(self, crcs: list[int], lines: list[bytes]) -> None:
         """Consider rows (each ending in its newline) whose crc32s are ``crcs``."""
-        below = [*compress(zip(crcs, lines, strict=True), map(operator.lt, crcs, repeat(self._bound)))]
+        self.keep([*compress(zip(crcs, lines, strict=True), map(operator.lt, crcs, repeat(self._bound)))])
+
+    def keep(self, below: list[tuple[int, bytes]]) -> None:
+        """Take in rows, as (crc32, row), whose crc32 is below ``bound``."""
         if not below:
             return
         # The kept rows are sorted, so this sort is one merge with the few new ones: far cheaper than
@@ -220,15 +228,20 @@ class _Parsed:
     stats: list[ColumnStats]  # label column first
 
 
-def _fast_lines(data: bytes) -> tuple[int, bytes, list[bytes]] | None:
-    """The piece's line count, its non-blank rows (CR before LF dropped) joined and one by one, or
-    None if it needs the exact path. Only the fast path's alphabet passes; the row shapes are
-    ``piece_parser.read_matrix``'s to check.
+@dataclass
+class _Lines:
+    count: int  # the piece's lines, blank ones included
+    rows: bytes  # its non-blank lines (CR before LF dropped), joined
+    lines: list[bytes]  # the same, one by one, each ending in its newline
+    plain: bool  # only _PLAIN_BYTES: no blank, CR, tab or "nan" anywhere
+
+
+def _fast_lines(data: bytes) -> _Lines | None:
+    """The piece's lines, or None if it needs the exact path. Only the fast path's alphabet passes;
+    the row shapes are ``piece_parser.read_matrix``'s to check.
     """
     other = data.translate(None, _PLAIN_BYTES)  # usually empty: then none of the checks below apply
     if other.translate(None, _OTHER_FAST_BYTES):
-        return None
-    if len(data) > MAX_LINE_BYTES and max(map(len, data.split(b"\n"))) >= MAX_LINE_BYTES:
         return None
     if b"\r" in other:
         if data.count(b"\r") != data.count(b"\r\n"):
@@ -238,16 +251,27 @@ def _fast_lines(data: bytes) -> tuple[int, bytes, list[bytes]] | None:
         data += b"\n"  # the file's last line: written to the split with a newline like the others
     # Only "\n" ends a line here: the alphabet holds none of splitlines' other separators.
     lines = data.splitlines(keepends=True)
+    if len(data) >= MAX_LINE_BYTES and max(map(len, lines)) >= MAX_LINE_BYTES:
+        return None  # a line too long, or nearly: the exact path decides
     line_count = len(lines)
-    if b"\n\n" in data or data.startswith(b"\n"):
+    # A blank line is an element of its own: looking for it in the list is far cheaper than
+    # searching the bytes for "\n\n", whose first byte is everywhere.
+    if b"\n" in lines:
         lines = [line for line in lines if line != b"\n"]
         data = b"".join(lines)
-    return line_count, data, lines
+    return _Lines(line_count, data, lines, not other)
 
 
 def _pieces(block: bytes, start: int, size: int) -> Iterator[bytes]:
-    """``block[start:]`` in pieces of whole lines, each about ``size`` bytes (or one longer line)."""
+    """``block[start:]`` in pieces of whole lines, each about ``size`` bytes (or one longer line).
+
+    A rest of at most a quarter more than ``size`` is one piece: a block is a read of ``size`` plus
+    the line it cut, and a piece of that line alone would cost a pandas call of its own.
+    """
     while start < len(block):
+        if len(block) - start <= size + size // 4:
+            yield block[start:]
+            return
         end = block.rfind(b"\n", start, start + size) + 1
         if end <= start:
             end = block.find(b"\n", start + size) + 1 or len(block)
@@ -260,19 +284,18 @@ def _parse_piece(data: bytes, columns: int) -> _Parsed | None:
     fast = _fast_lines(data)
     if fast is None:
         return None
-    line_count, rows, lines = fast
-    if not lines:
-        return _Parsed(line_count, [], [], [ColumnStats() for _ in range(columns)])
+    if not fast.lines:
+        return _Parsed(fast.count, [], [], [ColumnStats() for _ in range(columns)])
     # Imported here, once: the handlers that never parse a piece never load numpy and pandas.
     from conveyor_core.intake import piece_parser
 
-    matrix = piece_parser.read_matrix(rows, len(lines), columns)
+    matrix = piece_parser.read_matrix(fast.rows, len(fast.lines), columns, plain=fast.plain)
     if matrix is None:
         return None
     stats = piece_parser.column_stats(matrix)
     if stats is None:
         return None
-    return _Parsed(line_count, lines, piece_parser.label_counts(matrix[:, 0]), stats)
+    return _Parsed(fast.count, fast.lines, piece_parser.label_counts(matrix[:, 0]), stats)
 
 
 def check_complete(report: DatasetReport, distinct_rows: int, task: LabelTask) -> None:
@@ -466,10 +489,13 @@ class DatasetValidator:
                 return
 
     def _write_split(self, lines: list[bytes]) -> None:
-        crcs = [*map(zlib.crc32, lines)]
-        self.report.sample.offer(crcs, lines)
-        buckets = map(operator.mod, crcs, repeat(_SPLIT_BUCKETS))
-        to_validation = [*map(operator.lt, buckets, repeat(self._threshold))]
+        """A parsed piece's rows to their side of the split, and to the sample (``_consume_line``'s rules)."""
+        from conveyor_core.intake import piece_parser  # loaded already: only parsed pieces come here
+
+        crcs = piece_parser.row_crcs(lines)
+        sample = self.report.sample
+        sample.keep([(int(crcs[index]), lines[index]) for index in (crcs < sample.bound).nonzero()[0].tolist()])
+        to_validation: list[bool] = (crcs % _SPLIT_BUCKETS < self._threshold).tolist()
         validation = [*compress(lines, to_validation)]
         train = [*compress(lines, map(operator.not_, to_validation))]
         self.report.validation_rows += len(validation)

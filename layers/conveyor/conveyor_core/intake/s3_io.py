@@ -174,7 +174,10 @@ class S3StreamWriter:
         self.bucket = bucket
         self.key = key
         self._content_type = content_type
-        self._buffer = bytearray()
+        # Written pieces, joined once per part: appending to one growing bytearray copied each byte
+        # again at every reallocation.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
 
@@ -183,17 +186,16 @@ class S3StreamWriter:
         return f"s3://{self.bucket}/{self.key}"
 
     def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= PART_SIZE:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= PART_SIZE:
             self._flush_part()
 
     def close(self) -> None:
         if self._upload_id is None:
-            self._s3.put_object(
-                Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType=self._content_type
-            )
+            self._s3.put_object(Bucket=self.bucket, Key=self.key, Body=self._take(), ContentType=self._content_type)
             return
-        if self._buffer:
+        if self._pending_bytes:
             self._flush_part()
         self._s3.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
@@ -211,10 +213,14 @@ class S3StreamWriter:
             self._upload_id = response["UploadId"]
         number = len(self._parts) + 1
         response = self._s3.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=bytes(self._buffer)
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=self._take()
         )
         self._parts.append({"ETag": response["ETag"], "PartNumber": number})
-        self._buffer.clear()
+
+    def _take(self) -> bytes:
+        body = b"".join(self._pending)
+        self._pending, self._pending_bytes = [], 0
+        return body
 
 
 def read_object(s3_client: Any, bucket: str, key: str) -> bytes:
