@@ -3,7 +3,7 @@ and, where labels have arrived, its predictions against them (live quality)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,6 +29,11 @@ sns = aws_clients.client("sns")
 cloudwatch = aws_clients.client("cloudwatch")
 
 
+def _run_at(at: datetime) -> str:
+    """The run's scheduled time, fixed-width UTC: reports compare by it as text."""
+    return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
 def _latest_key(settings: MonitorSettings) -> str:
     return monitor.latest_report_key(settings.endpoint_name, settings.report_prefix)
 
@@ -42,7 +47,12 @@ def _already_reported(settings: MonitorSettings, run_id: str) -> bool:
     return latest.get("status") == "failed" and latest.get("model_run") == run_id
 
 
-def _failed(settings: MonitorSettings, run_id: str, reason: str) -> dict[str, Any]:
+def _make_latest(settings: MonitorSettings, document: dict[str, Any]) -> None:
+    if not monitor.put_latest(s3, settings.artifact_bucket, _latest_key(settings), document):
+        logger.info("a later run's report is already the latest", extra={"run_at": document["run_at"]})
+
+
+def _failed(settings: MonitorSettings, run_id: str, reason: str, at: datetime) -> dict[str, Any]:
     if not _already_reported(settings, run_id):
         notifications.publish(
             sns,
@@ -54,8 +64,8 @@ def _failed(settings: MonitorSettings, run_id: str, reason: str) -> dict[str, An
                 details={"endpoint": settings.endpoint_name, "model_run": run_id},
             ),
         )
-    document = {"status": "failed", "model_run": run_id, "reason": reason}
-    s3_io.put_json(s3, settings.artifact_bucket, _latest_key(settings), document)
+    document = {"status": "failed", "model_run": run_id, "reason": reason, "run_at": _run_at(at)}
+    _make_latest(settings, document)
     logger.warning("drift monitoring failed", extra=document)
     return document
 
@@ -120,16 +130,21 @@ def lambda_handler(event: ScheduledInvocation, context: LambdaContext) -> dict[s
             ),
         )
     except monitor.BaselineMissingError as error:
-        return _failed(settings, record.run_id, str(error))
+        return _failed(settings, record.run_id, str(error), at)
     _emit(settings, result)
     _publish_live_quality(settings, result.quality)
     prefix = monitor.run_report_prefix(settings.endpoint_name, at, settings.report_prefix)
     s3_io.put_json(
         s3, settings.artifact_bucket, f"{prefix}constraint_violations.json", result.report.constraint_violations()
     )
-    document = {"status": "ok", "report_uri": f"s3://{settings.artifact_bucket}/{prefix}", **result.as_dict()}
+    document = {
+        "status": "ok",
+        "run_at": _run_at(at),
+        "report_uri": f"s3://{settings.artifact_bucket}/{prefix}",
+        **result.as_dict(),
+    }
     s3_io.put_json(s3, settings.artifact_bucket, f"{prefix}report.json", document)
-    s3_io.put_json(s3, settings.artifact_bucket, _latest_key(settings), document)
+    _make_latest(settings, document)
     logger.info(
         "drift monitored",
         extra={k: document[k] for k in ("rows", "judged", "max_distance", "drifting_features", "capture_objects")},

@@ -58,3 +58,53 @@ def test_another_endpoint_s_runs_are_not_read(s3: Any, artifact_bucket: str) -> 
     s3.put_object(Bucket=BUCKET, Key=other, Body=b'{"status": "ok"}')
 
     assert monitor.report_at(s3, BUCKET, ENDPOINT, TEN + timedelta(minutes=1)) is None
+
+
+# --- monitor.put_latest: an older run never replaces a newer run's latest.json ----------------------
+
+LATEST = monitor.latest_report_key(ENDPOINT)
+
+
+def _latest(s3: Any) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(s3.get_object(Bucket=BUCKET, Key=LATEST)["Body"].read())
+    return document
+
+
+def _document(hour: int, drifting: list[str]) -> dict[str, Any]:
+    return {"status": "ok", "run_at": f"2026-12-05T{hour:02d}:00:00Z", "drifting_features": drifting}
+
+
+def test_the_first_report_and_each_newer_one_become_the_latest(s3: Any, artifact_bucket: str) -> None:
+    assert monitor.put_latest(s3, BUCKET, LATEST, _document(9, []))
+    assert monitor.put_latest(s3, BUCKET, LATEST, _document(10, ["_c0"]))
+    assert _latest(s3) == _document(10, ["_c0"])
+    # The same run again (a retried invocation) replaces its own report.
+    assert monitor.put_latest(s3, BUCKET, LATEST, _document(10, ["_c0", "_c2"]))
+    assert _latest(s3)["drifting_features"] == ["_c0", "_c2"]
+
+
+def test_a_run_finishing_after_a_later_one_leaves_the_later_ones_report(s3: Any, artifact_bucket: str) -> None:
+    monitor.put_latest(s3, BUCKET, LATEST, _document(11, ["_c0"]))
+
+    assert not monitor.put_latest(s3, BUCKET, LATEST, _document(10, []))
+
+    assert _latest(s3) == _document(11, ["_c0"])
+
+
+def test_a_report_written_between_the_read_and_the_write_is_not_overwritten(s3: Any, artifact_bucket: str) -> None:
+    """The 10:00 run reads latest.json (09:00's); the 11:00 run writes before 10:00's write lands."""
+    monitor.put_latest(s3, BUCKET, LATEST, _document(9, []))
+    raced = []
+
+    def newer_run_writes_first(**_: Any) -> None:
+        if not raced:
+            raced.append(True)
+            s3.put_object(Bucket=BUCKET, Key=LATEST, Body=json.dumps(_document(11, ["_c1"])).encode())
+
+    s3.meta.events.register("before-call.s3.PutObject", newer_run_writes_first)
+
+    # Its If-Match no longer holds: it reads again, finds 11:00's report and leaves it.
+    assert not monitor.put_latest(s3, BUCKET, LATEST, _document(10, []))
+
+    assert _latest(s3) == _document(11, ["_c1"])
+    assert raced == [True]

@@ -34,6 +34,9 @@ REPORT_PREFIX = "monitoring/"
 # Capture and ground-truth objects read at once: each is a GET of a small file, mostly waiting.
 READ_WINDOW = 8
 _RUN_REPORT = re.compile(r"/\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z/report\.json$")
+# A conditional write that lost: the object changed (412), another write was under way (409), or
+# the object read a moment ago is gone (If-Match on a missing key).
+_WRITE_CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey")
 _HOUR_IN_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -66,6 +69,38 @@ class MonitorRun:
 def latest_report_key(endpoint_name: str, report_prefix: str = REPORT_PREFIX) -> str:
     """Where the last monitoring run's document is kept: ``conveyor drift`` reads it."""
     return f"{report_prefix}{endpoint_name}/latest.json"
+
+
+def put_latest(s3: Any, bucket: str, key: str, document: dict[str, Any], attempts: int = 3) -> bool:
+    """Make ``document`` the endpoint's latest report unless a later run's already is; whether it did.
+
+    Runs can finish out of order (a slow run, a retried invocation): each document carries the time
+    its run was scheduled for (``run_at``), and the write is conditional on the version just read
+    (S3's If-Match, or If-None-Match for a first report), so an older run never replaces a newer
+    one, even when both write at once. A conflict is read again and retried.
+    """
+    for _ in range(attempts):
+        try:
+            response = s3.get_object(Bucket=bucket, Key=key)
+            current = json.loads(response["Body"].read())
+            condition = {"IfMatch": response["ETag"]}
+        except s3.exceptions.NoSuchKey:
+            current, condition = {}, {"IfNoneMatch": "*"}
+        if str(current.get("run_at", "")) > str(document["run_at"]):
+            return False
+        try:
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=json.dumps(document, indent=2, sort_keys=True).encode(),
+                ContentType="application/json",
+                **condition,
+            )
+            return True
+        except s3.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _WRITE_CONFLICTS:
+                raise
+    return False
 
 
 def run_report_prefix(endpoint_name: str, at: datetime, report_prefix: str = REPORT_PREFIX) -> str:
