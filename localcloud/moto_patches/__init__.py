@@ -13,7 +13,8 @@ One module per moto service; each replaces its attributes in one place, with ``P
 ``sagemaker.py``              training, compilation, hosting, UpdateEndpoint, weights, registry
 ``sagemakerruntime.py``       ``InvokeEndpoint`` (real predictions and metrics)
 ``cloudwatch.py``             ``DescribeAlarms`` with ``StateValue`` and ``AlarmNames`` together
-``s3.py``                     ``S3Backend._url_module`` (no module reload on every S3 request)
+``s3.py``                     ``S3Backend._url_module`` (no module reload on every S3 request),
+                              ``S3Response.put_object`` (atomic conditional writes)
 ``dynamodb.py``               one lock around item operations (atomic conditional writes)
 ============================  =================================================================
 
