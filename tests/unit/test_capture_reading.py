@@ -89,6 +89,25 @@ def test_an_endpoint_prefix_lists_every_variant_whatever_its_name(s3: Any, artif
     assert sorted(found) == sorted(keys)
 
 
+def test_an_endpoint_prefix_lists_each_variant_from_the_first_hour_asked_for(s3: Any, artifact_bucket: str) -> None:
+    """The drift monitor's listing: the variant folders, then each one's recent hours only."""
+    _put_hours(s3, "capture/ep/0ld/", range(-40, 0))
+    _put_hours(s3, "capture/ep/primary/", range(-40, 0))
+    recent = _put_hours(s3, "capture/ep/0ld/", range(0, 2)) + _put_hours(s3, "capture/ep/primary/", range(1, 3))
+    s3.put_object(Bucket=BUCKET, Key="capture/ep/README.txt", Body=b"not a capture file")
+    objects: list[int] = []
+    s3.meta.events.register(
+        "after-call.s3.ListObjectsV2", lambda parsed, **_: objects.append(len(parsed.get("Contents", [])))
+    )
+
+    found = monitor.capture_keys(s3, BUCKET, "capture/ep/", SINCE, folders_under_prefix=True)
+
+    assert len(objects) == 3  # the folders, then each variant
+    assert sum(objects) == 1 + 4  # README.txt beside the folders, and 4 capture keys: a full listing reads 85
+    assert found == monitor.capture_keys(s3, BUCKET, "capture/ep/", SINCE)  # what a full listing keeps
+    assert sorted(found) == sorted(recent)
+
+
 def test_a_prefix_without_its_slash_is_listed_whole_and_loses_nothing(s3: Any, artifact_bucket: str) -> None:
     """Under "ground-truth" the keys ("ground-truth/2026/...") sort before "ground-truth2026/...": no start then."""
     keys = _put_hours(s3, "ground-truth/", range(0, 2))

@@ -162,27 +162,56 @@ def hour_of(key: str) -> datetime | None:
     return datetime(year, month, day, hour, tzinfo=UTC)
 
 
-def capture_keys(s3: Any, bucket: str, prefix: str, since: datetime, *, hours_under_prefix: bool = False) -> list[str]:
+def capture_keys(
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    since: datetime,
+    *,
+    hours_under_prefix: bool = False,
+    folders_under_prefix: bool = False,
+) -> list[str]:
     """Capture objects under ``prefix`` written in or after the hour of ``since``, oldest hour first.
 
-    ``hours_under_prefix``: the hour folders (``yyyy/mm/dd/hh/``) sit right under ``prefix``, as
-    under one variant's capture prefix or a ground-truth prefix. The listing then starts after the
-    first hour's folder name: nothing expires capture data, and an endpoint a year old has thousands
-    of older hours that every evaluation would list again. Without it (an endpoint's prefix, whose
-    variant folders come first) every key under ``prefix`` is listed.
+    Nothing expires capture data, and an endpoint a year old has thousands of older hours that every
+    run would list again, so the listing starts at the first hour wherever the layout allows:
+
+    * ``hours_under_prefix``: the hour folders (``yyyy/mm/dd/hh/``) sit right under ``prefix``, as
+      under one variant's capture prefix or a ground-truth prefix. The listing starts after the
+      first hour's folder name;
+    * ``folders_under_prefix``: a folder per variant sits under ``prefix`` (an endpoint's capture
+      prefix), each with its hours. The folders are listed first (one call, by delimiter, whatever
+      their names), then each from its first hour.
+
+    Otherwise every key under ``prefix`` is listed.
     """
+    if folders_under_prefix and prefix.endswith("/"):
+        folders = [
+            common["Prefix"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+            for common in page.get("CommonPrefixes", [])
+        ]
+        keys = [key for folder in folders for key in capture_keys(s3, bucket, folder, since, hours_under_prefix=True)]
+        return _oldest_hour_first(keys, since)
     first_hour = since.replace(minute=0, second=0, microsecond=0)
     listing = {"Bucket": bucket, "Prefix": prefix}
     if hours_under_prefix and (not prefix or prefix.endswith("/")):
         # Zero-padded folders sort as time does, and a key of that hour or later sorts after the
         # hour's folder name itself. (Under "prefix" without its "/" the keys would sort before it.)
         listing["StartAfter"] = f"{prefix}{first_hour:%Y/%m/%d/%H}"
+    pages = s3.get_paginator("list_objects_v2").paginate(**listing)
+    listed = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return _oldest_hour_first(listed, since)
+
+
+def _oldest_hour_first(keys: list[str], since: datetime) -> list[str]:
+    """The keys of an hour folder at or after ``since``'s hour, by hour, then by key."""
+    first_hour = since.replace(minute=0, second=0, microsecond=0)
     found: list[tuple[datetime, str]] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(**listing):
-        for item in page.get("Contents", []):
-            hour = hour_of(item["Key"])
-            if hour is not None and hour >= first_hour:
-                found.append((hour, item["Key"]))
+    for key in keys:
+        hour = hour_of(key)
+        if hour is not None and hour >= first_hour:
+            found.append((hour, key))
     return [key for _hour, key in sorted(found)]
 
 
@@ -200,12 +229,16 @@ def read_capture(
     max_rows: int | None = None,
     *,
     hours_under_prefix: bool = False,
+    folders_under_prefix: bool = False,
 ) -> int:
     """Add the records captured under ``prefix`` since ``since`` to ``found``; returns the objects read.
 
-    With ``max_rows``, stops at the first object after that many rows.
+    With ``max_rows``, stops at the first object after that many rows. The layout flags are
+    ``capture_keys``'s.
     """
-    keys = capture_keys(s3, bucket, prefix, since, hours_under_prefix=hours_under_prefix)
+    keys = capture_keys(
+        s3, bucket, prefix, since, hours_under_prefix=hours_under_prefix, folders_under_prefix=folders_under_prefix
+    )
     return read_capture_objects(s3, bucket, keys, since, found, max_rows)
 
 
@@ -262,7 +295,7 @@ def run(
     since = max(at - timedelta(seconds=window_seconds), deployed)
     found = capture.CapturedRows(features=len(statistics.get("features", [])))
     # A bounded sample: the distance needs thousands of rows, not millions.
-    read = read_capture(s3, capture_bucket, capture_prefix, since, found, max_rows)
+    read = read_capture(s3, capture_bucket, capture_prefix, since, found, max_rows, folders_under_prefix=True)
     report = drift.evaluate(statistics, constraints, found, min_rows)
     live = None
     if ground_truth is not None:
