@@ -38,6 +38,7 @@ from conveyor_core.release.history import (
 )
 from conveyor_core.shared.settings import DeploymentSettings
 from localcloud.template import load_template
+from tests.unit.monitor_records import capture_line, truth_line
 
 REPO = Path(__file__).resolve().parents[2]
 RUN_ID = "churn-0123456789abcdef01234567"
@@ -193,42 +194,6 @@ def test_an_experiment_without_alarms_to_watch_is_refused() -> None:
 
 
 # --- captured requests joined to their outcomes ---------------------------------------------------
-
-
-def capture_line(identity: str | None, answers: list[float], when: str, event: str | None = None) -> bytes:
-    """One request as SageMaker's data capture writes it: CSV in, CSV out, with its event metadata."""
-    metadata: dict[str, str] = {"eventId": event or f"event-{identity}", "inferenceTime": when}
-    if identity is not None:
-        metadata["inferenceId"] = identity
-    record = {
-        "captureData": {
-            "endpointInput": {
-                "observedContentType": "text/csv",
-                "mode": "INPUT",
-                "data": "\n".join("1.5,2,3" for _ in answers),
-                "encoding": "CSV",
-            },
-            "endpointOutput": {
-                "observedContentType": "text/csv; charset=utf-8",
-                "mode": "OUTPUT",
-                "data": "\n".join(f"{a:g}" for a in answers),
-                "encoding": "CSV",
-            },
-        },
-        "eventMetadata": metadata,
-        "eventVersion": "0",
-    }
-    return json.dumps(record).encode() + b"\n"
-
-
-def truth_line(identity: str, labels: list[float]) -> bytes:
-    """One outcome as Model Monitor's ground-truth merge reads it."""
-    record = {
-        "groundTruthData": {"data": "\n".join(f"{y:g}" for y in labels), "encoding": "CSV"},
-        "eventMetadata": {"eventId": identity},
-        "eventVersion": "0",
-    }
-    return json.dumps(record).encode() + b"\n"
 
 
 def captured(*lines: bytes, since: datetime | None = None) -> capture.CapturedRows:

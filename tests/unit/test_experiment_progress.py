@@ -8,7 +8,6 @@ listed, and survive its round trip through S3 (moto).
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,40 +20,15 @@ from conveyor_core.monitoring import capture, quality
 from conveyor_core.release.deployment import CANDIDATE_VARIANT
 from conveyor_core.shared.settings import ExperimentSettings
 from tests.unit.conftest import ARTIFACT_BUCKET, DATA_BUCKET
+from tests.unit.monitor_records import capture_line, truth_line
 
 PRODUCTION = "primary"
 ENDPOINT = "churn-endpoint"
 STARTED = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
 
 
-def capture_line(identity: str, answers: list[float], when: datetime) -> bytes:
-    record = {
-        "captureData": {
-            "endpointInput": {"observedContentType": "text/csv", "mode": "INPUT", "data": "1,2", "encoding": "CSV"},
-            "endpointOutput": {
-                "observedContentType": "text/csv",
-                "mode": "OUTPUT",
-                "data": "\n".join(f"{a:g}" for a in answers),
-                "encoding": "CSV",
-            },
-        },
-        "eventMetadata": {
-            "eventId": f"e-{identity}",
-            "inferenceId": identity,
-            "inferenceTime": f"{when:%Y-%m-%dT%H:%M:%SZ}",
-        },
-        "eventVersion": "0",
-    }
-    return json.dumps(record).encode() + b"\n"
-
-
-def truth_line(identity: str, labels: list[float]) -> bytes:
-    record = {
-        "groundTruthData": {"data": "\n".join(f"{y:g}" for y in labels), "encoding": "CSV"},
-        "eventMetadata": {"eventId": identity},
-        "eventVersion": "0",
-    }
-    return json.dumps(record).encode() + b"\n"
+def at(when: datetime) -> str:
+    return f"{when:%Y-%m-%dT%H:%M:%SZ}"
 
 
 def rows_of(lines: list[bytes]) -> capture.CapturedRows:
@@ -77,7 +51,7 @@ def traffic(rng: random.Random, requests: int) -> tuple[dict[str, list[bytes]], 
         variant = rng.choice([PRODUCTION, CANDIDATE_VARIANT])
         rows = rng.choice([1, 1, 1, 2])
         identity = f"r{index}"
-        captured[variant].append(capture_line(identity, [rng.random() for _ in range(rows)], STARTED))
+        captured[variant].append(capture_line(identity, [rng.random() for _ in range(rows)], at(STARTED)))
         if rng.random() < 0.8:
             # Now and then a label count that does not match the answers: not scored, counted.
             labels = rows if rng.random() < 0.95 else rows + 1
@@ -138,7 +112,7 @@ def test_an_outcome_waits_for_its_request_and_is_scored_once_it_lands() -> None:
 
     ledger.fold(
         "reward",
-        {PRODUCTION: rows_of([]), CANDIDATE_VARIANT: rows_of([capture_line("c1", [0.9], STARTED)])},
+        {PRODUCTION: rows_of([]), CANDIDATE_VARIANT: rows_of([capture_line("c1", [0.9], at(STARTED))])},
         truth_of([]),
     )
 
@@ -151,7 +125,7 @@ def test_an_outcome_waits_for_its_request_and_is_scored_once_it_lands() -> None:
 
 def test_a_second_outcome_for_a_scored_request_is_unmatched_not_counted_twice() -> None:
     ledger = outcomes.OutcomeLedger()
-    captured = {PRODUCTION: rows_of([capture_line("p1", [0.9], STARTED)]), CANDIDATE_VARIANT: rows_of([])}
+    captured = {PRODUCTION: rows_of([capture_line("p1", [0.9], at(STARTED))]), CANDIDATE_VARIANT: rows_of([])}
     ledger.fold("reward", captured, truth_of([truth_line("p1", [1])]))
     ledger.fold("reward", {PRODUCTION: rows_of([]), CANDIDATE_VARIANT: rows_of([])}, truth_of([truth_line("p1", [0])]))
 
@@ -179,7 +153,7 @@ def settings() -> ExperimentSettings:
 
 def put_capture(s3: Any, variant: str, identity: str, when: datetime, suffix: str = "") -> str:
     key = f"capture/{ENDPOINT}/{variant}/{when:%Y/%m/%d/%H}/{when:%M-%S}-000-{identity}{suffix}.jsonl"
-    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=capture_line(identity, [0.7], when))
+    s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=capture_line(identity, [0.7], at(when)))
     return key
 
 

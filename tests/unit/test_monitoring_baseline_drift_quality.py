@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from conveyor_core.families.xgboost import FAMILY as XGBOOST
 from conveyor_core.intake.csv_dataset import SAMPLE_ROWS, DatasetReport, DatasetValidator, RowSample
 from conveyor_core.monitoring import baseline, capture, drift, quality
+from tests.unit.monitor_records import truth_line
 
 
 def rows_of(features: np.ndarray, labels: np.ndarray) -> list[bytes]:
@@ -207,15 +208,6 @@ def test_missing_cells_lower_completeness_and_break_the_completeness_check(
 
 
 # --- live quality from ground truth -------------------------------------------------------------
-
-
-def truth_line(identity: str, labels: list[float]) -> bytes:
-    record = {
-        "groundTruthData": {"data": "\n".join(f"{y:g}" for y in labels), "encoding": "CSV"},
-        "eventMetadata": {"eventId": identity},
-        "eventVersion": "0",
-    }
-    return json.dumps(record).encode() + b"\n"
 
 
 def answered(identity: str, predictions: list[float], inference_id: bool = True) -> bytes:
