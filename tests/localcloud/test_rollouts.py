@@ -430,8 +430,9 @@ def test_a_failing_canary_trips_its_alarm_and_rolls_back_to_the_old_config(
         described = endpoint.wait_in_service(timeout=60)
         elapsed = time.monotonic() - started
 
-    alarm = client("cloudwatch").describe_alarms(AlarmNames=[NEW_FLEET_ALARM])["MetricAlarms"][0]
-    assert alarm["StateValue"] == "ALARM"
+    # The alarm went to ALARM; by now it may be back to OK: once the canary is gone its period holds
+    # no errors (missing data is not breaching), and on a loaded machine that period (6 s) has passed.
+    assert (NEW_FLEET_ALARM, "ALARM") in [(name, new) for name, _old, new in current().alarms.transitions]
     assert seen.statuses == ["InService", "Updating", "RollingBack", "InService"]
     assert seen.green_shares[0] == 0.2
     assert 1.0 not in seen.green_shares, "the rollout never went past the canary"
