@@ -62,7 +62,7 @@ class ExperimentProgress(BaseModel):
         listed = monitor.capture_keys(s3, bucket, prefix, start, hours_under_prefix=True)
         unread = [key for key in listed if key not in already]
         # The next listing starts at this hour: a key read in an earlier one will not come up again.
-        next_hour = max(since, now - LATE_DELIVERY).replace(minute=0, second=0, microsecond=0)
+        next_hour = monitor.hour_start(max(since, now - LATE_DELIVERY))
         cursor.read = [key for key in (*cursor.read, *unread) if _at_or_after(key, next_hour)]
         cursor.listed_until = now
         return unread

@@ -230,14 +230,24 @@ def read_object(s3_client: Any, bucket: str, key: str) -> bytes:
 
 
 def put_json(
-    s3_client: Any, bucket: str, key: str, document: dict[str, Any] | list[Any], *, indent: int | None = 2
+    s3_client: Any,
+    bucket: str,
+    key: str,
+    document: dict[str, Any] | list[Any],
+    *,
+    indent: int | None = 2,
+    condition: dict[str, str] | None = None,
 ) -> str:
-    """``indent=None`` for a large document: an indent makes ``json`` use its pure-Python encoder."""
+    """``indent=None`` for a large document: an indent makes ``json`` use its pure-Python encoder.
+
+    ``condition``: a conditional write's ``IfMatch`` or ``IfNoneMatch``, passed to PutObject as is.
+    """
     s3_client.put_object(
         Bucket=bucket,
         Key=key,
         Body=json.dumps(document, indent=indent, sort_keys=True).encode(),
         ContentType="application/json",
+        **(condition or {}),
     )
     return f"s3://{bucket}/{key}"
 

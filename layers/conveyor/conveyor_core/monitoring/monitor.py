@@ -89,13 +89,7 @@ def put_latest(s3: Any, bucket: str, key: str, document: dict[str, Any], attempt
         if str(current.get("run_at", "")) > str(document["run_at"]):
             return False
         try:
-            s3.put_object(
-                Bucket=bucket,
-                Key=key,
-                Body=json.dumps(document, indent=2, sort_keys=True).encode(),
-                ContentType="application/json",
-                **condition,
-            )
+            s3_io.put_json(s3, bucket, key, document, condition=condition)
             return True
         except s3.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") not in _WRITE_CONFLICTS:
@@ -154,6 +148,11 @@ def baseline_of(s3: Any, record: DeploymentRecord) -> tuple[dict[str, Any], dict
         ) from error
 
 
+def hour_start(at: datetime) -> datetime:
+    """The start of ``at``'s hour: the hour folder it falls in."""
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
 def hour_of(key: str) -> datetime | None:
     found = _HOUR_IN_KEY.search(key)
     if found is None:
@@ -193,7 +192,7 @@ def capture_keys(
         ]
         keys = [key for folder in folders for key in capture_keys(s3, bucket, folder, since, hours_under_prefix=True)]
         return _oldest_hour_first(keys, since)
-    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    first_hour = hour_start(since)
     listing = {"Bucket": bucket, "Prefix": prefix}
     if hours_under_prefix and (not prefix or prefix.endswith("/")):
         # Zero-padded folders sort as time does, and a key of that hour or later sorts after the
@@ -206,7 +205,7 @@ def capture_keys(
 
 def _oldest_hour_first(keys: list[str], since: datetime) -> list[str]:
     """The keys of an hour folder at or after ``since``'s hour, by hour, then by key."""
-    first_hour = since.replace(minute=0, second=0, microsecond=0)
+    first_hour = hour_start(since)
     found: list[tuple[datetime, str]] = []
     for key in keys:
         hour = hour_of(key)
